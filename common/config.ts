@@ -1,0 +1,153 @@
+/**
+ * The schema of `arswarm.yaml`, validated with zod. YAML keys are snake_case;
+ * this type mirrors the file. Components take camelCase options built from it
+ * at the edge.
+ */
+import { z } from 'zod';
+
+const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.coerce.string());
+
+/** @default promote when improvement > max(min_delta, z * sigma_diff) */
+export const promotionRuleSchema = z
+  .object({
+    /** Standard errors the improvement must clear. @default 2 */
+    z: z.number().min(0).max(10).default(2),
+    /** Smallest improvement worth keeping, in metric units. @default 0 */
+    min_delta: z.number().min(0).default(0),
+  })
+  .strict();
+
+export const stageSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'must be lower-case letters, digits, - or _'),
+    /** Environment the command gets (e.g. DEPTH: 8). */
+    env: envMap.default({}),
+    /** The training slot in seconds (exported as TIME_BUDGET). */
+    budget_seconds: z.number().int().positive().max(86_400),
+    /** Wall-clock limit; @default budget_seconds + 120 */
+    timeout_seconds: z.number().int().positive().max(172_800).optional(),
+    /** Seeds run first. @default 1 */
+    replicates: z.number().int().min(1).max(64).default(1),
+    /** Cap when results are inconclusive. @default max(replicates, 3) */
+    max_replicates: z.number().int().min(1).max(64).optional(),
+    /** Workers with less GPU memory never pull this stage. @default 0 */
+    min_gpu_memory_mb: z.number().int().min(0).default(0),
+    promote: promotionRuleSchema.default({ z: 2, min_delta: 0 }),
+  })
+  .strict();
+
+export const targetSchema = z
+  .object({
+    /** Path of the target git repo, relative to the config file. */
+    repo: z.string().min(1),
+    /** Ref the shared branch starts from when it does not exist yet. @default HEAD */
+    base: z.string().min(1).default('HEAD'),
+    /** Globs of files a candidate may change. */
+    editable: z.array(z.string().min(1)).min(1),
+    /** Files no candidate may change; hashed and checked around every run. */
+    locked: z.array(z.string().min(1)).default([]),
+    /** Regexes of lines in editable files that no patch may touch. */
+    protected: z
+      .array(
+        z.string().refine((s) => {
+          try {
+            new RegExp(s);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'must be a valid regular expression'),
+      )
+      .default([]),
+    /** Shell command run in the work dir, e.g. `python3 train.py`. */
+    command: z.string().min(1),
+    metric: z
+      .object({
+        name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('val_bpb'),
+        direction: z.enum(['minimize', 'maximize']).default('minimize'),
+      })
+      .strict()
+      .default({ name: 'val_bpb', direction: 'minimize' }),
+    /** Environment every trial gets, below the stage's. */
+    env: envMap.default({}),
+    /**
+     * Stage parameters written into module-level constants instead of (or as
+     * well as) the environment: `{DEPTH: train.py}` rewrites `DEPTH = ...`.
+     */
+    constants: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string().min(1)).default({}),
+    /** Largest diff accepted, in bytes. @default 65536 */
+    max_patch_bytes: z.number().int().positive().max(10_000_000).default(65_536),
+  })
+  .strict();
+
+export const knobsProposerSchema = z
+  .object({
+    kind: z.literal('knobs'),
+    /** Constants never touched (e.g. SEED, which only moves noise). */
+    exclude: z.array(z.string()).default(['SEED']),
+    /** Seed of the proposer's own random choices. @default 1 */
+    seed: z.number().int().default(1),
+  })
+  .strict();
+
+export const proposerSchema = z.discriminatedUnion('kind', [knobsProposerSchema]);
+
+export const swarmSchema = z
+  .object({
+    /** `embedded` starts a local nats-server; otherwise a nats:// URL. @default embedded */
+    nats_url: z.string().default('embedded'),
+    /** Prefix of every stream, subject and bucket. @default arswarm */
+    prefix: z.string().regex(/^[a-z][a-z0-9_-]*$/).default('arswarm'),
+    /** Local workers started by `arswarm up`. @default 2 */
+    workers: z.number().int().min(0).max(1024).default(2),
+    /** Shared branch holding accepted changes. @default arswarm/main */
+    branch: z.string().min(1).default('arswarm/main'),
+    /** `review` waits for a person; `auto` merges at once. @default review */
+    merge_policy: z.enum(['review', 'auto']).default('review'),
+    /** Baseline replicates per (head, stage, GPU class). @default 3 */
+    baseline_replicates: z.number().int().min(1).max(64).default(3),
+    /** Trials kept queued per worker per stage. @default 2 */
+    prefetch: z.number().int().min(1).max(64).default(2),
+    /** Stop after this many finished trials (0 = never). @default 0 */
+    max_trials: z.number().int().min(0).default(0),
+    /** Coordinator gRPC port (0 = any free port). @default 50051 */
+    grpc_port: z.number().int().min(0).max(65535).default(50051),
+    /** Where the coordinator keeps its repo copy and caches, relative to the config. @default .arswarm */
+    state_dir: z.string().default('.arswarm'),
+    /** JetStream ack wait for trials, beyond which a silent worker's trial is redelivered. @default 60 */
+    ack_wait_seconds: z.number().int().min(1).max(3600).default(60),
+    /** Deliveries of one trial before it counts as failed. @default 5 */
+    max_deliveries: z.number().int().min(1).max(100).default(5),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    target: targetSchema,
+    stages: z.array(stageSchema).min(1),
+    swarm: swarmSchema.default(swarmSchema.parse({})),
+    proposers: z.array(proposerSchema).default([{ kind: 'knobs', exclude: ['SEED'], seed: 1 }]),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.stages.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: `duplicate stage name "${s.name}"` });
+      seen.add(s.name);
+      if (s.max_replicates !== undefined && s.max_replicates < s.replicates)
+        ctx.addIssue({ code: 'custom', path: ['stages', i, 'max_replicates'], message: 'must be >= replicates' });
+      if (s.timeout_seconds !== undefined && s.timeout_seconds < s.budget_seconds)
+        ctx.addIssue({ code: 'custom', path: ['stages', i, 'timeout_seconds'], message: 'must be >= budget_seconds' });
+    });
+    for (const name of Object.keys(cfg.target.constants)) {
+      if (!cfg.stages.some((s) => name in s.env))
+        ctx.addIssue({ code: 'custom', path: ['target', 'constants', name], message: `no stage sets ${name} in its env` });
+    }
+  });
+
+/** The parsed file, defaults filled. */
+export type Config = z.infer<typeof configSchema>;
+export type StageConfig = z.infer<typeof stageSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;
+export type SwarmConfig = z.infer<typeof swarmSchema>;
+export type ProposerConfig = z.infer<typeof proposerSchema>;
