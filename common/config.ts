@@ -112,6 +112,8 @@ export const swarmSchema = z
     max_trials: z.number().int().min(0).default(0),
     /** Coordinator gRPC port (0 = any free port). @default 50051 */
     grpc_port: z.number().int().min(0).max(65535).default(50051),
+    /** Coordinator HTTP port: dashboard, JSON gateway, /metrics, /healthz, /readyz (0 = any free port). @default 8080 */
+    http_port: z.number().int().min(0).max(65535).default(8080),
     /** Where the coordinator keeps its repo copy and caches, relative to the config. @default .arswarm */
     state_dir: z.string().default('.arswarm'),
     /** JetStream ack wait for trials, beyond which a silent worker's trial is redelivered. @default 60 */
