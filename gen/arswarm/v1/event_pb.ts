@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file arswarm/v1/event.proto.
  */
 export const file_arswarm_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChZhcnN3YXJtL3YxL2V2ZW50LnByb3RvEgphcnN3YXJtLnYxIq8ECgVFdmVudBILCgNzZXEYASABKAQSDQoFYXRfbXMYAiABKAMSMQoNc3dhcm1fc3RhcnRlZBgKIAEoCzIYLmFyc3dhcm0udjEuU3dhcm1TdGFydGVkSAASOwoSY2FuZGlkYXRlX3Byb3Bvc2VkGAsgASgLMh0uYXJzd2FybS52MS5DYW5kaWRhdGVQcm9wb3NlZEgAEjkKEWNhbmRpZGF0ZV9yZWZ1c2VkGAwgASgLMhwuYXJzd2FybS52MS5DYW5kaWRhdGVSZWZ1c2VkSAASLwoMdHJpYWxfcXVldWVkGA0gASgLMhcuYXJzd2FybS52MS5UcmlhbFF1ZXVlZEgAEjEKDXRyaWFsX3N0YXJ0ZWQYDiABKAsyGC5hcnN3YXJtLnYxLlRyaWFsU3RhcnRlZEgAEjMKDnRyaWFsX2ZpbmlzaGVkGA8gASgLMhkuYXJzd2FybS52MS5UcmlhbEZpbmlzaGVkSAASJgoHdmVyZGljdBgQIAEoCzITLmFyc3dhcm0udjEuVmVyZGljdEgAEjkKEWJhc2VsaW5lX21lYXN1cmVkGBEgASgLMhwuYXJzd2FybS52MS5CYXNlbGluZU1lYXN1cmVkSAASJAoGbWVyZ2VkGBIgASgLMhIuYXJzd2FybS52MS5NZXJnZWRIABI1Cg9wcm9wb3Nlcl9mYWlsZWQYEyABKAsyGi5hcnN3YXJtLnYxLlByb3Bvc2VyRmFpbGVkSABCBgoEYm9keSJDCgxTd2FybVN0YXJ0ZWQSDgoGYnJhbmNoGAEgASgJEgwKBGhlYWQYAiABKAkSFQoNY29uZmlnX3NoYTI1NhgDIAEoCSI9ChFDYW5kaWRhdGVQcm9wb3NlZBIoCgljYW5kaWRhdGUYASABKAsyFS5hcnN3YXJtLnYxLkNhbmRpZGF0ZSJaChBDYW5kaWRhdGVSZWZ1c2VkEigKCWNhbmRpZGF0ZRgBIAEoCzIVLmFyc3dhcm0udjEuQ2FuZGlkYXRlEg4KBnJlYXNvbhgCIAEoCRIMCgRjb2RlGAMgASgJIi8KC1RyaWFsUXVldWVkEiAKBXRyaWFsGAEgASgLMhEuYXJzd2FybS52MS5UcmlhbCI4Cg1UcmlhbEZpbmlzaGVkEicKBnJlc3VsdBgBIAEoCzIXLmFyc3dhcm0udjEuVHJpYWxSZXN1bHQibAoQQmFzZWxpbmVNZWFzdXJlZBIOCgZjb21taXQYASABKAkSDQoFc3RhZ2UYAiABKAkSEQoJZ3B1X2NsYXNzGAMgASgJEgwKBG1lYW4YBCABKAESDQoFc2lnbWEYBSABKAESCQoBbhgGIAEoDSKBAQoGTWVyZ2VkEhQKDGNhbmRpZGF0ZV9pZBgBIAEoCRIOCgZjb21taXQYAiABKAkSFQoNcHJldmlvdXNfaGVhZBgDIAEoCRIVCg1tZXRyaWNfYmVmb3JlGAQgASgBEhQKDG1ldHJpY19hZnRlchgFIAEoARINCgVzdGFnZRgGIAEoCSJACg5Qcm9wb3NlckZhaWxlZBIQCghwcm9wb3NlchgBIAEoCRIOCgZyZWFzb24YAiABKAkSDAoEY29kZRgDIAEoCWIGcHJvdG8z", [file_arswarm_v1_candidate, file_arswarm_v1_trial]);
+  fileDesc("ChZhcnN3YXJtL3YxL2V2ZW50LnByb3RvEgphcnN3YXJtLnYxIuoECgVFdmVudBILCgNzZXEYASABKAQSDQoFYXRfbXMYAiABKAMSMQoNc3dhcm1fc3RhcnRlZBgKIAEoCzIYLmFyc3dhcm0udjEuU3dhcm1TdGFydGVkSAASOwoSY2FuZGlkYXRlX3Byb3Bvc2VkGAsgASgLMh0uYXJzd2FybS52MS5DYW5kaWRhdGVQcm9wb3NlZEgAEjkKEWNhbmRpZGF0ZV9yZWZ1c2VkGAwgASgLMhwuYXJzd2FybS52MS5DYW5kaWRhdGVSZWZ1c2VkSAASLwoMdHJpYWxfcXVldWVkGA0gASgLMhcuYXJzd2FybS52MS5UcmlhbFF1ZXVlZEgAEjEKDXRyaWFsX3N0YXJ0ZWQYDiABKAsyGC5hcnN3YXJtLnYxLlRyaWFsU3RhcnRlZEgAEjMKDnRyaWFsX2ZpbmlzaGVkGA8gASgLMhkuYXJzd2FybS52MS5UcmlhbEZpbmlzaGVkSAASJgoHdmVyZGljdBgQIAEoCzITLmFyc3dhcm0udjEuVmVyZGljdEgAEjkKEWJhc2VsaW5lX21lYXN1cmVkGBEgASgLMhwuYXJzd2FybS52MS5CYXNlbGluZU1lYXN1cmVkSAASJAoGbWVyZ2VkGBIgASgLMhIuYXJzd2FybS52MS5NZXJnZWRIABI1Cg9wcm9wb3Nlcl9mYWlsZWQYEyABKAsyGi5hcnN3YXJtLnYxLlByb3Bvc2VyRmFpbGVkSAASOQoRY2FuZGlkYXRlX3JlYmFzZWQYFCABKAsyHC5hcnN3YXJtLnYxLkNhbmRpZGF0ZVJlYmFzZWRIAEIGCgRib2R5IkMKDFN3YXJtU3RhcnRlZBIOCgZicmFuY2gYASABKAkSDAoEaGVhZBgCIAEoCRIVCg1jb25maWdfc2hhMjU2GAMgASgJIj0KEUNhbmRpZGF0ZVByb3Bvc2VkEigKCWNhbmRpZGF0ZRgBIAEoCzIVLmFyc3dhcm0udjEuQ2FuZGlkYXRlIloKEENhbmRpZGF0ZVJlZnVzZWQSKAoJY2FuZGlkYXRlGAEgASgLMhUuYXJzd2FybS52MS5DYW5kaWRhdGUSDgoGcmVhc29uGAIgASgJEgwKBGNvZGUYAyABKAkiLwoLVHJpYWxRdWV1ZWQSIAoFdHJpYWwYASABKAsyES5hcnN3YXJtLnYxLlRyaWFsIjgKDVRyaWFsRmluaXNoZWQSJwoGcmVzdWx0GAEgASgLMhcuYXJzd2FybS52MS5UcmlhbFJlc3VsdCJsChBCYXNlbGluZU1lYXN1cmVkEg4KBmNvbW1pdBgBIAEoCRINCgVzdGFnZRgCIAEoCRIRCglncHVfY2xhc3MYAyABKAkSDAoEbWVhbhgEIAEoARINCgVzaWdtYRgFIAEoARIJCgFuGAYgASgNIoEBCgZNZXJnZWQSFAoMY2FuZGlkYXRlX2lkGAEgASgJEg4KBmNvbW1pdBgCIAEoCRIVCg1wcmV2aW91c19oZWFkGAMgASgJEhUKDW1ldHJpY19iZWZvcmUYBCABKAESFAoMbWV0cmljX2FmdGVyGAUgASgBEg0KBXN0YWdlGAYgASgJIkAKDlByb3Bvc2VyRmFpbGVkEhAKCHByb3Bvc2VyGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIMCgRjb2RlGAMgASgJIk0KEENhbmRpZGF0ZVJlYmFzZWQSFAoMY2FuZGlkYXRlX2lkGAEgASgJEhUKDXBhcmVudF9jb21taXQYAiABKAkSDAoEZGlmZhgDIAEoCWIGcHJvdG8z", [file_arswarm_v1_candidate, file_arswarm_v1_trial]);
 
 /**
  * One fact in the ledger (the arswarm.events stream). The coordinator rebuilds
@@ -98,6 +98,12 @@ export type Event = Message<"arswarm.v1.Event"> & {
      */
     value: ProposerFailed;
     case: "proposerFailed";
+  } | {
+    /**
+     * @generated from field: arswarm.v1.CandidateRebased candidate_rebased = 20;
+     */
+    value: CandidateRebased;
+    case: "candidateRebased";
   } | { case: undefined; value?: undefined };
 };
 
@@ -325,4 +331,33 @@ export type ProposerFailed = Message<"arswarm.v1.ProposerFailed"> & {
  */
 export const ProposerFailedSchema: GenMessage<ProposerFailed> = /*@__PURE__*/
   messageDesc(file_arswarm_v1_event, 8);
+
+/**
+ * A candidate's patch was carried onto a newer head (3-way) before its top-stage run.
+ *
+ * @generated from message arswarm.v1.CandidateRebased
+ */
+export type CandidateRebased = Message<"arswarm.v1.CandidateRebased"> & {
+  /**
+   * @generated from field: string candidate_id = 1;
+   */
+  candidateId: string;
+
+  /**
+   * @generated from field: string parent_commit = 2;
+   */
+  parentCommit: string;
+
+  /**
+   * @generated from field: string diff = 3;
+   */
+  diff: string;
+};
+
+/**
+ * Describes the message arswarm.v1.CandidateRebased.
+ * Use `create(CandidateRebasedSchema)` to create a new message.
+ */
+export const CandidateRebasedSchema: GenMessage<CandidateRebased> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_event, 9);
 

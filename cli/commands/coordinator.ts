@@ -1,0 +1,49 @@
+/** `arswarm coordinator`: runs the coordinator alone (the Kubernetes entry point). */
+import { Command } from 'commander';
+import { Coordinator } from '../../coordinator/coordinator.js';
+import { ArswarmError, Code } from '../../common/errors.js';
+import { resolveConfigArgs } from '../config-args.js';
+
+export function coordinatorCommand(): Command {
+  return new Command('coordinator')
+    .description('run the coordinator (NATS must be reachable; see `arswarm up` for a local swarm)')
+    .option('-c, --config <file>', 'arswarm.yaml', process.env.ARSWARM_CONFIG)
+    .option('--example <name>', 'a bundled example instead of --config')
+    .option('--nats <url>', 'NATS URL (overrides swarm.nats_url)', process.env.ARSWARM_NATS_URL)
+    .option('--grpc-host <host>', 'interface for the gRPC server', process.env.ARSWARM_GRPC_HOST ?? '0.0.0.0')
+    .option('--state-dir <dir>', 'state dir (overrides swarm.state_dir)', process.env.ARSWARM_STATE_DIR)
+    .action(
+      async (opts: {
+        config?: string;
+        example?: string;
+        nats?: string;
+        grpcHost: string;
+        stateDir?: string;
+      }) => {
+        const loaded = resolveConfigArgs(opts);
+        const natsUrl = opts.nats ?? loaded.config.swarm.nats_url;
+        if (natsUrl === 'embedded')
+          throw new ArswarmError(
+            Code.InvalidArgument,
+            'swarm.nats_url is "embedded": give --nats URL, or use `arswarm up` for a local swarm',
+            {
+              field: 'swarm.nats_url',
+            },
+          );
+        const c = await Coordinator.start({
+          config: loaded.config,
+          repoDir: loaded.repoDir,
+          stateDir: opts.stateDir ?? loaded.stateDir,
+          natsUrl,
+          grpcHost: opts.grpcHost,
+        });
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once('SIGTERM', stop);
+          process.once('SIGINT', stop);
+        });
+        await c.drain();
+        await c.close();
+      },
+    );
+}

@@ -1,0 +1,193 @@
+/**
+ * `arswarm up`: a whole local swarm — a nats-server child process (when the
+ * config says `embedded`), the coordinator in this process and N local worker
+ * processes — with live progress, and a clean shutdown on Ctrl-C or when a
+ * bounded run settles. `arswarm demo` is `up` on the landscape example with a
+ * fresh state dir, then prints the shared branch and writes results.tsv.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { Coordinator } from '../../coordinator/coordinator.js';
+import { countStates } from '../../coordinator/control-service.js';
+import { resultsTsv } from '../../coordinator/results-tsv.js';
+import type { LoadedConfig } from '../../common/config-load.js';
+import { startNatsServer, type NatsServer } from '../../common/nats-server.js';
+import { resolveConfigArgs } from '../config-args.js';
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'arswarm.js');
+
+export interface UpOptions {
+  workers?: number;
+  maxTrials?: number;
+  stateDir?: string;
+  fresh?: boolean;
+  results?: string;
+  quiet?: boolean;
+}
+
+/** Runs a local swarm until it settles or is interrupted; returns the coordinator's final summary. */
+export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
+  const config = structuredClone(loaded.config);
+  if (o.workers !== undefined) config.swarm.workers = o.workers;
+  if (o.maxTrials !== undefined) config.swarm.max_trials = o.maxTrials;
+  config.swarm.grpc_port = 0;
+  const stateDir = o.stateDir ? resolve(o.stateDir) : loaded.stateDir;
+  if (o.fresh) rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+  const say = (m: string) => o.quiet || console.error(m);
+
+  let nats: NatsServer | undefined;
+  let natsUrl = config.swarm.nats_url;
+  if (natsUrl === 'embedded') {
+    nats = await startNatsServer({ storeDir: join(stateDir, 'nats') });
+    natsUrl = nats.url;
+    say(`nats-server ${nats.url} (store ${nats.storeDir})`);
+  }
+  const workers: ChildProcess[] = [];
+  let coordinator: Coordinator | undefined;
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping: draining workers ...');
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((r) => {
+            if (w.exitCode !== null || w.signalCode !== null) return r();
+            w.once('exit', () => r());
+            w.kill('SIGTERM');
+            setTimeout(() => w.kill('SIGKILL'), 30_000).unref();
+          }),
+      ),
+    );
+    await coordinator?.drain();
+    await coordinator?.close();
+    await nats?.stop();
+  };
+  const onSignal = () => void stop().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    coordinator = await Coordinator.start({
+      config,
+      repoDir: loaded.repoDir,
+      stateDir,
+      natsUrl,
+      grpcPort: 0,
+      log: (m) => say(`[coordinator] ${m}`),
+    });
+    const codeAddr = `127.0.0.1:${coordinator.grpcPort}`;
+    for (let i = 0; i < config.swarm.workers; i++) {
+      const w = spawn(
+        process.execPath,
+        [
+          BIN,
+          'worker',
+          '--nats',
+          natsUrl,
+          '--code',
+          codeAddr,
+          '--prefix',
+          config.swarm.prefix,
+          '--gpus',
+          'none',
+          '--work-dir',
+          join(stateDir, `worker-${i + 1}`),
+          '--id',
+          `local-${i + 1}`,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      w.stderr?.on('data', (d: Buffer) => {
+        const line = d.toString().trim();
+        if (line && /error|fatal/i.test(line)) say(`[worker ${i + 1}] ${line.slice(0, 500)}`);
+      });
+      workers.push(w);
+    }
+    say(
+      `${config.swarm.workers} workers started; gRPC ${codeAddr}${config.swarm.max_trials ? `; stopping after ${config.swarm.max_trials} trials` : '; Ctrl-C to stop'}`,
+    );
+    const c = coordinator;
+    const progress = setInterval(() => say(progressLine(c)), 2000);
+    await c.settled;
+    clearInterval(progress);
+    say(progressLine(c));
+    const tsvPath = resolve(o.results ?? join(stateDir, 'results.tsv'));
+    writeFileSync(tsvPath, resultsTsv(c.ledger.state));
+    const log = await c.repo.raw(['log', '--format=%h %s', c.ledger.state.head]);
+    console.log(`\nshared branch ${config.swarm.branch}:\n${log.trimEnd()}\n`);
+    console.log(summaryLine(c));
+    console.log(`results.tsv: ${tsvPath}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stop();
+  }
+}
+
+function best(c: Coordinator): string {
+  const m = c.ledger.state.merges.at(-1);
+  return m ? m.metricAfter.toFixed(6) : 'baseline';
+}
+
+function progressLine(c: Coordinator): string {
+  const s = c.ledger.state;
+  const states = Object.entries(countStates(c.ledger))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return `trials ${s.finished} done, ${s.pending.size} queued | candidates: ${states || 'none'} | merges ${s.merges.length} | best ${best(c)} | workers ${c.workers.live().length}`;
+}
+
+function summaryLine(c: Coordinator): string {
+  const s = c.ledger.state;
+  const first = s.merges[0]?.metricBefore;
+  return `done: ${s.finished} trials, ${s.candidates.size} candidates, ${s.merges.length} merges, best ${best(c)}${first ? ` (baseline ${first.toFixed(6)})` : ''}`;
+}
+
+export function upCommand(): Command {
+  return new Command('up')
+    .description('run a local swarm: nats-server, the coordinator and N workers')
+    .option('-c, --config <file>', 'arswarm.yaml')
+    .option('--example <name>', 'a bundled example (landscape, tinygpt)')
+    .addOption(new Option('-w, --workers <n>', 'local workers').argParser((v) => Number.parseInt(v, 10)))
+    .addOption(
+      new Option('--max-trials <n>', 'stop after this many trials (0 = run until Ctrl-C)').argParser((v) =>
+        Number.parseInt(v, 10),
+      ),
+    )
+    .option('--state-dir <dir>', 'state dir (default: swarm.state_dir)')
+    .option('--fresh', 'wipe the state dir first')
+    .option('--results <file>', 'where to write results.tsv (default: <state dir>/results.tsv)')
+    .action(async (opts: { config?: string; example?: string } & UpOptions) => {
+      const loaded = resolveConfigArgs(opts.config || opts.example ? opts : { example: 'landscape' });
+      await runUp(loaded, opts);
+    });
+}
+
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description(
+      'a bounded local run of a bundled example (fresh state), then the shared branch log and results.tsv',
+    )
+    .option('--example <name>', 'bundled example', 'landscape')
+    .addOption(
+      new Option('-w, --workers <n>', 'local workers').default(4).argParser((v) => Number.parseInt(v, 10)),
+    )
+    .addOption(
+      new Option('--max-trials <n>', 'trial budget').default(120).argParser((v) => Number.parseInt(v, 10)),
+    )
+    .action(async (opts: { example: string; workers: number; maxTrials: number }) => {
+      const loaded = resolveConfigArgs({ example: opts.example });
+      await runUp(loaded, {
+        workers: opts.workers,
+        maxTrials: opts.maxTrials,
+        stateDir: join(loaded.stateDir, 'demo'),
+        fresh: true,
+        results: 'results.tsv',
+      });
+    });
+}

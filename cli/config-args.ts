@@ -1,0 +1,31 @@
+/** Resolving `--example NAME | --config FILE` to a loaded config. */
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type LoadedConfig } from '../common/config-load.js';
+import { ArswarmError, Code } from '../common/errors.js';
+
+/** The repo's examples/ folder. */
+export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'examples');
+
+/** Names of the bundled examples. */
+export function exampleNames(): string[] {
+  return readdirSync(EXAMPLES_DIR).filter((d) => existsSync(join(EXAMPLES_DIR, d, 'arswarm.yaml')));
+}
+
+/** Loads `--config FILE`, or the bundled `--example NAME`, or ./arswarm.yaml. */
+export function resolveConfigArgs(opts: { config?: string; example?: string }): LoadedConfig {
+  if (opts.config && opts.example)
+    throw new ArswarmError(Code.InvalidArgument, 'give --config or --example, not both', { field: 'config' });
+  if (opts.example) {
+    const path = join(EXAMPLES_DIR, opts.example, 'arswarm.yaml');
+    if (!existsSync(path))
+      throw new ArswarmError(
+        Code.NotFound,
+        `no example "${opts.example}" (examples: ${exampleNames().join(', ')})`,
+        { field: 'example' },
+      );
+    return loadConfig(path);
+  }
+  return loadConfig(opts.config ?? 'arswarm.yaml');
+}

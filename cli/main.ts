@@ -1,0 +1,54 @@
+/**
+ * The `arswarm` command line. Flags and environment variables are parsed here
+ * and in cli/commands/*, nowhere else.
+ */
+import { Command, CommanderError } from 'commander';
+import { ArswarmError, Code } from '../common/errors.js';
+import { coordinatorCommand } from './commands/coordinator.js';
+import { demoCommand, upCommand } from './commands/up.js';
+import { statusCommand } from './commands/status.js';
+import { workerCommand } from './commands/worker.js';
+
+const program = new Command()
+  .name('arswarm')
+  .description(
+    'Autoresearch as a swarm: a coordinator, GPU workers over NATS JetStream, a noise-aware promotion ladder and a shared git branch.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.addCommand(upCommand());
+program.addCommand(demoCommand());
+program.addCommand(coordinatorCommand());
+program.addCommand(workerCommand());
+program.addCommand(statusCommand());
+
+/** Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 not found, 4 unavailable, 5 refused (auth/permission). */
+export function exitCodeOf(e: ArswarmError): number {
+  switch (e.code) {
+    case Code.InvalidArgument:
+    case Code.FailedPrecondition:
+    case Code.AlreadyExists:
+      return 2;
+    case Code.NotFound:
+      return 3;
+    case Code.Unavailable:
+    case Code.DeadlineExceeded:
+      return 4;
+    case Code.Unauthenticated:
+    case Code.PermissionDenied:
+      return 5;
+    default:
+      return 1;
+  }
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  const e = ArswarmError.from(err);
+  console.error(`arswarm: ${e.describe()}`);
+  process.exit(exitCodeOf(e));
+}

@@ -1,0 +1,317 @@
+/**
+ * The coordinator process: wires the ledger, the repo, the scheduler, the
+ * gRPC services and the results consumer. All state changes run one at a
+ * time through `serial`, so the ledger is appended in a consistent order.
+ */
+import * as grpc from '@grpc/grpc-js';
+import {
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+
+import { CodeService } from '../gen/arswarm/v1/code_pb.js';
+import { ControlService } from '../gen/arswarm/v1/control_pb.js';
+import {
+  LadderSchema,
+  TrialResultSchema,
+  TrialSchema,
+  TrialStartedSchema,
+  type Trial,
+} from '../gen/arswarm/v1/trial_pb.js';
+import { decode, encode } from '../common/codec.js';
+import type { Config } from '../common/config.js';
+import { ArswarmError, Code } from '../common/errors.js';
+import { sha256 } from '../common/git.js';
+import { bundleChunks } from '../common/git-bundle.js';
+import { listen, serviceDefinition, serviceHandlers } from '../common/grpc.js';
+import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subjects.js';
+import { controlService } from './control-service.js';
+import { Intake } from './intake.js';
+import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
+import { Ledger } from './ledger/ledger.js';
+import { candidateOf, Merger } from './merger.js';
+import { Mutex } from './mutex.js';
+import { KnobsProposer } from './proposers/knobs.js';
+import type { Proposer } from './proposers/proposer.js';
+import { TargetRepo } from './repo.js';
+import { Scheduler } from './scheduler.js';
+import { TrialFactory } from './trial-factory.js';
+import { WorkersView } from './workers-view.js';
+
+export type CoordinatorState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
+
+export interface CoordinatorOptions {
+  config: Config;
+  /** Absolute path of the target repo or folder. */
+  repoDir: string;
+  /** Absolute state dir (repo copy, scratch worktree). */
+  stateDir: string;
+  /** NATS server URL (an `embedded` config is resolved by the caller). */
+  natsUrl: string;
+  /** Interface the gRPC server binds. @default '127.0.0.1' */
+  grpcHost?: string;
+  /** Overrides swarm.grpc_port (0 = free port). */
+  grpcPort?: number;
+  /** Scheduler tick. @default 250 */
+  tickMs?: number;
+  /** Extra proposers (tests); the config's proposers are always built. */
+  proposers?: Proposer[];
+  /** Progress and decisions, one line each. @default console.error */
+  log?: (msg: string) => void;
+}
+
+export class Coordinator {
+  state: CoordinatorState = 'starting';
+  grpcPort = 0;
+  readonly names: Names;
+  private nc!: NatsConnection;
+  private js!: JetStreamClient;
+  private jsm!: JetStreamManager;
+  private kv!: SwarmStreams;
+  ledger!: Ledger;
+  repo!: TargetRepo;
+  scheduler!: Scheduler;
+  intake!: Intake;
+  readonly workers = new WorkersView();
+  private server?: grpc.Server;
+  private results?: ConsumerMessages;
+  private timer?: NodeJS.Timeout;
+  private readonly serial = new Mutex();
+  private readonly consumers = new Set<string>();
+  private readonly log: (msg: string) => void;
+  private settledResolve?: () => void;
+  /** Resolves when a bounded run (max_trials) has settled. */
+  readonly settled: Promise<void>;
+
+  private constructor(private readonly o: CoordinatorOptions) {
+    this.names = makeNames(o.config.swarm.prefix);
+    this.log = o.log ?? ((m) => console.error(`[coordinator] ${m}`));
+    this.settled = new Promise((r) => (this.settledResolve = r));
+  }
+
+  static async start(options: CoordinatorOptions): Promise<Coordinator> {
+    const c = new Coordinator(options);
+    try {
+      await c.init();
+    } catch (err) {
+      c.state = 'failed';
+      await c.close().catch(() => undefined);
+      throw err;
+    }
+    return c;
+  }
+
+  private async init(): Promise<void> {
+    const { config } = this.o;
+    this.nc = await connect({
+      servers: this.o.natsUrl,
+      name: 'arswarm-coordinator',
+      maxReconnectAttempts: -1,
+    }).catch((err: unknown) => {
+      throw new ArswarmError(Code.Unavailable, `cannot reach NATS at ${this.o.natsUrl}`, {
+        cause: err,
+        hint: 'is nats-server running?',
+      });
+    });
+    this.js = jetstream(this.nc);
+    this.jsm = await jetstreamManager(this.nc);
+    this.kv = await ensureSwarmStreams(this.nc, this.jsm, this.names);
+    const stageNames = config.stages.map((s) => s.name);
+    this.ledger = await Ledger.open(this.js, this.jsm, this.names, stageNames);
+    this.repo = await TargetRepo.open({
+      sourceDir: this.o.repoDir,
+      stateDir: this.o.stateDir,
+      branch: config.swarm.branch,
+      base: config.target.base,
+    });
+    await this.reconcileBranch();
+    const factory = new TrialFactory(config, this.repo);
+    const ackWaitMs = config.swarm.ack_wait_seconds * 1000;
+    for (const s of factory.stages) await this.ensureConsumer(s.name, ANY_GPU_CLASS);
+    await this.kv.control.put(
+      'ladder',
+      encode(LadderSchema, {
+        stages: factory.stages,
+        maxDeliveries: config.swarm.max_deliveries,
+        ackWaitMs: BigInt(ackWaitMs),
+      }),
+    );
+    const proposers: Proposer[] = [
+      ...config.proposers.map((p) => new KnobsProposer({ exclude: p.exclude, seed: p.seed })),
+      ...(this.o.proposers ?? []),
+    ];
+    this.intake = new Intake(config, this.repo, this.ledger, proposers, this.log);
+    this.scheduler = new Scheduler({
+      config,
+      ledger: this.ledger,
+      factory,
+      merger: new Merger(this.repo, config),
+      intake: this.intake,
+      publish: (t) => this.publishTrial(t),
+      workerClasses: () => this.workers.classes(),
+      workerCount: () => Math.max(this.workers.live().length, 1),
+      log: this.log,
+    });
+    await this.workers.start(this.kv.workers);
+    await this.startGrpc();
+    this.state = 'running';
+    void this.consumeResults();
+    this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 250);
+    this.log(
+      `running: branch ${config.swarm.branch} at ${this.ledger.state.head.slice(0, 7)}, ${this.ledger.state.events} ledger events replayed, gRPC on ${this.grpcPort}`,
+    );
+  }
+
+  /** Makes the ledger and the shared branch agree after a crash between a merge commit and its event. */
+  private async reconcileBranch(): Promise<void> {
+    const s = this.ledger.state;
+    const gitHead = await this.repo.head();
+    if (!s.head) {
+      await this.ledger.append({
+        case: 'swarmStarted',
+        value: {
+          branch: this.o.config.swarm.branch,
+          head: gitHead,
+          configSha256: sha256(JSON.stringify(this.o.config)),
+        },
+      });
+      return;
+    }
+    if (gitHead === s.head) return;
+    if (!(await this.repo.hasCommit(s.head)) || !(await this.repo.isAncestor(s.head, gitHead)))
+      throw new ArswarmError(
+        Code.FailedPrecondition,
+        `shared branch ${this.o.config.swarm.branch} is at ${gitHead.slice(0, 7)}, which does not descend from the ledger's head ${s.head.slice(0, 7)}`,
+        {
+          hint: 'someone rewrote the shared branch; restore it or start with a fresh prefix/state dir',
+        },
+      );
+    for (const c of await this.repo.commitsSince(s.head)) {
+      const id = candidateOf(c.message);
+      const v = id ? s.candidates.get(id) : undefined;
+      if (!v || c.parent !== s.head)
+        throw new ArswarmError(
+          Code.FailedPrecondition,
+          `commit ${c.commit.slice(0, 7)} on the shared branch is not an arswarm merge`,
+          {
+            hint: 'commits on the shared branch must come from arswarm; move yours to another branch',
+          },
+        );
+      await this.ledger.append(
+        {
+          case: 'merged',
+          value: {
+            candidateId: v.candidate.id,
+            commit: c.commit,
+            previousHead: c.parent,
+            stage: 'recovered',
+          },
+        },
+        `m.${v.candidate.id}`,
+      );
+      this.log(`recovered merge of ${v.candidate.id} (${c.commit.slice(0, 7)}) after a restart`);
+    }
+  }
+
+  private async ensureConsumer(stage: string, gpuClass: string): Promise<void> {
+    const key = `${stage}/${gpuClass}`;
+    if (this.consumers.has(key)) return;
+    await ensureStageConsumer(
+      this.jsm,
+      this.names,
+      stage,
+      this.o.config.swarm.ack_wait_seconds * 1000,
+      gpuClass,
+    );
+    this.consumers.add(key);
+  }
+
+  private async publishTrial(t: Trial): Promise<void> {
+    const stage = t.stage?.name ?? '';
+    await this.ensureConsumer(stage, t.gpuClass);
+    await this.js.publish(this.names.trials(stage, t.gpuClass), encode(TrialSchema, t), { msgID: t.id });
+  }
+
+  private async startGrpc(): Promise<void> {
+    const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+    server.addService(
+      serviceDefinition(ControlService),
+      serviceHandlers(ControlService, controlService(this.o.config, this.ledger, this.workers)),
+    );
+    server.addService(
+      serviceDefinition(CodeService),
+      serviceHandlers(CodeService, { fetchBundle: (req) => bundleChunks(this.repo.dir, req.want, req.have) }),
+    );
+    this.grpcPort = await listen(
+      server,
+      this.o.grpcHost ?? '127.0.0.1',
+      this.o.grpcPort ?? this.o.config.swarm.grpc_port,
+    );
+    this.server = server;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.state !== 'running') return;
+    await this.serial
+      .run(() => this.scheduler.tick())
+      .catch((err: unknown) => this.log(`tick failed: ${ArswarmError.from(err).message}`));
+    if (this.scheduler.settled()) this.settledResolve?.();
+  }
+
+  private async consumeResults(): Promise<void> {
+    const consumer = await this.js.consumers.get(this.names.resultsStream, this.names.resultsConsumer);
+    this.results = await consumer.consume({ max_messages: 256 });
+    for await (const m of this.results) {
+      try {
+        await this.serial.run(async () => {
+          if (m.subject === this.names.resultStarted) {
+            const st = decode(TrialStartedSchema, m.data);
+            const tv = this.ledger.state.trials.get(st.trialId);
+            if (tv && !tv.result && tv.started?.workerId !== st.workerId)
+              await this.ledger.append({ case: 'trialStarted', value: st });
+          } else {
+            const r = decode(TrialResultSchema, m.data);
+            // Exactly-once accounting: a trial id is finished once, whatever the redeliveries.
+            if (!this.ledger.state.trials.get(r.trialId)?.result) {
+              await this.ledger.append({ case: 'trialFinished', value: { result: r } }, `f.${r.trialId}`);
+              const cid = this.ledger.state.trials.get(r.trialId)?.trial.candidateId;
+              if (cid) await this.scheduler.onCandidateResult(cid);
+            }
+          }
+        });
+        m.ack();
+      } catch (err) {
+        const e = ArswarmError.from(err);
+        if (e.code === Code.InvalidArgument) {
+          this.log(`dropping malformed result message: ${e.message}`);
+          m.term();
+        } else {
+          this.log(`result handling failed, will retry: ${e.message}`);
+          m.nak(1000);
+        }
+      }
+    }
+  }
+
+  /** Stops taking new work decisions; in-flight trials stay queued for the next start. */
+  async drain(): Promise<void> {
+    this.state = 'draining';
+    if (this.timer) clearInterval(this.timer);
+    await this.serial.run(async () => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.state !== 'failed') this.state = 'stopped';
+    this.workers.stop();
+    await this.results?.close().catch(() => undefined);
+    await this.serial.run(async () => undefined);
+    if (this.server) await new Promise<void>((r) => this.server!.tryShutdown(() => r()));
+    await this.nc?.drain().catch(() => undefined);
+    await this.repo?.close().catch(() => undefined);
+  }
+}

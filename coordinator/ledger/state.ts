@@ -1,0 +1,256 @@
+/**
+ * The coordinator's views, rebuilt from ledger events. `apply()` is the only
+ * writer; everything else reads. Applying the same event twice is harmless
+ * (facts are keyed by candidate id and trial id).
+ */
+import {
+  CandidateState,
+  VerdictKind,
+  type Candidate,
+  type Verdict,
+} from '../../gen/arswarm/v1/candidate_pb.js';
+import type { Event, Merged } from '../../gen/arswarm/v1/event_pb.js';
+import {
+  TrialKind,
+  TrialStatus,
+  type Trial,
+  type TrialResult,
+  type TrialStarted,
+} from '../../gen/arswarm/v1/trial_pb.js';
+
+export interface CandidateView {
+  candidate: Candidate;
+  state: CandidateState;
+  /** Index of the stage it is being tested at (or last reached). */
+  stageIndex: number;
+  /** Current parent and diff (they change on rebase). */
+  parent: string;
+  diff: string;
+  verdicts: Verdict[];
+  mergedCommit: string;
+  refusedReason: string;
+}
+
+export interface TrialView {
+  trial: Trial;
+  started?: TrialStarted;
+  result?: TrialResult;
+}
+
+/** One OK measurement: its seed and sign-free metric. */
+export interface Sample {
+  seed: number;
+  metric: number;
+  trialId: string;
+}
+
+export class LedgerState {
+  branch = '';
+  head = '';
+  /** Heads in order, oldest first. */
+  heads: string[] = [];
+  readonly candidates = new Map<string, CandidateView>();
+  readonly trials = new Map<string, TrialView>();
+  /** Trials of each candidate (index for trialsOf). */
+  private readonly byCandidate = new Map<string, TrialView[]>();
+  /** Baseline trials per `commit|stage|class` (queued, any status). */
+  private readonly baselineTrials = new Map<string, TrialView[]>();
+  readonly merges: Merged[] = [];
+  /** OK samples per `sampleKey`. */
+  private readonly samples = new Map<string, Sample[]>();
+  /** Trial ids queued and not finished. */
+  readonly pending = new Set<string>();
+  lastSeq = 0n;
+  events = 0;
+  finished = 0;
+  proposerFailures = 0;
+  costUsd = 0;
+  /** Normalised-diff keys of every candidate accepted so far. */
+  readonly diffKeys = new Map<string, string>();
+  /** Stage names in ladder order. */
+  readonly stageNames: readonly string[];
+
+  constructor(stageNames: readonly string[]) {
+    this.stageNames = stageNames;
+  }
+
+  apply(ev: Event): void {
+    this.events++;
+    if (ev.seq > this.lastSeq) this.lastSeq = ev.seq;
+    const b = ev.body;
+    switch (b.case) {
+      case 'swarmStarted':
+        this.branch = b.value.branch;
+        if (!this.head) this.setHead(b.value.head);
+        break;
+      case 'candidateProposed': {
+        const c = b.value.candidate!;
+        if (this.candidates.has(c.id)) break;
+        this.candidates.set(c.id, {
+          candidate: c,
+          state: CandidateState.ACTIVE,
+          stageIndex: 0,
+          parent: c.parentCommit,
+          diff: c.diff,
+          verdicts: [],
+          mergedCommit: '',
+          refusedReason: '',
+        });
+        this.diffKeys.set(diffKey(c.parentCommit, c.diff), c.id);
+        this.costUsd += c.usage?.costUsd ?? 0;
+        break;
+      }
+      case 'candidateRefused': {
+        const c = b.value.candidate!;
+        if (this.candidates.has(c.id)) break;
+        this.candidates.set(c.id, {
+          candidate: c,
+          state: CandidateState.REFUSED,
+          stageIndex: 0,
+          parent: c.parentCommit,
+          diff: c.diff,
+          verdicts: [],
+          mergedCommit: '',
+          refusedReason: b.value.reason,
+        });
+        this.costUsd += c.usage?.costUsd ?? 0;
+        break;
+      }
+      case 'candidateRebased': {
+        const v = this.candidates.get(b.value.candidateId);
+        if (v) {
+          v.parent = b.value.parentCommit;
+          v.diff = b.value.diff;
+          v.state = CandidateState.ACTIVE;
+          v.stageIndex = this.stageNames.length - 1;
+        }
+        break;
+      }
+      case 'trialQueued': {
+        const t = b.value.trial!;
+        if (this.trials.has(t.id)) break;
+        this.index({ trial: t });
+        this.pending.add(t.id);
+        break;
+      }
+      case 'trialStarted': {
+        const tv = this.trials.get(b.value.trialId);
+        if (tv && !tv.result) tv.started = b.value;
+        break;
+      }
+      case 'trialFinished': {
+        const r = b.value.result!;
+        let tv = this.trials.get(r.trialId);
+        if (!tv && r.trial) {
+          // A result for a trial whose TrialQueued never made it to the ledger
+          // (crash between publish and append): adopt it from the result.
+          tv = { trial: r.trial };
+          this.index(tv);
+        }
+        if (!tv || tv.result) break;
+        tv.result = r;
+        this.pending.delete(r.trialId);
+        this.finished++;
+        if (r.status === TrialStatus.OK) {
+          const key = sampleKeyOf(tv.trial, r.gpuClass);
+          const list = this.samples.get(key) ?? [];
+          list.push({ seed: tv.trial.seed, metric: r.metric, trialId: r.trialId });
+          this.samples.set(key, list);
+        }
+        break;
+      }
+      case 'verdict': {
+        const v = this.candidates.get(b.value.candidateId);
+        if (!v) break;
+        v.verdicts.push(b.value);
+        const k = b.value.kind;
+        if (k === VerdictKind.REJECT) v.state = CandidateState.REJECTED;
+        else if (k === VerdictKind.CRASHED) v.state = CandidateState.CRASHED;
+        else if (k === VerdictKind.PROMOTE) {
+          const i = this.stageNames.indexOf(b.value.stage);
+          if (i >= this.stageNames.length - 1) v.state = CandidateState.REVIEW;
+          else v.stageIndex = i + 1;
+        }
+        break;
+      }
+      case 'merged': {
+        const v = this.candidates.get(b.value.candidateId);
+        if (v) {
+          v.state = CandidateState.MERGED;
+          v.mergedCommit = b.value.commit;
+        }
+        this.merges.push(b.value);
+        this.setHead(b.value.commit);
+        break;
+      }
+      case 'proposerFailed':
+        this.proposerFailures++;
+        break;
+      case 'baselineMeasured':
+      case undefined:
+        break;
+    }
+  }
+
+  private index(tv: TrialView): void {
+    const t = tv.trial;
+    this.trials.set(t.id, tv);
+    if (t.kind === TrialKind.BASELINE) {
+      const key = `${t.parentCommit}|${t.stage?.name ?? ''}|${t.gpuClass}`;
+      this.baselineTrials.set(key, [...(this.baselineTrials.get(key) ?? []), tv]);
+    } else {
+      const list = this.byCandidate.get(t.candidateId) ?? [];
+      list.push(tv);
+      this.byCandidate.set(t.candidateId, list);
+    }
+  }
+
+  /** Baseline trials queued for a commit at a stage for a GPU class. */
+  baselineTrialsOf(commit: string, stage: string, gpuClass: string): TrialView[] {
+    return this.baselineTrials.get(`${commit}|${stage}|${gpuClass}`) ?? [];
+  }
+
+  /** Every trial of a candidate. */
+  candidateTrials(id: string): TrialView[] {
+    return this.byCandidate.get(id) ?? [];
+  }
+
+  private setHead(commit: string): void {
+    this.head = commit;
+    this.heads.push(commit);
+  }
+
+  /** OK baseline samples of a commit at a stage on a GPU class. */
+  baseline(commit: string, stage: string, gpuClass: string): Sample[] {
+    return this.samples.get(`b|${commit}|${stage}|${gpuClass}`) ?? [];
+  }
+
+  /** OK samples of a candidate at a stage against a parent on a GPU class. */
+  candidateSamples(id: string, parent: string, stage: string, gpuClass: string): Sample[] {
+    return this.samples.get(`c|${id}|${parent}|${stage}|${gpuClass}`) ?? [];
+  }
+
+  /** Trials (any status) of a candidate at a stage against a parent. */
+  trialsOf(id: string, parent: string, stage: string): TrialView[] {
+    return this.candidateTrials(id).filter(
+      (tv) => tv.trial.parentCommit === parent && tv.trial.stage?.name === stage,
+    );
+  }
+}
+
+function sampleKeyOf(t: Trial, gpuClass: string): string {
+  const stage = t.stage?.name ?? '';
+  return t.kind === TrialKind.BASELINE
+    ? `b|${t.parentCommit}|${stage}|${gpuClass}`
+    : `c|${t.candidateId}|${t.parentCommit}|${stage}|${gpuClass}`;
+}
+
+/** A key that is equal for the same change to the same parent, whatever the diff's cosmetics. */
+export function diffKey(parent: string, diff: string): string {
+  const body = diff
+    .split('\n')
+    .filter((l) => (l.startsWith('+') || l.startsWith('-')) && !l.startsWith('+++') && !l.startsWith('---'))
+    .map((l) => l[0] + l.slice(1).replace(/\s+/g, ' ').trim())
+    .join('\n');
+  return `${parent}\n${body}`;
+}

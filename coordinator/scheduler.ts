@@ -1,0 +1,324 @@
+/**
+ * The scheduler: on every tick and every result, it judges active candidates,
+ * queues the trials the ladder and the baselines need, moves promoted
+ * candidates up (rebasing onto the head before the top stage), merges or
+ * parks winners, and asks proposers for new ideas ahead of need so no worker
+ * waits. Every decision is appended to the ledger before it is acted on again.
+ */
+import { CandidateState, VerdictKind, type Verdict } from '../gen/arswarm/v1/candidate_pb.js';
+import { TrialStatus, type Trial } from '../gen/arswarm/v1/trial_pb.js';
+import type { Config } from '../common/config.js';
+import { ArswarmError } from '../common/errors.js';
+import type { Ledger } from './ledger/ledger.js';
+import type { CandidateView } from './ledger/state.js';
+import { judge, type StageRule } from './ladder.js';
+import type { TrialFactory } from './trial-factory.js';
+import type { Merger } from './merger.js';
+import type { Intake } from './intake.js';
+
+/** Attempts of one replicate after infra failures before the candidate counts as crashed. */
+export const MAX_INFRA_ATTEMPTS = 3;
+
+/** Statuses that end a candidate's stage as crashed. */
+const CANDIDATE_FAILURES = new Set([
+  TrialStatus.CRASH,
+  TrialStatus.NAN,
+  TrialStatus.TIMEOUT,
+  TrialStatus.OOM,
+  TrialStatus.INTEGRITY,
+]);
+
+export interface SchedulerDeps {
+  config: Config;
+  ledger: Ledger;
+  factory: TrialFactory;
+  merger: Merger;
+  intake: Intake;
+  /** Publishes a trial to its queue (idempotent by trial id). */
+  publish(trial: Trial): Promise<void>;
+  /** GPU classes of live workers. */
+  workerClasses(): string[];
+  /** Number of live workers (the config's count until heartbeats arrive). */
+  workerCount(): number;
+  log(msg: string): void;
+}
+
+export class Scheduler {
+  paused = false;
+  constructor(private readonly d: SchedulerDeps) {}
+
+  private get state() {
+    return this.d.ledger.state;
+  }
+
+  /** True once the trial budget is spent (max_trials > 0). */
+  limitReached(): boolean {
+    const max = this.d.config.swarm.max_trials;
+    return max > 0 && this.state.finished + this.state.pending.size >= max;
+  }
+
+  /** True when a bounded run has nothing left to do. */
+  settled(): boolean {
+    if (!this.limitReached()) return false;
+    if (this.state.pending.size > 0) return false;
+    for (const v of this.state.candidates.values()) if (v.state === CandidateState.ACTIVE) return false;
+    if (this.d.config.swarm.merge_policy === 'auto')
+      for (const v of this.state.candidates.values()) if (v.state === CandidateState.REVIEW) return false;
+    return true;
+  }
+
+  /** One pass over everything; safe to call at any time (idempotent). */
+  async tick(): Promise<void> {
+    for (const v of [...this.state.candidates.values()]) {
+      if (v.state === CandidateState.ACTIVE) await this.advance(v);
+      else if (v.state === CandidateState.REVIEW && this.d.config.swarm.merge_policy === 'auto')
+        await this.merge(v);
+    }
+    if (!this.limitReached()) await this.ensureBaselines(this.state.head, 0);
+    if (!this.paused && !this.limitReached()) await this.feed();
+  }
+
+  /** Judges one candidate (called when one of its results arrives). */
+  async onCandidateResult(candidateId: string): Promise<void> {
+    const v = this.state.candidates.get(candidateId);
+    if (v?.state === CandidateState.ACTIVE) await this.advance(v);
+  }
+
+  private rule(stageIndex: number): StageRule {
+    const s = this.d.factory.stage(stageIndex);
+    return {
+      name: s.name,
+      replicates: s.replicates,
+      maxReplicates: s.maxReplicates,
+      z: s.rule?.z ?? 2,
+      minDelta: s.rule?.minDelta ?? 0,
+    };
+  }
+
+  /** Queues missing baseline replicates of `commit` at a stage for every live GPU class. */
+  private async ensureBaselines(commit: string, stageIndex: number): Promise<void> {
+    if (!commit) return;
+    for (const gpuClass of this.d.workerClasses())
+      await this.ensureBaselinesFor(commit, stageIndex, gpuClass);
+  }
+
+  private async queue(trial: Trial): Promise<void> {
+    if (this.state.trials.has(trial.id)) return;
+    await this.d.publish(trial);
+    await this.d.ledger.append({ case: 'trialQueued', value: { trial } }, `q.${trial.id}`);
+  }
+
+  private async verdict(
+    v: CandidateView,
+    kind: VerdictKind,
+    fields: Partial<Verdict> & { stage: string; reason: string },
+  ) {
+    await this.d.ledger.append({
+      case: 'verdict',
+      value: {
+        $typeName: 'arswarm.v1.Verdict',
+        candidateId: v.candidate.id,
+        kind,
+        delta: 0,
+        sigma: 0,
+        n: 0,
+        gpuClass: '',
+        trialIds: [],
+        candidateMean: 0,
+        baselineMean: 0,
+        ...fields,
+      },
+    });
+  }
+
+  /** Moves one active candidate forward at its current stage. */
+  private async advance(v: CandidateView): Promise<void> {
+    const stageIndex = v.stageIndex;
+    const stage = this.d.factory.stage(stageIndex);
+    const trials = this.state.trialsOf(v.candidate.id, v.parent, stage.name);
+    // A failure of the candidate's own making ends it.
+    const failed = trials.find((t) => t.result && CANDIDATE_FAILURES.has(t.result.status));
+    if (failed) {
+      const r = failed.result!;
+      await this.verdict(v, VerdictKind.CRASHED, {
+        stage: stage.name,
+        reason: `${TrialStatus[r.status].toLowerCase()}: ${r.reason || 'no reason given'}`,
+        trialIds: [r.trialId],
+        gpuClass: r.gpuClass,
+      });
+      return;
+    }
+    // Replicates: the stage's count, plus any extra the judge asked for.
+    const replicates = new Map<number, { attempt: number; done: boolean; ok: boolean }>();
+    for (const t of trials) {
+      const cur = replicates.get(t.trial.replicate);
+      if (!cur || t.trial.attempt > cur.attempt)
+        replicates.set(t.trial.replicate, {
+          attempt: t.trial.attempt,
+          done: !!t.result,
+          ok: t.result?.status === TrialStatus.OK,
+        });
+    }
+    for (const [r, info] of replicates) {
+      if (info.done && !info.ok) {
+        // Infra: retry elsewhere, a bounded number of times.
+        if (info.attempt >= MAX_INFRA_ATTEMPTS) {
+          await this.verdict(v, VerdictKind.CRASHED, {
+            stage: stage.name,
+            reason: `infra failures on ${MAX_INFRA_ATTEMPTS} attempts of replicate ${r + 1}`,
+          });
+          return;
+        }
+        await this.queue(
+          await this.d.factory.candidateTrial({
+            candidateId: v.candidate.id,
+            parent: v.parent,
+            diff: v.diff,
+            stageIndex,
+            replicate: r,
+            attempt: info.attempt + 1,
+          }),
+        );
+      }
+    }
+    for (let r = 0; r < stage.replicates; r++)
+      if (!replicates.has(r))
+        await this.queue(
+          await this.d.factory.candidateTrial({
+            candidateId: v.candidate.id,
+            parent: v.parent,
+            diff: v.diff,
+            stageIndex,
+            replicate: r,
+            attempt: 1,
+          }),
+        );
+    const pending = [...replicates.values()].some((i) => !i.done) || replicates.size < stage.replicates;
+    // Judge within the GPU class that ran most of its trials.
+    const classes = new Map<string, number>();
+    for (const t of trials)
+      if (t.result?.status === TrialStatus.OK)
+        classes.set(t.result.gpuClass, (classes.get(t.result.gpuClass) ?? 0) + 1);
+    const gpuClass = [...classes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    if (!gpuClass) return;
+    const samples = this.state.candidateSamples(v.candidate.id, v.parent, stage.name, gpuClass);
+    const base = this.state.baseline(v.parent, stage.name, gpuClass);
+    if (base.length < this.d.config.swarm.baseline_replicates)
+      await this.ensureBaselinesFor(v.parent, stageIndex, gpuClass);
+    if (pending && samples.length < stage.replicates) return;
+    const j = judge(
+      this.rule(stageIndex),
+      samples,
+      base,
+      this.d.config.swarm.baseline_replicates,
+      this.d.config.target.metric.direction === 'minimize',
+    );
+    if (j.kind === 'wait') return;
+    if (j.kind === 'more' && pending) return;
+    const evidence = {
+      stage: stage.name,
+      reason: j.reason,
+      delta: j.imp.delta,
+      sigma: j.imp.sigma,
+      n: j.imp.n,
+      gpuClass,
+      trialIds: samples.map((s) => s.trialId),
+      candidateMean: j.imp.candidateMean,
+      baselineMean: j.imp.baselineMean,
+    };
+    if (j.kind === 'more') {
+      await this.verdict(v, VerdictKind.INCONCLUSIVE, evidence);
+      await this.queue(
+        await this.d.factory.candidateTrial({
+          candidateId: v.candidate.id,
+          parent: v.parent,
+          diff: v.diff,
+          stageIndex,
+          replicate: replicates.size,
+          attempt: 1,
+        }),
+      );
+      return;
+    }
+    if (j.kind === 'reject') {
+      await this.verdict(v, VerdictKind.REJECT, evidence);
+      return;
+    }
+    await this.verdict(v, VerdictKind.PROMOTE, evidence);
+    this.d.log(`${v.candidate.id} promoted at ${stage.name}: ${j.reason}`);
+    const next = stageIndex + 1;
+    if (next < this.d.factory.stages.length) {
+      // The top stage's evidence must be against the current head.
+      if (next === this.d.factory.stages.length - 1 && v.parent !== this.state.head) await this.rebase(v);
+    } else if (this.d.config.swarm.merge_policy === 'auto') await this.merge(v);
+  }
+
+  private async ensureBaselinesFor(commit: string, stageIndex: number, gpuClass: string): Promise<void> {
+    const want = this.d.config.swarm.baseline_replicates;
+    const stage = this.d.factory.stage(stageIndex);
+    const trials = this.state.baselineTrialsOf(commit, stage.name, gpuClass);
+    for (let r = 0; r < want; r++) {
+      const mine = trials.filter((t) => t.trial.replicate === r);
+      const last = mine.reduce((m, t) => Math.max(m, t.trial.attempt), 0);
+      const lastView = mine.find((t) => t.trial.attempt === last);
+      if (
+        mine.length === 0 ||
+        (lastView?.result && lastView.result.status !== TrialStatus.OK && last < MAX_INFRA_ATTEMPTS)
+      )
+        await this.queue(
+          await this.d.factory.baselineTrial({
+            parent: commit,
+            stageIndex,
+            gpuClass,
+            replicate: r,
+            attempt: last + 1,
+          }),
+        );
+    }
+  }
+
+  /** Carries a candidate onto the head for (re)validation at the top stage, or rejects it on conflict. */
+  private async rebase(v: CandidateView): Promise<void> {
+    const head = this.state.head;
+    try {
+      const diff = await this.d.merger.rebase(v.diff, head);
+      await this.d.ledger.append({
+        case: 'candidateRebased',
+        value: { candidateId: v.candidate.id, parentCommit: head, diff },
+      });
+      this.d.log(`${v.candidate.id} rebased onto ${head.slice(0, 7)} for top-stage validation`);
+    } catch (err) {
+      const e = ArswarmError.from(err);
+      await this.verdict(v, VerdictKind.REJECT, {
+        stage: this.d.factory.stage(v.stageIndex).name,
+        reason: `cannot rebase onto head: ${e.message}`,
+      });
+    }
+  }
+
+  /** Merges a candidate that passed the top stage; revalidates first if the head moved. */
+  async merge(v: CandidateView): Promise<void> {
+    if (v.parent !== this.state.head) {
+      await this.rebase(v);
+      return;
+    }
+    const merged = await this.d.merger.merge(v, this.state.head);
+    await this.d.ledger.append({ case: 'merged', value: merged }, `m.${v.candidate.id}`);
+    this.d.log(
+      `merged ${v.candidate.id} "${v.candidate.title}" as ${merged.commit.slice(0, 7)} (${merged.metricBefore.toFixed(6)} -> ${merged.metricAfter.toFixed(6)})`,
+    );
+  }
+
+  /** Keeps the lowest stage fed: asks for proposals until enough trials are queued. */
+  private async feed(): Promise<void> {
+    if (!this.state.head) return;
+    const want = this.d.workerCount() * this.d.config.swarm.prefetch;
+    let guard = 0;
+    while (this.state.pending.size < want && guard++ < want) {
+      const accepted = await this.d.intake.proposeOne();
+      if (!accepted) break;
+      const v = this.state.candidates.get(accepted);
+      if (v) await this.advance(v);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Builds Trial messages from the config: the stage and target contract that
+ * travel with every trial, and deterministic trial ids (so queueing the same
+ * trial twice, e.g. after a restart, is idempotent).
+ */
+import { create } from '@bufbuild/protobuf';
+import type { Config, StageConfig } from '../common/config.js';
+import { short } from '../common/git.js';
+import { ANY_GPU_CLASS } from '../common/subjects.js';
+import {
+  ConstantOverrideSchema,
+  StageSchema,
+  TargetSpecSchema,
+  TrialKind,
+  TrialSchema,
+  type Stage,
+  type TargetSpec,
+  type Trial,
+} from '../gen/arswarm/v1/trial_pb.js';
+import type { TargetRepo } from './repo.js';
+
+/** Seconds added to the budget when a stage sets no timeout. */
+export const DEFAULT_TIMEOUT_MARGIN_S = 120;
+
+/** The proto Stage for a configured stage. */
+export function stageProto(s: StageConfig, index: number): Stage {
+  return create(StageSchema, {
+    name: s.name,
+    index,
+    env: s.env,
+    budgetSeconds: s.budget_seconds,
+    timeoutSeconds: s.timeout_seconds ?? s.budget_seconds + DEFAULT_TIMEOUT_MARGIN_S,
+    replicates: s.replicates,
+    maxReplicates: s.max_replicates ?? Math.max(s.replicates, 3),
+    minGpuMemoryMb: s.min_gpu_memory_mb,
+    rule: { z: s.promote.z, minDelta: s.promote.min_delta },
+  });
+}
+
+/** Seed of replicate r (0-based); candidates and baselines share seeds so runs pair up. */
+export function seedOf(replicate: number): number {
+  return replicate + 1;
+}
+
+export function candidateTrialId(
+  candidateId: string,
+  stage: string,
+  parent: string,
+  replicate: number,
+  attempt: number,
+): string {
+  return `${candidateId}.${stage}.${short(parent)}.r${replicate + 1}.a${attempt}`;
+}
+
+export function baselineTrialId(
+  parent: string,
+  stage: string,
+  gpuClass: string,
+  replicate: number,
+  attempt: number,
+): string {
+  return `base.${short(parent)}.${stage}.${gpuClass}.r${replicate + 1}.a${attempt}`;
+}
+
+export class TrialFactory {
+  readonly stages: Stage[];
+  private readonly lockedCache = new Map<string, Record<string, string>>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly repo: TargetRepo,
+  ) {
+    this.stages = config.stages.map(stageProto);
+  }
+
+  stage(index: number): Stage {
+    const s = this.stages[index];
+    if (!s) throw new Error(`no stage ${index}`);
+    return s;
+  }
+
+  /** The target contract at a parent commit (locked hashes computed once per commit). */
+  async target(parent: string): Promise<TargetSpec> {
+    const t = this.config.target;
+    let locked = this.lockedCache.get(parent);
+    if (!locked) {
+      locked = await this.repo.lockedHashes(parent, t.locked);
+      this.lockedCache.set(parent, locked);
+    }
+    return create(TargetSpecSchema, {
+      command: t.command,
+      editable: t.editable,
+      locked: t.locked,
+      protected: t.protected,
+      metric: t.metric.name,
+      lowerIsBetter: t.metric.direction === 'minimize',
+      maxPatchBytes: BigInt(t.max_patch_bytes),
+      lockedSha256: locked,
+      env: t.env,
+      overrides: [],
+    });
+  }
+
+  /** Constant overrides for a stage (targets that read no environment variables). */
+  private overrides(stage: Stage) {
+    return Object.entries(this.config.target.constants)
+      .filter(([name]) => name in stage.env)
+      .map(([name, file]) => ({ file, name, value: stage.env[name]! }));
+  }
+
+  async candidateTrial(a: {
+    candidateId: string;
+    parent: string;
+    diff: string;
+    stageIndex: number;
+    replicate: number;
+    attempt: number;
+  }): Promise<Trial> {
+    const stage = this.stage(a.stageIndex);
+    const target = await this.target(a.parent);
+    target.overrides = this.overrides(stage).map((o) => create(ConstantOverrideSchema, o));
+    return create(TrialSchema, {
+      id: candidateTrialId(a.candidateId, stage.name, a.parent, a.replicate, a.attempt),
+      kind: TrialKind.CANDIDATE,
+      candidateId: a.candidateId,
+      stage,
+      parentCommit: a.parent,
+      diff: a.diff,
+      seed: seedOf(a.replicate),
+      replicate: a.replicate,
+      attempt: a.attempt,
+      gpuClass: ANY_GPU_CLASS,
+      target,
+      queuedAtMs: BigInt(Date.now()),
+    });
+  }
+
+  async baselineTrial(a: {
+    parent: string;
+    stageIndex: number;
+    gpuClass: string;
+    replicate: number;
+    attempt: number;
+  }): Promise<Trial> {
+    const stage = this.stage(a.stageIndex);
+    const target = await this.target(a.parent);
+    target.overrides = this.overrides(stage).map((o) => create(ConstantOverrideSchema, o));
+    return create(TrialSchema, {
+      id: baselineTrialId(a.parent, stage.name, a.gpuClass, a.replicate, a.attempt),
+      kind: TrialKind.BASELINE,
+      stage,
+      parentCommit: a.parent,
+      diff: '',
+      seed: seedOf(a.replicate),
+      replicate: a.replicate,
+      attempt: a.attempt,
+      gpuClass: a.gpuClass,
+      target,
+      queuedAtMs: BigInt(Date.now()),
+    });
+  }
+}

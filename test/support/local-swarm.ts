@@ -1,0 +1,101 @@
+/**
+ * Test support: a whole local swarm with real parts — a nats-server child on a
+ * free port with a temp store, the coordinator in this process, and worker
+ * child processes started through the real `arswarm worker` command.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Coordinator } from '../../coordinator/coordinator.js';
+import { loadConfig } from '../../common/config-load.js';
+import type { Config } from '../../common/config.js';
+import { startNatsServer, type NatsServer } from '../../common/nats-server.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = join(ROOT, 'bin', 'arswarm.js');
+
+export interface LocalSwarmOptions {
+  /** Bundled example to copy into a temp dir. */
+  example: string;
+  /** Changes to the loaded config. */
+  edit?: (c: Config) => void;
+  workers?: number;
+  /** Keep coordinator log lines here. */
+  logs?: string[];
+}
+
+export interface LocalSwarm {
+  dir: string;
+  config: Config;
+  nats: NatsServer;
+  coordinator: Coordinator;
+  workers: ChildProcess[];
+  stateDir: string;
+  repoDir: string;
+  startWorker(id: string): ChildProcess;
+  restartCoordinator(): Promise<Coordinator>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm> {
+  const dir = mkdtempSync(join(tmpdir(), `arswarm-${o.example}-`));
+  const repoDir = join(dir, 'target');
+  cpSync(join(ROOT, 'examples', o.example), repoDir, { recursive: true, filter: (p) => !p.includes('.arswarm') && !p.includes('__pycache__') });
+  const loaded = loadConfig(join(repoDir, 'arswarm.yaml'));
+  const config = structuredClone(loaded.config);
+  config.swarm.grpc_port = 0;
+  o.edit?.(config);
+  const stateDir = join(dir, 'state');
+  const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
+  const log = (m: string) => o.logs?.push(m);
+  const start = () => Coordinator.start({ config, repoDir, stateDir, natsUrl: nats.url, grpcPort: 0, tickMs: 100, log });
+  let coordinator = await start();
+  let codePort = coordinator.grpcPort;
+  const workers: ChildProcess[] = [];
+  const startWorker = (id: string) => {
+    const w = spawn(
+      process.execPath,
+      [BIN, 'worker', '--nats', nats.url, '--code', `127.0.0.1:${codePort}`, '--prefix', config.swarm.prefix, '--gpus', 'none', '--work-dir', join(dir, `w-${id}`), '--id', id, '--heartbeat-ms', '500'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    w.stderr?.on('data', (d: Buffer) => log(`[${id}] ${d.toString().trim()}`));
+    workers.push(w);
+    return w;
+  };
+  for (let i = 0; i < (o.workers ?? 2); i++) startWorker(`w${i + 1}`);
+  const swarm: LocalSwarm = {
+    dir,
+    config,
+    nats,
+    get coordinator() {
+      return coordinator;
+    },
+    workers,
+    stateDir,
+    repoDir,
+    startWorker,
+    async restartCoordinator() {
+      coordinator = await start();
+      codePort = coordinator.grpcPort;
+      return coordinator;
+    },
+    async stop() {
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((r) => {
+              if (w.exitCode !== null || w.signalCode !== null) return r();
+              w.once('exit', () => r());
+              w.kill('SIGKILL');
+            }),
+        ),
+      );
+      await coordinator.close().catch(() => undefined);
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return swarm;
+}
