@@ -1,0 +1,110 @@
+/** `arswarm worker`: runs trials from the swarm's queues on this host's GPUs (or CPU). */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ArswarmError, Code } from '../../common/errors.js';
+import { Worker, type WorkerLogger, type WorkerOptions } from '../../worker/index.js';
+
+function parseGpus(v: string): 'all' | 'none' | number[] {
+  if (v === 'all' || v === 'none') return v;
+  const list = v.split(',').map((s) => Number(s.trim()));
+  if (!list.length || list.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new InvalidArgumentError('expected all, none or GPU indices such as 0,2');
+  }
+  return list;
+}
+
+function parseMs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected milliseconds (a whole number)');
+  return n;
+}
+
+function collectCacheEnv(v: string, prev: Record<string, string>): Record<string, string> {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected KEY=PATH');
+  return { ...prev, [m[1]!]: m[2]! };
+}
+
+const levels = ['debug', 'info', 'warn', 'error'] as const;
+
+function logger(min: (typeof levels)[number]): WorkerLogger {
+  const floor = levels.indexOf(min);
+  return (level, msg, fields) => {
+    if (levels.indexOf(level) < floor) return;
+    process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + '\n');
+  };
+}
+
+interface Flags {
+  nats?: string;
+  code?: string;
+  prefix?: string;
+  token?: string;
+  gpus?: 'all' | 'none' | number[];
+  workDir?: string;
+  pool?: string;
+  id?: string;
+  drainTimeoutMs?: number;
+  heartbeatMs?: number;
+  cacheEnv: Record<string, string>;
+  logLevel: (typeof levels)[number];
+}
+
+/** The `worker` subcommand. SIGTERM or SIGINT drains (finish or hand back the current trials), then exits 0. */
+export function workerCommand(): Command {
+  const env = process.env;
+  return new Command('worker')
+    .description('pull trials from the swarm and run them, one loop per GPU')
+    .option('--nats <url>', 'NATS URL (env ARSWARM_NATS_URL)', env.ARSWARM_NATS_URL)
+    .option('--code <host:port>', 'CodeService address (env ARSWARM_CODE_ADDR)', env.ARSWARM_CODE_ADDR)
+    .option('--prefix <prefix>', 'stream/subject prefix (env ARSWARM_PREFIX)', env.ARSWARM_PREFIX)
+    .option('--token <token>', 'bearer token for gRPC (env ARSWARM_TOKEN)', env.ARSWARM_TOKEN)
+    .option('--gpus <list>', 'all, none (CPU mode) or indices such as 0,2', parseGpus)
+    .option('--work-dir <dir>', 'cache, work trees and logs (env ARSWARM_WORK_DIR)', env.ARSWARM_WORK_DIR)
+    .option('--pool <name>', 'pool label for heartbeats (env ARSWARM_POOL)', env.ARSWARM_POOL)
+    .option('--id <id>', 'worker id (default <hostname>-<pid>)')
+    .option('--drain-timeout-ms <ms>', 'on SIGTERM, how long the current trial may still run', parseMs)
+    .option('--heartbeat-ms <ms>', 'heartbeat period', parseMs)
+    .option(
+      '--cache-env <KEY=PATH>',
+      'persisted cache dir passed to trials (repeatable)',
+      collectCacheEnv,
+      {},
+    )
+    .addOption(new Option('--log-level <level>', 'log verbosity').choices(levels).default('info'))
+    .action(async (f: Flags) => {
+      if (f.prefix !== undefined && !f.prefix)
+        throw new ArswarmError(Code.InvalidArgument, 'empty --prefix', { field: 'prefix' });
+      const options: WorkerOptions = {
+        natsUrl: f.nats,
+        codeAddr: f.code,
+        prefix: f.prefix,
+        token: f.token || undefined,
+        gpus: f.gpus,
+        workDir: f.workDir,
+        pool: f.pool,
+        id: f.id,
+        drainTimeoutMs: f.drainTimeoutMs,
+        heartbeatMs: f.heartbeatMs,
+        cacheEnv: f.cacheEnv,
+        logger: logger(f.logLevel),
+      };
+      for (const k of Object.keys(options) as (keyof WorkerOptions)[])
+        if (options[k] === undefined) delete options[k];
+      const worker = new Worker(options);
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        signals++;
+        worker.options.logger('info', `${sig}: draining`, { signals });
+        // A second signal hands running trials back at once.
+        void worker.drain(signals > 1 ? 0 : undefined);
+        if (signals > 1) void worker.close();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      await worker.start();
+      await worker.done();
+      await worker.close();
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    });
+}

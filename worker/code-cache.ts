@@ -1,0 +1,142 @@
+/**
+ * The per-host code cache: a bare repo filled incrementally from CodeService
+ * bundles, and the fresh work trees trials run in (git worktrees of it).
+ * Every fetched commit is pinned by a ref so `git gc` never drops it and so
+ * the refs tell the server what the cache already has.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import type { BundleChunk } from '../gen/arswarm/v1/code_pb.js';
+import { ArswarmError, Code } from '../common/errors.js';
+import { git, gitRaw } from './git-exec.js';
+
+/** Refs under which fetched commits are pinned. */
+const PIN_PREFIX = 'refs/arswarm/c/';
+/** How many recent pins are sent as `have`. */
+export const MAX_HAVES = 64;
+const SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
+
+/** Where bundles come from: the CodeService client (or anything shaped like it). */
+export interface BundleSource {
+  fetchBundle(req: { want: string; have: string[] }): AsyncIterable<BundleChunk>;
+}
+
+/** What ensure() did. */
+export interface FetchInfo {
+  readonly fetched: boolean;
+  readonly bytes: number;
+}
+
+export class CodeCache {
+  readonly repoDir: string;
+  private readonly incomingDir: string;
+  private readonly known = new Set<string>();
+  private readonly inflight = new Map<string, Promise<FetchInfo>>();
+
+  constructor(
+    workDir: string,
+    private readonly client: BundleSource,
+  ) {
+    this.repoDir = join(workDir, 'cache', 'repo.git');
+    this.incomingDir = join(workDir, 'cache', 'incoming');
+  }
+
+  /** Creates the bare repo when missing and forgets stale worktrees. */
+  async init(): Promise<void> {
+    await mkdir(this.incomingDir, { recursive: true });
+    if (!existsSync(join(this.repoDir, 'HEAD'))) {
+      await mkdir(this.repoDir, { recursive: true });
+      await git(this.repoDir, ['init', '--quiet', '--bare']);
+      // Pins keep every fetched commit; automatic gc would only cost time mid-trial.
+      await git(this.repoDir, ['config', 'gc.auto', '0']);
+    }
+    await gitRaw(this.repoDir, ['worktree', 'prune']);
+  }
+
+  /** Whether the cache holds the commit (and its history). */
+  async has(sha: string): Promise<boolean> {
+    if (this.known.has(sha)) return true;
+    const r = await gitRaw(this.repoDir, ['cat-file', '-e', `${sha}^{commit}`]);
+    if (r.code === 0) this.known.add(sha);
+    return r.code === 0;
+  }
+
+  /** Makes sure the commit is in the cache, fetching a bundle when it is not. Concurrent calls share one fetch. */
+  async ensure(sha: string): Promise<FetchInfo> {
+    if (!SHA.test(sha))
+      throw new ArswarmError(Code.InvalidArgument, `parent commit ${JSON.stringify(sha)} is not a full sha`, {
+        reason: 'bad_commit',
+      });
+    if (await this.has(sha)) return { fetched: false, bytes: 0 };
+    let p = this.inflight.get(sha);
+    if (!p) {
+      p = this.fetch(sha).finally(() => this.inflight.delete(sha));
+      this.inflight.set(sha, p);
+    }
+    return p;
+  }
+
+  /** Recent pinned commits, newest first: the `have` list. */
+  async haves(): Promise<string[]> {
+    const out = await git(this.repoDir, [
+      'for-each-ref',
+      '--sort=-committerdate',
+      `--count=${MAX_HAVES}`,
+      '--format=%(objectname)',
+      PIN_PREFIX,
+    ]);
+    return out.split('\n').filter(Boolean);
+  }
+
+  private async fetch(sha: string): Promise<FetchInfo> {
+    const have = await this.haves();
+    const file = join(this.incomingDir, `${sha}-${randomBytes(4).toString('hex')}.bundle`);
+    let bytes = 0;
+    try {
+      const out = createWriteStream(file);
+      const failed = once(out, 'error').then(([e]) => Promise.reject(e as Error));
+      failed.catch(() => undefined);
+      try {
+        for await (const chunk of this.client.fetchBundle({ want: sha, have })) {
+          if (bytes === 0 && chunk.commit && chunk.commit !== sha) {
+            throw new ArswarmError(Code.DataLoss, `asked for ${sha}, got a bundle of ${chunk.commit}`);
+          }
+          bytes += chunk.data.length;
+          if (!out.write(chunk.data)) await Promise.race([once(out, 'drain'), failed]);
+        }
+      } finally {
+        out.end();
+        await Promise.race([once(out, 'close'), failed]);
+      }
+      if (bytes === 0) throw new ArswarmError(Code.DataLoss, `empty bundle for ${sha}`);
+      await git(this.repoDir, ['bundle', 'unbundle', file]);
+      await git(this.repoDir, ['update-ref', `${PIN_PREFIX}${sha}`, sha]);
+    } catch (err) {
+      const e = ArswarmError.from(err, Code.Unavailable);
+      throw new ArswarmError(e.code, `code fetch of ${sha.slice(0, 12)} failed: ${e.message}`, {
+        reason: 'fetch_failed',
+        cause: err,
+      });
+    } finally {
+      await rm(file, { force: true });
+    }
+    if (!(await this.has(sha)))
+      throw new ArswarmError(Code.DataLoss, `bundle did not contain ${sha}`, { reason: 'fetch_failed' });
+    return { fetched: true, bytes };
+  }
+
+  /** Checks the commit out into a fresh directory (a detached worktree). */
+  async checkout(sha: string, dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true });
+    await git(this.repoDir, ['worktree', 'add', '--quiet', '--detach', '--force', dir, sha]);
+  }
+
+  /** Removes a trial's work tree. */
+  async remove(dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true });
+    await gitRaw(this.repoDir, ['worktree', 'prune']);
+  }
+}

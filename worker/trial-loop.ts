@@ -1,0 +1,302 @@
+/**
+ * One trial loop (one per GPU): pull the most important trial this device may
+ * run, run it, publish the result, and only then ack. While it runs the
+ * message gets in-progress acks so JetStream never redelivers a live trial.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { decode, encode } from '../common/codec.js';
+import { ArswarmError } from '../common/errors.js';
+import { pullOne, type PulledMsg } from '../common/nats-pull.js';
+import { token, type Names } from '../common/subjects.js';
+import {
+  TrialSchema,
+  TrialResultSchema,
+  TrialStartedSchema,
+  TrialStatus,
+  WorkerState,
+  type Trial,
+} from '../gen/arswarm/v1/trial_pb.js';
+import type { CodeCache } from './code-cache.js';
+import type { Device } from './gpus.js';
+import { pullPlan, type LadderWatch } from './ladder.js';
+import { LogStore } from './log-store.js';
+import type { ResolvedWorkerOptions } from './options.js';
+import { groupMembers, processEnvVar, signalGroup } from './process-group.js';
+import { runTrial, type TrialResultInit, type TrialRun } from './trial-runner.js';
+
+/** What a heartbeat says about a loop. */
+export interface LoopStatus {
+  readonly workerId: string;
+  readonly device: Device;
+  readonly state: WorkerState;
+  readonly currentTrialId: string;
+  readonly progress: number;
+  readonly trialsDone: number;
+  readonly idleSeconds: number;
+}
+
+export interface TrialLoopDeps {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly names: Names;
+  readonly ladder: LadderWatch;
+  readonly cache: CodeCache;
+  readonly options: ResolvedWorkerOptions;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class TrialLoop {
+  private stopping = false;
+  private readonly kill = new AbortController();
+  private current: Trial | undefined;
+  private progress = 0;
+  private trialsDone = 0;
+  private idleMs = 0;
+  private readonly trialsDir: string;
+  private readonly pidFile: string;
+  private readonly logs: LogStore;
+
+  constructor(
+    readonly workerId: string,
+    readonly device: Device,
+    private readonly deps: TrialLoopDeps,
+  ) {
+    const dir = token(workerId);
+    this.trialsDir = join(deps.options.workDir, 'trials', dir);
+    this.pidFile = join(deps.options.workDir, 'run', `${dir}.json`);
+    this.logs = new LogStore(join(deps.options.workDir, 'logs', dir), deps.options.maxLogFiles);
+  }
+
+  /** For heartbeats. */
+  status(): LoopStatus {
+    return {
+      workerId: this.workerId,
+      device: this.device,
+      state: this.current ? WorkerState.RUNNING : this.stopping ? WorkerState.DRAINING : WorkerState.IDLE,
+      currentTrialId: this.current?.id ?? '',
+      progress: this.progress,
+      trialsDone: this.trialsDone,
+      idleSeconds: this.idleMs / 1000,
+    };
+  }
+
+  /** Prepares dirs and kills a trial left running by a previous process with this id. */
+  async init(): Promise<void> {
+    await this.killStale();
+    await rm(this.trialsDir, { recursive: true, force: true });
+    await mkdir(this.trialsDir, { recursive: true });
+    await mkdir(join(this.deps.options.workDir, 'run'), { recursive: true });
+    await this.logs.init();
+  }
+
+  /** Stop pulling; the current trial goes on. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** Kill the current trial and hand it back (infra). */
+  abort(): void {
+    this.stopping = true;
+    this.kill.abort();
+  }
+
+  /** Pulls and runs trials until stopped. */
+  async run(): Promise<void> {
+    const log = this.deps.options.logger;
+    while (!this.stopping) {
+      let msg: PulledMsg | null;
+      const waitStart = performance.now();
+      try {
+        msg = await this.next();
+      } catch (err) {
+        log('warn', 'pull failed', { workerId: this.workerId, error: ArswarmError.from(err).message });
+        await sleep(500);
+        continue;
+      } finally {
+        this.idleMs += performance.now() - waitStart;
+      }
+      if (!msg) continue;
+      if (this.stopping) {
+        msg.nak();
+        break;
+      }
+      await this.handle(msg);
+    }
+  }
+
+  private async next(): Promise<PulledMsg | null> {
+    const ladder = this.deps.ladder.current;
+    if (!ladder) {
+      await sleep(200);
+      return null;
+    }
+    const { nc, names, options } = this.deps;
+    const plan = pullPlan(ladder, this.device, names);
+    for (const t of plan.sweep) {
+      if (this.stopping) return null;
+      const m = await pullOne(nc, names.trialsStream, t.consumer, { noWait: true });
+      if (m) return m;
+    }
+    if (!plan.longPoll || this.stopping) {
+      await sleep(options.pollExpiresMs);
+      return null;
+    }
+    return pullOne(nc, names.trialsStream, plan.longPoll.consumer, { expiresMs: options.pollExpiresMs });
+  }
+
+  private async handle(msg: PulledMsg): Promise<void> {
+    const receivedAt = performance.now();
+    const { js, names, options } = this.deps;
+    const log = options.logger;
+    let trial: Trial;
+    try {
+      trial = decode(TrialSchema, msg.data);
+    } catch (err) {
+      log('error', 'undecodable trial message dropped', {
+        error: ArswarmError.from(err).message,
+        subject: msg.subject,
+      });
+      msg.term('undecodable');
+      return;
+    }
+    const ladder = this.deps.ladder.current;
+    const ackWaitMs = Number(ladder?.ackWaitMs ?? 0n) || 30_000;
+    const working = setInterval(() => msg.working(), Math.max(100, Math.min(ackWaitMs / 3, 10_000)));
+    this.current = trial;
+    this.progress = 0;
+    let run: TrialRun;
+    try {
+      const max = ladder?.maxDeliveries ?? 0;
+      if (max > 0 && msg.deliveryCount > max) {
+        run = {
+          result: {
+            trialId: trial.id,
+            trial,
+            status: TrialStatus.CRASH,
+            reason: `delivered ${msg.deliveryCount} times (max ${max})`,
+            workerId: this.workerId,
+            gpuClass: this.device.gpuClass,
+            startedAtMs: BigInt(Date.now()),
+            finishedAtMs: BigInt(Date.now()),
+          },
+        };
+      } else {
+        log('info', 'trial started', {
+          workerId: this.workerId,
+          trialId: trial.id,
+          delivery: msg.deliveryCount,
+        });
+        js.publish(
+          names.resultStarted,
+          encode(TrialStartedSchema, {
+            trialId: trial.id,
+            workerId: this.workerId,
+            gpuClass: this.device.gpuClass,
+            startedAtMs: BigInt(Date.now()),
+          }),
+        ).catch((err: unknown) =>
+          log('warn', 'TrialStarted not published', { error: ArswarmError.from(err).message }),
+        );
+        run = await runTrial(trial, receivedAt, {
+          workerId: this.workerId,
+          device: this.device,
+          options,
+          cache: this.deps.cache,
+          logs: this.logs,
+          trialsDir: this.trialsDir,
+          signal: this.kill.signal,
+          deliveryCount: msg.deliveryCount,
+          onProgress: (p) => (this.progress = p),
+          onSpawn: (pgid) =>
+            void writeFile(this.pidFile, JSON.stringify({ pgid, trialId: trial.id })).catch(() => undefined),
+        });
+      }
+      const publishedAt = await this.publish(run.result);
+      if (publishedAt === undefined) return; // never published: JetStream redelivers it
+      await msg.ackSync();
+      const ackedAt = performance.now();
+      this.trialsDone++;
+      options.onTrialTimings?.({
+        trialId: trial.id,
+        workerId: this.workerId,
+        receivedAt,
+        spawnedAt: run.spawnedAt,
+        exitedAt: run.exitedAt,
+        publishedAt,
+        ackedAt,
+      });
+      log('info', 'trial finished', {
+        workerId: this.workerId,
+        trialId: trial.id,
+        status: TrialStatus[run.result.status ?? 0],
+        reason: run.result.reason,
+        metric: run.result.metric,
+      });
+    } catch (err) {
+      log('error', 'trial not acked; it will be redelivered', {
+        trialId: trial.id,
+        error: ArswarmError.from(err).message,
+      });
+    } finally {
+      clearInterval(working);
+      this.current = undefined;
+      await rm(this.pidFile, { force: true }).catch(() => undefined);
+      await this.cleanup(trial);
+    }
+  }
+
+  /** Publishes the result (deduplicated by trial id), retrying while NATS is away; the time it was confirmed. */
+  private async publish(result: TrialResultInit): Promise<number | undefined> {
+    const { js, names, options } = this.deps;
+    const data = encode(TrialResultSchema, result);
+    for (let attempt = 0; attempt < 30; attempt++) {
+      try {
+        await js.publish(names.resultFinished, data, { msgID: `finished.${result.trialId}` });
+        return performance.now();
+      } catch (err) {
+        options.logger('warn', 'result publish failed; retrying', {
+          trialId: result.trialId,
+          error: ArswarmError.from(err).message,
+        });
+        await sleep(Math.min(200 * 2 ** attempt, 2000));
+      }
+    }
+    return undefined;
+  }
+
+  private async cleanup(trial: Trial): Promise<void> {
+    try {
+      await this.deps.cache.remove(join(this.trialsDir, token(trial.id)));
+      await this.logs.rotate();
+    } catch (err) {
+      this.deps.options.logger('warn', 'cleanup failed', { error: ArswarmError.from(err).message });
+    }
+  }
+
+  private async killStale(): Promise<void> {
+    try {
+      const { pgid, trialId } = JSON.parse(await readFile(this.pidFile, 'utf8')) as {
+        pgid: number;
+        trialId: string;
+      };
+      // Only a group whose leader still carries that trial's id: pids get reused.
+      const { pids } = await groupMembers(pgid);
+      const envs = await Promise.all([...pids].map((pid) => processEnvVar(pid, 'ARSWARM_TRIAL_ID')));
+      if (envs.includes(trialId)) {
+        signalGroup(pgid, 'SIGKILL');
+        this.deps.options.logger('warn', 'killed a trial left running by a previous worker process', {
+          pgid,
+          trialId,
+        });
+      }
+    } catch {
+      // no pid file: nothing left behind
+    }
+    await rm(this.pidFile, { force: true });
+  }
+}
