@@ -28,7 +28,7 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "Literal[value=/^arswarm\\.(trials|results|events)/]",
+          selector: 'Literal[value=/^arswarm\\.(trials|results|events)/]',
           message: 'NATS subjects are defined in common/subjects.ts only.',
         },
       ],

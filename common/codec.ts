@@ -1,5 +1,12 @@
 /** Binary protobuf encode/decode for NATS payloads: the same messages as gRPC. */
-import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type MessageInitShape,
+  type MessageShape,
+} from '@bufbuild/protobuf';
 import { ArswarmError, Code } from './errors.js';
 
 /** Encodes a message (or its init shape) to bytes. */
@@ -12,6 +19,10 @@ export function decode<D extends DescMessage>(desc: D, data: Uint8Array): Messag
   try {
     return fromBinary(desc, data);
   } catch (err) {
-    throw new ArswarmError(Code.InvalidArgument, `malformed ${desc.typeName} payload (${data.length} bytes)`, { cause: err });
+    throw new ArswarmError(
+      Code.InvalidArgument,
+      `malformed ${desc.typeName} payload (${data.length} bytes)`,
+      { cause: err },
+    );
   }
 }

@@ -54,10 +54,14 @@ export function loadConfig(path: string): LoadedConfig {
     raw = parseYaml(text);
   } catch (err) {
     const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    throw new ArswarmError(Code.InvalidArgument, `config ${abs} is not valid YAML${where}: ${(err as Error).message}`, {
-      cause: err,
-      reason: 'invalid_yaml',
-    });
+    throw new ArswarmError(
+      Code.InvalidArgument,
+      `config ${abs} is not valid YAML${where}: ${(err as Error).message}`,
+      {
+        cause: err,
+        reason: 'invalid_yaml',
+      },
+    );
   }
   const config = parseConfig(raw, abs);
   const base = dirname(abs);

@@ -5,7 +5,10 @@
  */
 import { z } from 'zod';
 
-const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.coerce.string());
+const envMap = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+  z.coerce.string(),
+);
 
 /** @default promote when improvement > max(min_delta, z * sigma_diff) */
 export const promotionRuleSchema = z
@@ -63,7 +66,10 @@ export const targetSchema = z
     command: z.string().min(1),
     metric: z
       .object({
-        name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('val_bpb'),
+        name: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .default('val_bpb'),
         direction: z.enum(['minimize', 'maximize']).default('minimize'),
       })
       .strict()
@@ -97,7 +103,10 @@ export const swarmSchema = z
     /** `embedded` starts a local nats-server; otherwise a nats:// URL. @default embedded */
     nats_url: z.string().default('embedded'),
     /** Prefix of every stream, subject and bucket. @default arswarm */
-    prefix: z.string().regex(/^[a-z][a-z0-9_-]*$/).default('arswarm'),
+    prefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]*$/)
+      .default('arswarm'),
     /** Local workers started by `arswarm up`. @default 2 */
     workers: z.number().int().min(0).max(1024).default(2),
     /** Shared branch holding accepted changes. @default arswarm/main */
@@ -134,16 +143,33 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
     cfg.stages.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: `duplicate stage name "${s.name}"` });
+      if (seen.has(s.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'name'],
+          message: `duplicate stage name "${s.name}"`,
+        });
       seen.add(s.name);
       if (s.max_replicates !== undefined && s.max_replicates < s.replicates)
-        ctx.addIssue({ code: 'custom', path: ['stages', i, 'max_replicates'], message: 'must be >= replicates' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'max_replicates'],
+          message: 'must be >= replicates',
+        });
       if (s.timeout_seconds !== undefined && s.timeout_seconds < s.budget_seconds)
-        ctx.addIssue({ code: 'custom', path: ['stages', i, 'timeout_seconds'], message: 'must be >= budget_seconds' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'timeout_seconds'],
+          message: 'must be >= budget_seconds',
+        });
     });
     for (const name of Object.keys(cfg.target.constants)) {
       if (!cfg.stages.some((s) => name in s.env))
-        ctx.addIssue({ code: 'custom', path: ['target', 'constants', name], message: `no stage sets ${name} in its env` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target', 'constants', name],
+          message: `no stage sets ${name} in its env`,
+        });
     }
   });
 

@@ -68,7 +68,8 @@ export class ArswarmError extends Error {
   /** Wraps anything thrown into an ArswarmError, keeping an existing one as is. */
   static from(err: unknown, code: Code = Code.Unknown): ArswarmError {
     if (err instanceof ArswarmError) return err;
-    if (isGrpcStatusError(err)) return new ArswarmError(err.code as Code, err.details || err.message, { cause: err });
+    if (isGrpcStatusError(err))
+      return new ArswarmError(err.code as Code, err.details || err.message, { cause: err });
     if (err instanceof Error) return new ArswarmError(code, err.message, { cause: err });
     return new ArswarmError(code, String(err));
   }

@@ -14,7 +14,11 @@ export function git(dir: string): SimpleGit {
   return simpleGit({
     baseDir: dir,
     maxConcurrentProcesses: 4,
-    config: [`user.name=${GIT_IDENTITY.name}`, `user.email=${GIT_IDENTITY.email}`, 'advice.detachedHead=false'],
+    config: [
+      `user.name=${GIT_IDENTITY.name}`,
+      `user.email=${GIT_IDENTITY.email}`,
+      'advice.detachedHead=false',
+    ],
   }).env(env);
 }
 

@@ -24,25 +24,41 @@ export interface CallContext {
   readonly peer: string;
 }
 
-type Method = Pick<DescMethod, 'input' | 'output' | 'methodKind'>;
-
-type Handler<M> = M extends { methodKind: 'unary'; input: infer I extends DescMessage; output: infer O extends DescMessage }
+type Handler<M> = M extends {
+  methodKind: 'unary';
+  input: infer I extends DescMessage;
+  output: infer O extends DescMessage;
+}
   ? (req: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>>
-  : M extends { methodKind: 'server_streaming'; input: infer I extends DescMessage; output: infer O extends DescMessage }
+  : M extends {
+        methodKind: 'server_streaming';
+        input: infer I extends DescMessage;
+        output: infer O extends DescMessage;
+      }
     ? (req: MessageShape<I>, ctx: CallContext) => AsyncIterable<MessageInitShape<O>>
     : never;
 
 /** The implementation of a service: one function per method. */
 export type ServiceImpl<S extends GenServiceMethods> = { [K in keyof S]: Handler<S[K]> };
 
-type ClientMethod<M> = M extends { methodKind: 'unary'; input: infer I extends DescMessage; output: infer O extends DescMessage }
+type ClientMethod<M> = M extends {
+  methodKind: 'unary';
+  input: infer I extends DescMessage;
+  output: infer O extends DescMessage;
+}
   ? (req: MessageInitShape<I>, opts?: CallOptions) => Promise<MessageShape<O>>
-  : M extends { methodKind: 'server_streaming'; input: infer I extends DescMessage; output: infer O extends DescMessage }
+  : M extends {
+        methodKind: 'server_streaming';
+        input: infer I extends DescMessage;
+        output: infer O extends DescMessage;
+      }
     ? (req: MessageInitShape<I>, opts?: CallOptions) => AsyncIterable<MessageShape<O>>
     : never;
 
 /** A typed client: one function per method. */
-export type ServiceClient<S extends GenServiceMethods> = { [K in keyof S]: ClientMethod<S[K]> } & { close(): void };
+export type ServiceClient<S extends GenServiceMethods> = { [K in keyof S]: ClientMethod<S[K]> } & {
+  close(): void;
+};
 
 export interface CallOptions {
   /** Per-call deadline in milliseconds. */
@@ -68,11 +84,17 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> & { code: grp
   const md = new grpc.Metadata();
   if (e.reason) md.set('arswarm-reason', e.reason);
   if (e.field) md.set('arswarm-field', e.field);
-  return { code: e.code as number as grpc.status, details: e.hint ? `${e.message} (${e.hint})` : e.message, metadata: md };
+  return {
+    code: e.code as number as grpc.status,
+    details: e.hint ? `${e.message} (${e.hint})` : e.message,
+    metadata: md,
+  };
 }
 
 /** A ServiceDefinition for grpc-js derived from a protobuf-es descriptor. */
-export function serviceDefinition<S extends GenServiceMethods>(service: GenService<S>): grpc.ServiceDefinition {
+export function serviceDefinition<S extends GenServiceMethods>(
+  service: GenService<S>,
+): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const m of service.methods) {
     def[m.localName] = {
@@ -103,7 +125,10 @@ export function serviceHandlers<S extends GenServiceMethods>(
         const ctx: CallContext = { metadata: call.metadata, signal: ac.signal, peer: call.getPeer() };
         Promise.resolve()
           .then(() => fn(call.request, ctx))
-          .then((res) => cb(null, res), (err: unknown) => cb(toStatus(err)));
+          .then(
+            (res) => cb(null, res),
+            (err: unknown) => cb(toStatus(err)),
+          );
       };
     } else if (m.methodKind === 'server_streaming') {
       out[m.localName] = (call: grpc.ServerWritableStream<unknown, unknown>) => {
@@ -145,7 +170,9 @@ export function createClient<S extends GenServiceMethods>(
   options: ClientOptions = {},
 ): ServiceClient<S> {
   const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(service), service.name);
-  const creds = options.rootCert ? grpc.credentials.createSsl(options.rootCert) : grpc.credentials.createInsecure();
+  const creds = options.rootCert
+    ? grpc.credentials.createSsl(options.rootCert)
+    : grpc.credentials.createInsecure();
   const client = new Ctor(address, creds, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const md = () => {
     const m = new grpc.Metadata();
@@ -154,7 +181,9 @@ export function createClient<S extends GenServiceMethods>(
   };
   const out: Record<string, unknown> = { close: () => client.close() };
   for (const m of service.methods) {
-    const raw = (client as unknown as Record<string, (...a: unknown[]) => unknown>)[m.localName]!.bind(client);
+    const raw = (client as unknown as Record<string, (...a: unknown[]) => unknown>)[m.localName]!.bind(
+      client,
+    );
     if (m.methodKind === 'unary') {
       out[m.localName] = (req: unknown, opts: CallOptions = {}) =>
         new Promise((ok, fail) => {
@@ -186,10 +215,21 @@ export function createClient<S extends GenServiceMethods>(
 }
 
 /** Starts a grpc-js server on host:port (0 = free port) and resolves the bound port. */
-export async function listen(server: grpc.Server, host: string, port: number, creds?: grpc.ServerCredentials): Promise<number> {
+export async function listen(
+  server: grpc.Server,
+  host: string,
+  port: number,
+  creds?: grpc.ServerCredentials,
+): Promise<number> {
   return new Promise((ok, fail) =>
     server.bindAsync(`${host}:${port}`, creds ?? grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err ? fail(new ArswarmError(Code.Unavailable, `cannot listen on ${host}:${port}: ${err.message}`, { cause: err })) : ok(bound),
+      err
+        ? fail(
+            new ArswarmError(Code.Unavailable, `cannot listen on ${host}:${port}: ${err.message}`, {
+              cause: err,
+            }),
+          )
+        : ok(bound),
     ),
   );
 }

@@ -82,7 +82,7 @@ export async function pullOne(
   try {
     for await (const m of sub) {
       const status = m.headers?.code ?? 0;
-      if (status !== 0 || m.data.length === 0 && !m.reply) return null;
+      if (status !== 0 || (m.data.length === 0 && !m.reply)) return null;
       return wrap(nc, m);
     }
     return null;

@@ -10,8 +10,13 @@ import { join } from 'node:path';
 import { ArswarmError, Code } from './errors.js';
 
 /** Where Debian puts the binary; PATH is searched first. */
-export const DEFAULT_NATS_SERVER_PATHS = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
-export const NATS_INSTALL_HINT = 'install it with `sudo apt-get install -y nats-server` (or run `npm run setup`)';
+export const DEFAULT_NATS_SERVER_PATHS = [
+  '/usr/sbin/nats-server',
+  '/usr/bin/nats-server',
+  '/usr/local/bin/nats-server',
+];
+export const NATS_INSTALL_HINT =
+  'install it with `sudo apt-get install -y nats-server` (or run `npm run setup`)';
 
 export interface NatsServerOptions {
   /** Port; 0 picks a free one. @default 0 */
@@ -87,7 +92,8 @@ function waitForPort(port: number, timeoutMs: number, proc: ChildProcess, log: (
       });
       s.once('error', () => {
         s.destroy();
-        if (Date.now() > deadline) fail(new ArswarmError(Code.DeadlineExceeded, `nats-server did not listen on ${port}`));
+        if (Date.now() > deadline)
+          fail(new ArswarmError(Code.DeadlineExceeded, `nats-server did not listen on ${port}`));
         else setTimeout(attempt, 50);
       });
     };

@@ -3,8 +3,9 @@
  * at any commit, diffs, patch application, 3-way rebase and compare-and-swap
  * branch moves. One scratch worktree, used under a lock.
  */
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
 import picomatch from 'picomatch';
 import type { SimpleGit } from 'simple-git';
 import { ArswarmError, Code } from '../common/errors.js';
@@ -69,8 +70,7 @@ export class TargetRepo {
       return;
     }
     // A plain folder (the bundled examples): import its files as the first commit.
-    const tmp = `${dir}.import`;
-    rmSync(tmp, { recursive: true, force: true });
+    const tmp = mkdtempSync(join(tmpdir(), 'arswarm-import-'));
     cpSync(src, tmp, {
       recursive: true,
       filter: (p) => !/(^|\/)(\.arswarm|__pycache__|node_modules|results\.tsv)(\/|$)/.test(relative(src, p)),
@@ -78,7 +78,7 @@ export class TargetRepo {
     const g = git(tmp);
     await g.raw(['init', '-q', '-b', 'main']);
     await g.raw(['add', '-A']);
-    await g.raw(['commit', '-q', '-m', `arswarm: import ${src}`]);
+    await g.raw(['commit', '-q', '-m', `arswarm: import ${basename(src)}`]);
     await git(options.stateDir).raw(['clone', '--bare', '-q', tmp, dir]);
     rmSync(tmp, { recursive: true, force: true });
   }

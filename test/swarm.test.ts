@@ -12,10 +12,16 @@ import { resultsTsv, RESULTS_COLUMNS } from '../coordinator/results-tsv.js';
 import { startLocalSwarm, type LocalSwarm } from './support/local-swarm.js';
 
 const trueMetric = (swarm: LocalSwarm, commit: string, depth: number): number => {
-  const train = execFileSync('git', ['-C', join(swarm.stateDir, 'repo'), 'show', `${commit}:train.py`], { encoding: 'utf8' });
+  const train = execFileSync('git', ['-C', join(swarm.stateDir, 'repo'), 'show', `${commit}:train.py`], {
+    encoding: 'utf8',
+  });
   const file = join(swarm.dir, `train-${commit.slice(0, 7)}.py`);
   writeFileSync(file, train);
-  const out = execFileSync('python3', [join(swarm.repoDir, 'prepare.py'), '--true-metric', file, '--depth', String(depth)], { encoding: 'utf8' });
+  const out = execFileSync(
+    'python3',
+    [join(swarm.repoDir, 'prepare.py'), '--true-metric', file, '--depth', String(depth)],
+    { encoding: 'utf8' },
+  );
   return Number(out.trim());
 };
 
@@ -56,13 +62,23 @@ describe('local swarm on the landscape', () => {
     const repo = join(swarm.stateDir, 'repo');
     const s = swarm.coordinator.ledger.state;
     for (const m of s.merges) {
-      const files = execFileSync('git', ['-C', repo, 'diff', '--name-only', m.previousHead, m.commit], { encoding: 'utf8' }).trim().split('\n');
+      const files = execFileSync('git', ['-C', repo, 'diff', '--name-only', m.previousHead, m.commit], {
+        encoding: 'utf8',
+      })
+        .trim()
+        .split('\n');
       expect(files).toEqual(['train.py']);
-      const msg = execFileSync('git', ['-C', repo, 'log', '-1', '--format=%B', m.commit], { encoding: 'utf8' });
+      const msg = execFileSync('git', ['-C', repo, 'log', '-1', '--format=%B', m.commit], {
+        encoding: 'utf8',
+      });
       expect(msg).toContain(`Arswarm-Candidate: ${m.candidateId}`);
       expect(msg).toMatch(/Arswarm-Stage-screen: delta=/);
     }
-    const log = execFileSync('git', ['-C', repo, 'log', '--format=%H', swarm.config.swarm.branch], { encoding: 'utf8' }).trim().split('\n');
+    const log = execFileSync('git', ['-C', repo, 'log', '--format=%H', swarm.config.swarm.branch], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
     expect(log[0]).toBe(s.head);
   });
 
@@ -70,7 +86,10 @@ describe('local swarm on the landscape', () => {
     const tsv = resultsTsv(swarm.coordinator.ledger.state).trim().split('\n');
     expect(tsv[0]!.split('\t')).toEqual([...RESULTS_COLUMNS]);
     expect(tsv[1]).toMatch(/^[0-9a-f]{7}\t\d\.\d{6}\t\d+\.\d\tkeep\tbaseline$/);
-    for (const row of tsv.slice(2)) expect(row).toMatch(/^[0-9a-f]{7}\t\d\.\d{6}\t\d+\.\d\t(keep|discard|crash)\t.+$/);
-    expect(tsv.filter((r) => r.includes('\tkeep\t')).length).toBe(swarm.coordinator.ledger.state.merges.length + 1);
+    for (const row of tsv.slice(2))
+      expect(row).toMatch(/^[0-9a-f]{7}\t\d\.\d{6}\t\d+\.\d\t(keep|discard|crash)\t.+$/);
+    expect(tsv.filter((r) => r.includes('\tkeep\t')).length).toBe(
+      swarm.coordinator.ledger.state.merges.length + 1,
+    );
   });
 });

@@ -42,7 +42,10 @@ export interface LocalSwarm {
 export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm> {
   const dir = mkdtempSync(join(tmpdir(), `arswarm-${o.example}-`));
   const repoDir = join(dir, 'target');
-  cpSync(join(ROOT, 'examples', o.example), repoDir, { recursive: true, filter: (p) => !p.includes('.arswarm') && !p.includes('__pycache__') });
+  cpSync(join(ROOT, 'examples', o.example), repoDir, {
+    recursive: true,
+    filter: (p) => !p.includes('.arswarm') && !p.includes('__pycache__'),
+  });
   const loaded = loadConfig(join(repoDir, 'arswarm.yaml'));
   const config = structuredClone(loaded.config);
   config.swarm.grpc_port = 0;
@@ -50,14 +53,32 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
   const stateDir = join(dir, 'state');
   const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
   const log = (m: string) => o.logs?.push(m);
-  const start = () => Coordinator.start({ config, repoDir, stateDir, natsUrl: nats.url, grpcPort: 0, tickMs: 100, log });
+  const start = () =>
+    Coordinator.start({ config, repoDir, stateDir, natsUrl: nats.url, grpcPort: 0, tickMs: 100, log });
   let coordinator = await start();
   let codePort = coordinator.grpcPort;
   const workers: ChildProcess[] = [];
   const startWorker = (id: string) => {
     const w = spawn(
       process.execPath,
-      [BIN, 'worker', '--nats', nats.url, '--code', `127.0.0.1:${codePort}`, '--prefix', config.swarm.prefix, '--gpus', 'none', '--work-dir', join(dir, `w-${id}`), '--id', id, '--heartbeat-ms', '500'],
+      [
+        BIN,
+        'worker',
+        '--nats',
+        nats.url,
+        '--code',
+        `127.0.0.1:${codePort}`,
+        '--prefix',
+        config.swarm.prefix,
+        '--gpus',
+        'none',
+        '--work-dir',
+        join(dir, `w-${id}`),
+        '--id',
+        id,
+        '--heartbeat-ms',
+        '500',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     w.stderr?.on('data', (d: Buffer) => log(`[${id}] ${d.toString().trim()}`));
