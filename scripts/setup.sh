@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Installs the system packages arswarm needs, idempotently: nats-server, git,
-# python3 (Debian's, with torch for the tinygpt example) and chromium for the
-# dashboard tests. Skips everything already present. Used by `npm run demo`,
-# `npm test` and .ci/run.
+# Installs what arswarm needs, idempotently: the system packages (nats-server,
+# git, Debian's python3 with torch for the tinygpt example, chromium for the
+# dashboard tests) and the npm dependencies when node_modules is missing or
+# older than the lockfile. Skips everything already present. Used by
+# `npm run demo`, `npm test` and .ci/run, so both work on a fresh clone.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
 say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
 
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
