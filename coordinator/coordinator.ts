@@ -38,6 +38,7 @@ import { Mutex } from './mutex.js';
 import { KnobsProposer } from './proposers/knobs.js';
 import type { Proposer } from './proposers/proposer.js';
 import { TargetRepo } from './repo.js';
+import type { WorkerScaler } from './scaler.js';
 import { Scheduler } from './scheduler.js';
 import { TrialFactory } from './trial-factory.js';
 import { WorkersView } from './workers-view.js';
@@ -77,6 +78,8 @@ export class Coordinator {
   scheduler!: Scheduler;
   intake!: Intake;
   readonly workers = new WorkersView();
+  /** Changes the worker count (local processes or a Kubernetes Deployment); set by the caller. */
+  scaler?: WorkerScaler;
   private server?: grpc.Server;
   private results?: ConsumerMessages;
   private timer?: NodeJS.Timeout;

@@ -8,7 +8,7 @@
 import { CandidateState, VerdictKind, type Verdict } from '../gen/arswarm/v1/candidate_pb.js';
 import { TrialStatus, type Trial } from '../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../common/config.js';
-import { ArswarmError } from '../common/errors.js';
+import { ArswarmError, Code } from '../common/errors.js';
 import type { Ledger } from './ledger/ledger.js';
 import type { CandidateView } from './ledger/state.js';
 import { judge, type StageRule } from './ladder.js';
@@ -44,7 +44,6 @@ export interface SchedulerDeps {
 }
 
 export class Scheduler {
-  paused = false;
   constructor(private readonly d: SchedulerDeps) {}
 
   private get state() {
@@ -71,11 +70,46 @@ export class Scheduler {
   async tick(): Promise<void> {
     for (const v of [...this.state.candidates.values()]) {
       if (v.state === CandidateState.ACTIVE) await this.advance(v);
-      else if (v.state === CandidateState.REVIEW && this.d.config.swarm.merge_policy === 'auto')
+      else if (
+        v.state === CandidateState.REVIEW &&
+        (v.approved || this.d.config.swarm.merge_policy === 'auto')
+      )
         await this.merge(v);
     }
     if (!this.limitReached()) await this.ensureBaselines(this.state.head, 0);
-    if (!this.paused && !this.limitReached()) await this.feed();
+    if (!this.state.paused && !this.limitReached()) await this.feed();
+  }
+
+  /**
+   * A person's review decision on a candidate waiting for review. Approving
+   * merges it (after top-stage revalidation when the head has moved).
+   */
+  async decide(candidateId: string, approve: boolean, note: string, reviewer: string): Promise<void> {
+    const v = this.state.candidates.get(candidateId);
+    if (!v)
+      throw new ArswarmError(Code.NotFound, `no candidate "${candidateId}"`, { candidateId, field: 'id' });
+    if (v.state !== CandidateState.REVIEW)
+      throw new ArswarmError(
+        Code.FailedPrecondition,
+        `${candidateId} is ${CandidateState[v.state].toLowerCase()}, not waiting for review`,
+        {
+          candidateId,
+          reason: 'not_in_review',
+        },
+      );
+    await this.d.ledger.append({ case: 'reviewDecided', value: { candidateId, approve, note, reviewer } });
+    this.d.log(
+      `${candidateId} ${approve ? 'approved' : 'rejected'} by ${reviewer}${note ? `: ${note}` : ''}`,
+    );
+    if (approve) await this.merge(v);
+  }
+
+  /** Pauses or resumes proposing new candidates (trials in flight finish). */
+  async setPaused(paused: boolean, by: string, reason = ''): Promise<void> {
+    if (this.state.paused === paused) return;
+    await this.d.ledger.append(
+      paused ? { case: 'swarmPaused', value: { by, reason } } : { case: 'swarmResumed', value: { by } },
+    );
   }
 
   /** Judges one candidate (called when one of its results arrives). */

@@ -5,13 +5,13 @@
  * bounded run settles. `arswarm demo` is `up` on the landscape example with a
  * fresh state dir, then prints the shared branch and writes results.tsv.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { countStates } from '../../coordinator/control-service.js';
+import { LocalWorkers } from '../../coordinator/local-workers.js';
 import { resultsTsv } from '../../coordinator/results-tsv.js';
 import type { LoadedConfig } from '../../common/config-load.js';
 import { startNatsServer, type NatsServer } from '../../common/nats-server.js';
@@ -46,24 +46,14 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
     natsUrl = nats.url;
     say(`nats-server ${nats.url} (store ${nats.storeDir})`);
   }
-  const workers: ChildProcess[] = [];
+  let workers: LocalWorkers | undefined;
   let coordinator: Coordinator | undefined;
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     say('stopping: draining workers ...');
-    await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<void>((r) => {
-            if (w.exitCode !== null || w.signalCode !== null) return r();
-            w.once('exit', () => r());
-            w.kill('SIGTERM');
-            setTimeout(() => w.kill('SIGKILL'), 30_000).unref();
-          }),
-      ),
-    );
+    await workers?.stopAll();
     await coordinator?.drain();
     await coordinator?.close();
     await nats?.stop();
@@ -81,33 +71,18 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
       log: (m) => say(`[coordinator] ${m}`),
     });
     const codeAddr = `127.0.0.1:${coordinator.grpcPort}`;
-    for (let i = 0; i < config.swarm.workers; i++) {
-      const w = spawn(
-        process.execPath,
-        [
-          BIN,
-          'worker',
-          '--nats',
-          natsUrl,
-          '--code',
-          codeAddr,
-          '--prefix',
-          config.swarm.prefix,
-          '--gpus',
-          'none',
-          '--work-dir',
-          join(stateDir, `worker-${i + 1}`),
-          '--id',
-          `local-${i + 1}`,
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      w.stderr?.on('data', (d: Buffer) => {
-        const line = d.toString().trim();
-        if (line && /error|fatal/i.test(line)) say(`[worker ${i + 1}] ${line.slice(0, 500)}`);
-      });
-      workers.push(w);
-    }
+    workers = new LocalWorkers({
+      bin: BIN,
+      natsUrl,
+      codeAddr,
+      prefix: config.swarm.prefix,
+      workDir: stateDir,
+      onStderr: (id, line) => {
+        if (/error|fatal/i.test(line)) say(`[${id}] ${line.slice(0, 500)}`);
+      },
+    });
+    coordinator.scaler = workers;
+    await workers.scale(config.swarm.workers);
     say(
       `${config.swarm.workers} workers started; gRPC ${codeAddr}${config.swarm.max_trials ? `; stopping after ${config.swarm.max_trials} trials` : '; Ctrl-C to stop'}`,
     );

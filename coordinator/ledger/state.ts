@@ -29,6 +29,8 @@ export interface CandidateView {
   verdicts: Verdict[];
   mergedCommit: string;
   refusedReason: string;
+  /** A reviewer approved it: merge once its top-stage evidence is against the head. */
+  approved: boolean;
 }
 
 export interface TrialView {
@@ -61,6 +63,8 @@ export class LedgerState {
   /** Trial ids queued and not finished. */
   readonly pending = new Set<string>();
   lastSeq = 0n;
+  /** No new candidates start while paused. */
+  paused = false;
   events = 0;
   finished = 0;
   proposerFailures = 0;
@@ -95,6 +99,7 @@ export class LedgerState {
           verdicts: [],
           mergedCommit: '',
           refusedReason: '',
+          approved: false,
         });
         this.diffKeys.set(diffKey(c.parentCommit, c.diff), c.id);
         this.costUsd += c.usage?.costUsd ?? 0;
@@ -112,6 +117,7 @@ export class LedgerState {
           verdicts: [],
           mergedCommit: '',
           refusedReason: b.value.reason,
+          approved: false,
         });
         this.costUsd += c.usage?.costUsd ?? 0;
         break;
@@ -185,6 +191,21 @@ export class LedgerState {
       }
       case 'proposerFailed':
         this.proposerFailures++;
+        break;
+      case 'reviewDecided': {
+        const v = this.candidates.get(b.value.candidateId);
+        if (!v) break;
+        if (b.value.approve) v.approved = true;
+        else v.state = CandidateState.REJECTED;
+        break;
+      }
+      case 'swarmPaused':
+        this.paused = true;
+        break;
+      case 'swarmResumed':
+        this.paused = false;
+        break;
+      case 'workersScaled':
         break;
       case 'baselineMeasured':
       case undefined:

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file arswarm/v1/event.proto.
  */
 export const file_arswarm_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChZhcnN3YXJtL3YxL2V2ZW50LnByb3RvEgphcnN3YXJtLnYxIuoECgVFdmVudBILCgNzZXEYASABKAQSDQoFYXRfbXMYAiABKAMSMQoNc3dhcm1fc3RhcnRlZBgKIAEoCzIYLmFyc3dhcm0udjEuU3dhcm1TdGFydGVkSAASOwoSY2FuZGlkYXRlX3Byb3Bvc2VkGAsgASgLMh0uYXJzd2FybS52MS5DYW5kaWRhdGVQcm9wb3NlZEgAEjkKEWNhbmRpZGF0ZV9yZWZ1c2VkGAwgASgLMhwuYXJzd2FybS52MS5DYW5kaWRhdGVSZWZ1c2VkSAASLwoMdHJpYWxfcXVldWVkGA0gASgLMhcuYXJzd2FybS52MS5UcmlhbFF1ZXVlZEgAEjEKDXRyaWFsX3N0YXJ0ZWQYDiABKAsyGC5hcnN3YXJtLnYxLlRyaWFsU3RhcnRlZEgAEjMKDnRyaWFsX2ZpbmlzaGVkGA8gASgLMhkuYXJzd2FybS52MS5UcmlhbEZpbmlzaGVkSAASJgoHdmVyZGljdBgQIAEoCzITLmFyc3dhcm0udjEuVmVyZGljdEgAEjkKEWJhc2VsaW5lX21lYXN1cmVkGBEgASgLMhwuYXJzd2FybS52MS5CYXNlbGluZU1lYXN1cmVkSAASJAoGbWVyZ2VkGBIgASgLMhIuYXJzd2FybS52MS5NZXJnZWRIABI1Cg9wcm9wb3Nlcl9mYWlsZWQYEyABKAsyGi5hcnN3YXJtLnYxLlByb3Bvc2VyRmFpbGVkSAASOQoRY2FuZGlkYXRlX3JlYmFzZWQYFCABKAsyHC5hcnN3YXJtLnYxLkNhbmRpZGF0ZVJlYmFzZWRIAEIGCgRib2R5IkMKDFN3YXJtU3RhcnRlZBIOCgZicmFuY2gYASABKAkSDAoEaGVhZBgCIAEoCRIVCg1jb25maWdfc2hhMjU2GAMgASgJIj0KEUNhbmRpZGF0ZVByb3Bvc2VkEigKCWNhbmRpZGF0ZRgBIAEoCzIVLmFyc3dhcm0udjEuQ2FuZGlkYXRlIloKEENhbmRpZGF0ZVJlZnVzZWQSKAoJY2FuZGlkYXRlGAEgASgLMhUuYXJzd2FybS52MS5DYW5kaWRhdGUSDgoGcmVhc29uGAIgASgJEgwKBGNvZGUYAyABKAkiLwoLVHJpYWxRdWV1ZWQSIAoFdHJpYWwYASABKAsyES5hcnN3YXJtLnYxLlRyaWFsIjgKDVRyaWFsRmluaXNoZWQSJwoGcmVzdWx0GAEgASgLMhcuYXJzd2FybS52MS5UcmlhbFJlc3VsdCJsChBCYXNlbGluZU1lYXN1cmVkEg4KBmNvbW1pdBgBIAEoCRINCgVzdGFnZRgCIAEoCRIRCglncHVfY2xhc3MYAyABKAkSDAoEbWVhbhgEIAEoARINCgVzaWdtYRgFIAEoARIJCgFuGAYgASgNIoEBCgZNZXJnZWQSFAoMY2FuZGlkYXRlX2lkGAEgASgJEg4KBmNvbW1pdBgCIAEoCRIVCg1wcmV2aW91c19oZWFkGAMgASgJEhUKDW1ldHJpY19iZWZvcmUYBCABKAESFAoMbWV0cmljX2FmdGVyGAUgASgBEg0KBXN0YWdlGAYgASgJIkAKDlByb3Bvc2VyRmFpbGVkEhAKCHByb3Bvc2VyGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIMCgRjb2RlGAMgASgJIk0KEENhbmRpZGF0ZVJlYmFzZWQSFAoMY2FuZGlkYXRlX2lkGAEgASgJEhUKDXBhcmVudF9jb21taXQYAiABKAkSDAoEZGlmZhgDIAEoCWIGcHJvdG8z", [file_arswarm_v1_candidate, file_arswarm_v1_trial]);
+  fileDesc("ChZhcnN3YXJtL3YxL2V2ZW50LnByb3RvEgphcnN3YXJtLnYxIrgGCgVFdmVudBILCgNzZXEYASABKAQSDQoFYXRfbXMYAiABKAMSMQoNc3dhcm1fc3RhcnRlZBgKIAEoCzIYLmFyc3dhcm0udjEuU3dhcm1TdGFydGVkSAASOwoSY2FuZGlkYXRlX3Byb3Bvc2VkGAsgASgLMh0uYXJzd2FybS52MS5DYW5kaWRhdGVQcm9wb3NlZEgAEjkKEWNhbmRpZGF0ZV9yZWZ1c2VkGAwgASgLMhwuYXJzd2FybS52MS5DYW5kaWRhdGVSZWZ1c2VkSAASLwoMdHJpYWxfcXVldWVkGA0gASgLMhcuYXJzd2FybS52MS5UcmlhbFF1ZXVlZEgAEjEKDXRyaWFsX3N0YXJ0ZWQYDiABKAsyGC5hcnN3YXJtLnYxLlRyaWFsU3RhcnRlZEgAEjMKDnRyaWFsX2ZpbmlzaGVkGA8gASgLMhkuYXJzd2FybS52MS5UcmlhbEZpbmlzaGVkSAASJgoHdmVyZGljdBgQIAEoCzITLmFyc3dhcm0udjEuVmVyZGljdEgAEjkKEWJhc2VsaW5lX21lYXN1cmVkGBEgASgLMhwuYXJzd2FybS52MS5CYXNlbGluZU1lYXN1cmVkSAASJAoGbWVyZ2VkGBIgASgLMhIuYXJzd2FybS52MS5NZXJnZWRIABI1Cg9wcm9wb3Nlcl9mYWlsZWQYEyABKAsyGi5hcnN3YXJtLnYxLlByb3Bvc2VyRmFpbGVkSAASOQoRY2FuZGlkYXRlX3JlYmFzZWQYFCABKAsyHC5hcnN3YXJtLnYxLkNhbmRpZGF0ZVJlYmFzZWRIABIzCg5yZXZpZXdfZGVjaWRlZBgVIAEoCzIZLmFyc3dhcm0udjEuUmV2aWV3RGVjaWRlZEgAEi8KDHN3YXJtX3BhdXNlZBgWIAEoCzIXLmFyc3dhcm0udjEuU3dhcm1QYXVzZWRIABIxCg1zd2FybV9yZXN1bWVkGBcgASgLMhguYXJzd2FybS52MS5Td2FybVJlc3VtZWRIABIzCg53b3JrZXJzX3NjYWxlZBgYIAEoCzIZLmFyc3dhcm0udjEuV29ya2Vyc1NjYWxlZEgAQgYKBGJvZHkiQwoMU3dhcm1TdGFydGVkEg4KBmJyYW5jaBgBIAEoCRIMCgRoZWFkGAIgASgJEhUKDWNvbmZpZ19zaGEyNTYYAyABKAkiPQoRQ2FuZGlkYXRlUHJvcG9zZWQSKAoJY2FuZGlkYXRlGAEgASgLMhUuYXJzd2FybS52MS5DYW5kaWRhdGUiWgoQQ2FuZGlkYXRlUmVmdXNlZBIoCgljYW5kaWRhdGUYASABKAsyFS5hcnN3YXJtLnYxLkNhbmRpZGF0ZRIOCgZyZWFzb24YAiABKAkSDAoEY29kZRgDIAEoCSIvCgtUcmlhbFF1ZXVlZBIgCgV0cmlhbBgBIAEoCzIRLmFyc3dhcm0udjEuVHJpYWwiOAoNVHJpYWxGaW5pc2hlZBInCgZyZXN1bHQYASABKAsyFy5hcnN3YXJtLnYxLlRyaWFsUmVzdWx0ImwKEEJhc2VsaW5lTWVhc3VyZWQSDgoGY29tbWl0GAEgASgJEg0KBXN0YWdlGAIgASgJEhEKCWdwdV9jbGFzcxgDIAEoCRIMCgRtZWFuGAQgASgBEg0KBXNpZ21hGAUgASgBEgkKAW4YBiABKA0igQEKBk1lcmdlZBIUCgxjYW5kaWRhdGVfaWQYASABKAkSDgoGY29tbWl0GAIgASgJEhUKDXByZXZpb3VzX2hlYWQYAyABKAkSFQoNbWV0cmljX2JlZm9yZRgEIAEoARIUCgxtZXRyaWNfYWZ0ZXIYBSABKAESDQoFc3RhZ2UYBiABKAkiQAoOUHJvcG9zZXJGYWlsZWQSEAoIcHJvcG9zZXIYASABKAkSDgoGcmVhc29uGAIgASgJEgwKBGNvZGUYAyABKAkiTQoQQ2FuZGlkYXRlUmViYXNlZBIUCgxjYW5kaWRhdGVfaWQYASABKAkSFQoNcGFyZW50X2NvbW1pdBgCIAEoCRIMCgRkaWZmGAMgASgJIlYKDVJldmlld0RlY2lkZWQSFAoMY2FuZGlkYXRlX2lkGAEgASgJEg8KB2FwcHJvdmUYAiABKAgSDAoEbm90ZRgDIAEoCRIQCghyZXZpZXdlchgEIAEoCSIpCgtTd2FybVBhdXNlZBIKCgJieRgBIAEoCRIOCgZyZWFzb24YAiABKAkiGgoMU3dhcm1SZXN1bWVkEgoKAmJ5GAEgASgJIkMKDVdvcmtlcnNTY2FsZWQSDAoEcG9vbBgBIAEoCRIMCgRmcm9tGAIgASgNEgoKAnRvGAMgASgNEgoKAmJ5GAQgASgJYgZwcm90bzM", [file_arswarm_v1_candidate, file_arswarm_v1_trial]);
 
 /**
  * One fact in the ledger (the arswarm.events stream). The coordinator rebuilds
@@ -104,6 +104,30 @@ export type Event = Message<"arswarm.v1.Event"> & {
      */
     value: CandidateRebased;
     case: "candidateRebased";
+  } | {
+    /**
+     * @generated from field: arswarm.v1.ReviewDecided review_decided = 21;
+     */
+    value: ReviewDecided;
+    case: "reviewDecided";
+  } | {
+    /**
+     * @generated from field: arswarm.v1.SwarmPaused swarm_paused = 22;
+     */
+    value: SwarmPaused;
+    case: "swarmPaused";
+  } | {
+    /**
+     * @generated from field: arswarm.v1.SwarmResumed swarm_resumed = 23;
+     */
+    value: SwarmResumed;
+    case: "swarmResumed";
+  } | {
+    /**
+     * @generated from field: arswarm.v1.WorkersScaled workers_scaled = 24;
+     */
+    value: WorkersScaled;
+    case: "workersScaled";
   } | { case: undefined; value?: undefined };
 };
 
@@ -360,4 +384,113 @@ export type CandidateRebased = Message<"arswarm.v1.CandidateRebased"> & {
  */
 export const CandidateRebasedSchema: GenMessage<CandidateRebased> = /*@__PURE__*/
   messageDesc(file_arswarm_v1_event, 9);
+
+/**
+ * A person approved or rejected a candidate waiting for review (an audit fact).
+ *
+ * @generated from message arswarm.v1.ReviewDecided
+ */
+export type ReviewDecided = Message<"arswarm.v1.ReviewDecided"> & {
+  /**
+   * @generated from field: string candidate_id = 1;
+   */
+  candidateId: string;
+
+  /**
+   * @generated from field: bool approve = 2;
+   */
+  approve: boolean;
+
+  /**
+   * @generated from field: string note = 3;
+   */
+  note: string;
+
+  /**
+   * Who decided (token name or user).
+   *
+   * @generated from field: string reviewer = 4;
+   */
+  reviewer: string;
+};
+
+/**
+ * Describes the message arswarm.v1.ReviewDecided.
+ * Use `create(ReviewDecidedSchema)` to create a new message.
+ */
+export const ReviewDecidedSchema: GenMessage<ReviewDecided> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_event, 10);
+
+/**
+ * No new candidates start while paused; trials in flight finish.
+ *
+ * @generated from message arswarm.v1.SwarmPaused
+ */
+export type SwarmPaused = Message<"arswarm.v1.SwarmPaused"> & {
+  /**
+   * @generated from field: string by = 1;
+   */
+  by: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message arswarm.v1.SwarmPaused.
+ * Use `create(SwarmPausedSchema)` to create a new message.
+ */
+export const SwarmPausedSchema: GenMessage<SwarmPaused> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_event, 11);
+
+/**
+ * @generated from message arswarm.v1.SwarmResumed
+ */
+export type SwarmResumed = Message<"arswarm.v1.SwarmResumed"> & {
+  /**
+   * @generated from field: string by = 1;
+   */
+  by: string;
+};
+
+/**
+ * Describes the message arswarm.v1.SwarmResumed.
+ * Use `create(SwarmResumedSchema)` to create a new message.
+ */
+export const SwarmResumedSchema: GenMessage<SwarmResumed> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_event, 12);
+
+/**
+ * @generated from message arswarm.v1.WorkersScaled
+ */
+export type WorkersScaled = Message<"arswarm.v1.WorkersScaled"> & {
+  /**
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * @generated from field: uint32 from = 2;
+   */
+  from: number;
+
+  /**
+   * @generated from field: uint32 to = 3;
+   */
+  to: number;
+
+  /**
+   * @generated from field: string by = 4;
+   */
+  by: string;
+};
+
+/**
+ * Describes the message arswarm.v1.WorkersScaled.
+ * Use `create(WorkersScaledSchema)` to create a new message.
+ */
+export const WorkersScaledSchema: GenMessage<WorkersScaled> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_event, 13);
 

@@ -1,0 +1,105 @@
+/**
+ * Local worker processes for `arswarm up`: started through the real
+ * `arswarm worker` command, scaled up by spawning, scaled down by SIGTERM so
+ * each worker drains (its trial finishes or is handed back) before it exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { ArswarmError, Code } from '../common/errors.js';
+import type { PoolStatus, ScaleResult, WorkerScaler } from './scaler.js';
+
+export const LOCAL_POOL = 'local';
+/** Most local workers one machine runs. */
+export const MAX_LOCAL_WORKERS = 256;
+
+export interface LocalWorkersOptions {
+  /** Path of bin/arswarm.js. */
+  bin: string;
+  natsUrl: string;
+  codeAddr: string;
+  prefix: string;
+  /** Work dirs go under here, one per worker. */
+  workDir: string;
+  /** Lines a worker prints on stderr. */
+  onStderr?: (workerId: string, line: string) => void;
+  /** Grace before SIGKILL after SIGTERM, ms. @default 60000 */
+  killAfterMs?: number;
+}
+
+export class LocalWorkers implements WorkerScaler {
+  private readonly procs = new Map<string, ChildProcess>();
+  private nextId = 1;
+
+  constructor(private readonly o: LocalWorkersOptions) {}
+
+  get count(): number {
+    return this.procs.size;
+  }
+
+  private startOne(): void {
+    const id = `local-${this.nextId++}`;
+    const p = spawn(
+      process.execPath,
+      [
+        this.o.bin,
+        'worker',
+        '--nats',
+        this.o.natsUrl,
+        '--code',
+        this.o.codeAddr,
+        '--prefix',
+        this.o.prefix,
+        '--gpus',
+        'none',
+        '--work-dir',
+        join(this.o.workDir, id),
+        '--id',
+        id,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    p.stderr?.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line.trim()) this.o.onStderr?.(id, line);
+    });
+    p.once('exit', () => this.procs.delete(id));
+    this.procs.set(id, p);
+  }
+
+  private stopOne(id: string, p: ChildProcess): Promise<void> {
+    this.procs.delete(id);
+    return new Promise((r) => {
+      if (p.exitCode !== null || p.signalCode !== null) return r();
+      p.once('exit', () => r());
+      p.kill('SIGTERM');
+      setTimeout(() => p.kill('SIGKILL'), this.o.killAfterMs ?? 60_000).unref();
+    });
+  }
+
+  async scale(replicas: number, pool = LOCAL_POOL): Promise<ScaleResult> {
+    if (pool !== LOCAL_POOL)
+      throw new ArswarmError(Code.NotFound, `no worker pool "${pool}" (local pools: ${LOCAL_POOL})`, {
+        field: 'pool',
+      });
+    if (!Number.isInteger(replicas) || replicas < 0 || replicas > MAX_LOCAL_WORKERS)
+      throw new ArswarmError(
+        Code.InvalidArgument,
+        `workers must be an integer from 0 to ${MAX_LOCAL_WORKERS}`,
+        { field: 'replicas' },
+      );
+    const previous = this.procs.size;
+    while (this.procs.size < replicas) this.startOne();
+    const extra = [...this.procs.entries()].slice(replicas);
+    // Draining happens in the background; the new count is what was asked for.
+    for (const [id, p] of extra) void this.stopOne(id, p);
+    return { pool, previous, desired: replicas };
+  }
+
+  async current(): Promise<PoolStatus[]> {
+    return [{ pool: LOCAL_POOL, desired: this.procs.size, ready: this.procs.size }];
+  }
+
+  /** Drains every worker and waits for them to exit. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.procs.entries()].map(([id, p]) => this.stopOne(id, p)));
+  }
+}
