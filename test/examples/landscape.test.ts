@@ -2,7 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../common/config-load.js';
-import { copyExample, examplePath, parseReport, run, setConstant } from './support.js';
+import { parseOutput } from '../../worker/output-parser.js';
+import { copyExample, examplePath, run, setConstant } from './support.js';
 
 // Standard library only: any python3 runs the landscape.
 const PYTHON = 'python3';
@@ -34,17 +35,17 @@ async function optimum(depth: number): Promise<number> {
   return Number(r.stdout.trim());
 }
 
-/** Runs a train.py with no sleep and returns its report. */
+/** Runs a train.py with no sleep and parses its output. */
 async function train(file: string, env: Record<string, string>) {
   const r = await run(PYTHON, [file], { cwd: work.dir, env: { ARSWARM_TIME_SCALE: '0', ...env } });
-  return { ...r, report: parseReport(r.stdout) };
+  return { ...r, parsed: parseOutput(r.stdout) };
 }
 
 async function observed(file: string, depth: number, seeds: number[]): Promise<number[]> {
   const runs = await Promise.all(seeds.map((s) => train(file, { DEPTH: String(depth), SEED: String(s) })));
   return runs.map((r) => {
     expect(r.code, r.stderr).toBe(0);
-    return r.report?.get('val_bpb') ?? Number.NaN;
+    return r.parsed.metrics.val_bpb ?? Number.NaN;
   });
 }
 
@@ -93,15 +94,15 @@ describe('landscape example', () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\rstep \d{5} \(\d+\.\d%\) \| loss: [\d.]+ .*\| remaining: \d+s/);
-    const report = parseReport(r.stdout);
-    expect(report).not.toBeNull();
+    const { hasBlock, metrics } = parseOutput(r.stdout);
+    expect(hasBlock).toBe(true);
     for (const key of ['val_bpb', 'training_seconds', 'total_seconds', 'peak_vram_mb', 'num_steps', 'num_params_M', 'depth'])
-      expect(Number.isFinite(report!.get(key)), key).toBe(true);
-    expect(report!.get('depth')).toBe(4);
-    expect(report!.get('training_seconds')).toBeCloseTo(300.1, 5);
-    expect(report!.get('wall_seconds')).toBeGreaterThanOrEqual(0.6);
+      expect(Number.isFinite(metrics[key]), key).toBe(true);
+    expect(metrics.depth).toBe(4);
+    expect(metrics.training_seconds).toBeCloseTo(300.1, 5);
+    expect(metrics.wall_seconds).toBeGreaterThanOrEqual(0.6);
     const truth = await trueMetric('train.py', 4);
-    expect(Math.abs(report!.get('val_bpb')! - truth)).toBeLessThan(5 * SIGMA);
+    expect(Math.abs(metrics.val_bpb! - truth)).toBeLessThan(5 * SIGMA);
   });
 
   it('is deterministic per seed and noisy across seeds', async () => {
@@ -115,8 +116,8 @@ describe('landscape example', () => {
     const base = await trueMetric('train.py', 4);
     expect(await trueMetric(reseeded, 4)).toBe(base);
     // Without a SEED in the environment the constant seeds the noise: the runs differ...
-    const x = (await train('train.py', { DEPTH: '4' })).report?.get('val_bpb');
-    const y = (await train(reseeded, { DEPTH: '4' })).report?.get('val_bpb');
+    const x = (await train('train.py', { DEPTH: '4' })).parsed.metrics.val_bpb;
+    const y = (await train(reseeded, { DEPTH: '4' })).parsed.metrics.val_bpb;
     expect(x).not.toBe(y);
     // ...and averaged over replicate seeds the reseeded file lands on the baseline's true metric.
     const runs = await observed(reseeded, 4, [1, 2, 3, 4, 5, 6, 7, 8]);
@@ -162,7 +163,8 @@ describe('landscape example', () => {
     const diverged = await train(variant('diverged', { LEARNING_RATE: '0.064' }), {});
     expect(diverged.code).toBe(1);
     expect(diverged.stdout).toMatch(/^FAIL$/m);
-    expect(diverged.report).toBeNull();
+    expect(diverged.parsed.hasBlock).toBe(false);
+    expect(diverged.parsed.failLine).toBe(true);
     const invalid = await train(variant('invalid', { ADAM_BETA1: '1.8' }), {});
     expect(invalid.code).not.toBe(0);
     expect(invalid.stderr).toContain('ADAM_BETA1 must be <= 0.999');
@@ -185,6 +187,6 @@ describe('landscape example', () => {
     expect(await trueMetric(variant('other', { LEARNING_RATE: '0.002' }), 4, env)).toBeCloseTo(2.1, 9);
     const r = await train('train.py', { ...env, DEPTH: '4', SEED: '3' });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.report?.get('val_bpb')).toBeCloseTo(2, 3);
+    expect(r.parsed.metrics.val_bpb).toBeCloseTo(2, 3);
   });
 });

@@ -64,19 +64,3 @@ export async function run(
   }
 }
 
-/**
- * Reads the autoresearch report: the last `---` line, then `key: value`
- * lines. Progress lines may be joined by `\r`. Null when there is no block.
- * A stand-in until the worker's own output parser lands.
- */
-export function parseReport(output: string): Map<string, number> | null {
-  const lines = output.split(/\r\n|\r|\n/);
-  const start = lines.lastIndexOf('---');
-  if (start < 0) return null;
-  const out = new Map<string, number>();
-  for (const line of lines.slice(start + 1)) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*):\s+(\S+)\s*$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
