@@ -30,7 +30,7 @@ import { bundleChunks } from '../common/git-bundle.js';
 import { listen, serviceDefinition, serviceHandlers } from '../common/grpc.js';
 import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subjects.js';
 import { controlService } from './control-service.js';
-import { Intake } from './intake.js';
+import { Intake, type Submission } from './intake.js';
 import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
 import { Ledger } from './ledger/ledger.js';
 import { candidateOf, Merger } from './merger.js';
@@ -298,6 +298,30 @@ export class Coordinator {
         }
       }
     }
+  }
+
+  /**
+   * Runs a state change in turn with the scheduler and result handling. Every
+   * caller that appends to the ledger from outside (API handlers, tests) goes
+   * through here.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial.run(fn);
+  }
+
+  /** Validates and records a person's (or an API client's) candidate; resolves to its id. */
+  submit(s: Submission): Promise<string> {
+    return this.exclusive(() => this.intake.submit(s));
+  }
+
+  /** A review decision (approve merges). */
+  decide(candidateId: string, approve: boolean, note: string, reviewer: string): Promise<void> {
+    return this.exclusive(() => this.scheduler.decide(candidateId, approve, note, reviewer));
+  }
+
+  /** Pause or resume new candidates. */
+  setPaused(paused: boolean, by: string, reason = ''): Promise<void> {
+    return this.exclusive(() => this.scheduler.setPaused(paused, by, reason));
   }
 
   /** Stops taking new work decisions; in-flight trials stay queued for the next start. */
