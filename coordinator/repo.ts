@@ -175,7 +175,13 @@ export class TargetRepo {
    * `threeWay`, a diff made against another commit is merged in; a conflict
    * throws Aborted with reason `conflict`.
    */
-  async commitPatch(parent: string, diff: string, message: string, threeWay = false): Promise<string> {
+  async commitPatch(
+    parent: string,
+    diff: string,
+    message: string,
+    threeWay = false,
+    applyArgs: string[] = [],
+  ): Promise<string> {
     return this.lock.run(async () => {
       const s = git(this.scratch);
       await s.raw(['checkout', '-q', '--detach', '-f', parent]);
@@ -183,7 +189,7 @@ export class TargetRepo {
       const patchFile = join(this.scratch, '..', 'scratch.patch');
       writeFileSync(patchFile, diff);
       try {
-        await s.raw(['apply', '--index', ...(threeWay ? ['--3way'] : []), patchFile]);
+        await s.raw(['apply', '--index', ...(threeWay ? ['--3way'] : []), ...applyArgs, patchFile]);
       } catch (err) {
         await s.raw(['reset', '-q', '--hard']);
         throw new ArswarmError(
@@ -211,7 +217,17 @@ export class TargetRepo {
 
   /** Carries a diff made against some commit onto `newParent` (3-way); returns the new diff. */
   async rebaseDiff(diff: string, newParent: string): Promise<string> {
-    const commit = await this.commitPatch(newParent, diff, 'arswarm: rebase scratch', true);
+    let commit: string;
+    try {
+      commit = await this.commitPatch(newParent, diff, 'arswarm: rebase scratch', true);
+    } catch (err) {
+      // A 3-way merge conflicts on edits to adjacent lines (two constants one
+      // under the other). Applying with no context required still demands
+      // that every removed line match exactly; the top stage re-measures the
+      // result against the new head either way.
+      if (!(err instanceof ArswarmError) || err.reason !== 'conflict') throw err;
+      commit = await this.commitPatch(newParent, diff, 'arswarm: rebase scratch', false, ['-C0']);
+    }
     return this.g.raw(['diff', '--no-color', '--no-ext-diff', '--no-renames', newParent, commit]);
   }
 

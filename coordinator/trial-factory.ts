@@ -37,9 +37,13 @@ export function stageProto(s: StageConfig, index: number): Stage {
   });
 }
 
-/** Seed of replicate r (0-based); candidates and baselines share seeds so runs pair up. */
-export function seedOf(replicate: number): number {
-  return replicate + 1;
+/**
+ * Seed of replicate r (0-based) at a stage. Candidates and baselines share
+ * seeds so runs pair up; stages use disjoint seeds so a confirm run is never
+ * a replay of a screen run with the same parameters.
+ */
+export function seedOf(stageIndex: number, replicate: number): number {
+  return stageIndex * 1000 + replicate + 1;
 }
 
 export function candidateTrialId(
@@ -126,7 +130,7 @@ export class TrialFactory {
       stage,
       parentCommit: a.parent,
       diff: a.diff,
-      seed: seedOf(a.replicate),
+      seed: seedOf(a.stageIndex, a.replicate),
       replicate: a.replicate,
       attempt: a.attempt,
       gpuClass: ANY_GPU_CLASS,
@@ -151,7 +155,7 @@ export class TrialFactory {
       stage,
       parentCommit: a.parent,
       diff: '',
-      seed: seedOf(a.replicate),
+      seed: seedOf(a.stageIndex, a.replicate),
       replicate: a.replicate,
       attempt: a.attempt,
       gpuClass: a.gpuClass,

@@ -33,18 +33,7 @@ export class Ledger {
     stageNames: readonly string[],
   ): Promise<Ledger> {
     const state = new LedgerState(stageNames);
-    const info = await jsm.streams.info(names.eventsStream);
-    if (info.state.messages > 0) {
-      const consumer = await js.consumers.get(names.eventsStream, { deliver_policy: DeliverPolicy.All });
-      const msgs = await consumer.consume({ max_messages: 1000 });
-      for await (const m of msgs) {
-        const ev = decode(EventSchema, m.data);
-        ev.seq = BigInt(m.seq);
-        state.apply(ev);
-        if (m.info.pending === 0) break;
-      }
-      await msgs.close();
-    }
+    for await (const ev of replay(js, jsm, names)) state.apply(ev);
     return new Ledger(js, names, state);
   }
 
@@ -90,5 +79,27 @@ export class Ledger {
     } finally {
       await msgs.close();
     }
+  }
+}
+
+/** Every stored event, in order (for replay and audits). */
+export async function* replay(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  names: Names,
+): AsyncGenerator<Event> {
+  const info = await jsm.streams.info(names.eventsStream);
+  if (info.state.messages === 0) return;
+  const consumer = await js.consumers.get(names.eventsStream, { deliver_policy: DeliverPolicy.All });
+  const msgs = await consumer.consume({ max_messages: 1000 });
+  try {
+    for await (const m of msgs) {
+      const ev = decode(EventSchema, m.data);
+      ev.seq = BigInt(m.seq);
+      yield ev;
+      if (m.info.pending === 0) break;
+    }
+  } finally {
+    await msgs.close();
   }
 }
