@@ -143,7 +143,9 @@ export function serviceHandlers<S extends GenServiceMethods>(
             }
             call.end();
           } catch (err) {
-            if (!ac.signal.aborted) call.destroy(Object.assign(new Error('handler failed'), toStatus(err)));
+            // grpc-js turns an 'error' event into the call's final status; destroy() would end the
+            // stream without any status and leave the client waiting for its deadline.
+            if (!ac.signal.aborted) call.emit('error', Object.assign(new Error('handler failed'), toStatus(err)));
           }
         })();
       };
