@@ -21,8 +21,14 @@ const SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 
 /** Where bundles come from: the CodeService client (or anything shaped like it). */
 export interface BundleSource {
-  fetchBundle(req: { want: string; have: string[] }): AsyncIterable<BundleChunk>;
+  fetchBundle(
+    req: { want: string; have: string[] },
+    opts?: { signal?: AbortSignal },
+  ): AsyncIterable<BundleChunk>;
 }
+
+/** A fetch that receives nothing for this long is abandoned. @default 60000 */
+export const DEFAULT_FETCH_IDLE_TIMEOUT_MS = 60_000;
 
 /** What ensure() did. */
 export interface FetchInfo {
@@ -35,10 +41,12 @@ export class CodeCache {
   private readonly incomingDir: string;
   private readonly known = new Set<string>();
   private readonly inflight = new Map<string, Promise<FetchInfo>>();
+  private readonly closing = new AbortController();
 
   constructor(
     workDir: string,
     private readonly client: BundleSource,
+    private readonly fetchIdleTimeoutMs = DEFAULT_FETCH_IDLE_TIMEOUT_MS,
   ) {
     this.repoDir = join(workDir, 'cache', 'repo.git');
     this.incomingDir = join(workDir, 'cache', 'incoming');
@@ -95,12 +103,19 @@ export class CodeCache {
     const have = await this.haves();
     const file = join(this.incomingDir, `${sha}-${randomBytes(4).toString('hex')}.bundle`);
     let bytes = 0;
+    const ac = new AbortController();
+    const stopIdle = () => clearTimeout(idle);
+    let idle = setTimeout(() => ac.abort(), this.fetchIdleTimeoutMs);
+    const onClose = () => ac.abort();
+    this.closing.signal.addEventListener('abort', onClose, { once: true });
     try {
       const out = createWriteStream(file);
       const failed = once(out, 'error').then(([e]) => Promise.reject(e as Error));
       failed.catch(() => undefined);
       try {
-        for await (const chunk of this.client.fetchBundle({ want: sha, have })) {
+        for await (const chunk of this.client.fetchBundle({ want: sha, have }, { signal: ac.signal })) {
+          stopIdle();
+          idle = setTimeout(() => ac.abort(), this.fetchIdleTimeoutMs);
           if (bytes === 0 && chunk.commit && chunk.commit !== sha) {
             throw new ArswarmError(Code.DataLoss, `asked for ${sha}, got a bundle of ${chunk.commit}`);
           }
@@ -108,8 +123,15 @@ export class CodeCache {
           if (!out.write(chunk.data)) await Promise.race([once(out, 'drain'), failed]);
         }
       } finally {
+        stopIdle();
         out.end();
         await Promise.race([once(out, 'close'), failed]);
+      }
+      if (ac.signal.aborted) {
+        throw new ArswarmError(
+          Code.Unavailable,
+          this.closing.signal.aborted ? 'worker shutting down' : 'no data within the idle timeout',
+        );
       }
       if (bytes === 0) throw new ArswarmError(Code.DataLoss, `empty bundle for ${sha}`);
       await git(this.repoDir, ['bundle', 'unbundle', file]);
@@ -121,6 +143,8 @@ export class CodeCache {
         cause: err,
       });
     } finally {
+      stopIdle();
+      this.closing.signal.removeEventListener('abort', onClose);
       await rm(file, { force: true });
     }
     if (!(await this.has(sha)))
@@ -132,6 +156,11 @@ export class CodeCache {
   async checkout(sha: string, dir: string): Promise<void> {
     await rm(dir, { recursive: true, force: true });
     await git(this.repoDir, ['worktree', 'add', '--quiet', '--detach', '--force', dir, sha]);
+  }
+
+  /** Abandons fetches under way (shutdown). */
+  abort(): void {
+    this.closing.abort();
   }
 
   /** Removes a trial's work tree. */

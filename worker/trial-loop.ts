@@ -21,6 +21,7 @@ import {
   type Trial,
 } from '../gen/arswarm/v1/trial_pb.js';
 import type { CodeCache } from './code-cache.js';
+import type { ConsumerCache } from './consumer-cache.js';
 import type { Device } from './gpus.js';
 import { pullPlan, type LadderWatch } from './ladder.js';
 import { LogStore } from './log-store.js';
@@ -45,6 +46,7 @@ export interface TrialLoopDeps {
   readonly names: Names;
   readonly ladder: LadderWatch;
   readonly cache: CodeCache;
+  readonly consumers: ConsumerCache;
   readonly options: ResolvedWorkerOptions;
 }
 
@@ -139,10 +141,11 @@ export class TrialLoop {
     const plan = pullPlan(ladder, this.device, names);
     for (const t of plan.sweep) {
       if (this.stopping) return null;
+      if (!(await this.deps.consumers.exists(t.consumer))) continue;
       const m = await pullOne(nc, names.trialsStream, t.consumer, { noWait: true });
       if (m) return m;
     }
-    if (!plan.longPoll || this.stopping) {
+    if (!plan.longPoll || this.stopping || !(await this.deps.consumers.exists(plan.longPoll.consumer))) {
       await sleep(options.pollExpiresMs);
       return null;
     }

@@ -4,7 +4,7 @@
  * finishes or hands back the current trials.
  */
 import { hostname } from 'node:os';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encode } from '../common/codec.js';
@@ -14,6 +14,7 @@ import { names as makeNames, token, type Names } from '../common/subjects.js';
 import { CodeService } from '../gen/arswarm/v1/code_pb.js';
 import { WorkerHeartbeatSchema, WorkerState } from '../gen/arswarm/v1/trial_pb.js';
 import { CodeCache, type BundleSource } from './code-cache.js';
+import { ConsumerCache } from './consumer-cache.js';
 import { selectDevices, type Device } from './gpus.js';
 import { LadderWatch } from './ladder.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
@@ -40,6 +41,7 @@ export class Worker {
   private workersKv: KV | undefined;
   private readonly startedAtMs = Date.now();
   private drained: Promise<void> | undefined;
+  private cache: CodeCache | undefined;
 
   constructor(options: WorkerOptions = {}) {
     this.options = resolveWorkerOptions(options);
@@ -70,8 +72,9 @@ export class Worker {
         maxReconnectAttempts: -1,
       });
       const js = jetstream(this.nc);
+      const consumers = new ConsumerCache(await jetstreamManager(this.nc), this.names.trialsStream);
       this.client = createClient(CodeService, o.codeAddr, { token: o.token });
-      const cache = new CodeCache(o.workDir, this.client);
+      const cache = (this.cache = new CodeCache(o.workDir, this.client));
       await cache.init();
       this.ladder = new LadderWatch(this.nc, this.names.controlBucket, (err) =>
         log('warn', 'waiting for the ladder in the control bucket', {
@@ -86,6 +89,7 @@ export class Worker {
             names: this.names,
             ladder: this.ladder!,
             cache,
+            consumers,
             options: o,
           }),
       );
@@ -99,14 +103,12 @@ export class Worker {
       if (!(await this.ladder.ready())) return;
       this.lifecycle = 'running';
       this.running = this.loops.map((l) =>
-        l
-          .run()
-          .catch((err: unknown) =>
-            log('error', 'trial loop failed', {
-              workerId: l.workerId,
-              error: ArswarmError.from(err).message,
-            }),
-          ),
+        l.run().catch((err: unknown) =>
+          log('error', 'trial loop failed', {
+            workerId: l.workerId,
+            error: ArswarmError.from(err).message,
+          }),
+        ),
       );
     } catch (err) {
       this.lifecycle = 'failed';
@@ -135,6 +137,7 @@ export class Worker {
       const deadline = setTimeout(() => {
         this.options.logger('warn', 'drain deadline reached; handing back running trials');
         for (const l of this.loops) l.abort();
+        this.cache?.abort();
       }, timeoutMs);
       await Promise.all(this.running);
       clearTimeout(deadline);
