@@ -57,7 +57,7 @@ export function workerCommand(): Command {
     .option('--nats <url>', 'NATS URL (env ARSWARM_NATS_URL)', env.ARSWARM_NATS_URL)
     .option('--code <host:port>', 'CodeService address (env ARSWARM_CODE_ADDR)', env.ARSWARM_CODE_ADDR)
     .option('--prefix <prefix>', 'stream/subject prefix (env ARSWARM_PREFIX)', env.ARSWARM_PREFIX)
-    .option('--token <token>', 'bearer token for gRPC (env ARSWARM_TOKEN)', env.ARSWARM_TOKEN)
+    .option('--token <token>', 'bearer token for gRPC (env ARSWARM_TOKEN)')
     .option('--gpus <list>', 'all, none (CPU mode) or indices such as 0,2', parseGpus)
     .option('--work-dir <dir>', 'cache, work trees and logs (env ARSWARM_WORK_DIR)', env.ARSWARM_WORK_DIR)
     .option('--pool <name>', 'pool label for heartbeats (env ARSWARM_POOL)', env.ARSWARM_POOL)
@@ -78,7 +78,8 @@ export function workerCommand(): Command {
         natsUrl: f.nats,
         codeAddr: f.code,
         prefix: f.prefix,
-        token: f.token || undefined,
+        // Read here rather than as a flag default, so --help never prints a secret.
+        token: f.token || env.ARSWARM_TOKEN || undefined,
         gpus: f.gpus,
         workDir: f.workDir,
         pool: f.pool,
