@@ -43,6 +43,13 @@ export class TargetRepo {
     this.g = git(dir);
   }
 
+  /** Attaches to an existing repo for reading (audits); no scratch worktree is made. */
+  static attach(repoDir: string, branch: string): TargetRepo {
+    if (!existsSync(join(repoDir, 'HEAD')))
+      throw new ArswarmError(Code.NotFound, `no git repo at ${repoDir}`);
+    return new TargetRepo(repoDir, join(repoDir, '..', 'scratch'), branch);
+  }
+
   /** Opens the repo, creating it (and the shared branch) on first use. */
   static async open(options: RepoOptions): Promise<TargetRepo> {
     const dir = join(options.stateDir, 'repo');
