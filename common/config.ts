@@ -127,16 +127,62 @@ export const swarmSchema = z
     state_dir: z.string().default('.arswarm'),
     /** JetStream ack wait for trials, beyond which a silent worker's trial is redelivered. @default 60 */
     ack_wait_seconds: z.number().int().min(1).max(3600).default(60),
+    /** Push the shared branch here after every merge (a git remote URL or path), retried with backoff. */
+    push_remote: z.string().min(1).optional(),
     /** Deliveries of one trial before it counts as failed. @default 5 */
     max_deliveries: z.number().int().min(1).max(100).default(5),
   })
   .strict();
+
+/** Roles of API tokens, weakest first: each role may do everything the ones before it may. */
+export const ROLES = ['viewer', 'reviewer', 'admin'] as const;
+
+export const apiTokenSchema = z
+  .object({
+    /** Who holds the token; recorded as the reviewer of review decisions. */
+    name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'must be 1-64 letters, digits, _ . @ or -'),
+    /** The bearer token itself (at least 16 characters). Give this or `sha256`. */
+    token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Hex sha256 of the token, so the file need not hold the secret. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits')
+      .optional(),
+    role: z.enum(ROLES),
+  })
+  .strict()
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), 'give exactly one of token or sha256');
+
+export const apiSchema = z
+  .object({
+    /**
+     * Bearer tokens of the control API and the dashboard. When neither this
+     * nor `tokens_file` (or ARSWARM_TOKENS_FILE) gives any, the coordinator
+     * generates one admin token into `<state_dir>/admin-token`.
+     * @default []
+     */
+    tokens: z.array(apiTokenSchema).default([]),
+    /** A YAML list of tokens like `tokens`, relative to the config (a mounted Secret). @default none */
+    tokens_file: z.string().min(1).optional(),
+    /** PEM certificate chain: gRPC and HTTP serve TLS when this and `tls_key_file` are set. @default none */
+    tls_cert_file: z.string().min(1).optional(),
+    /** PEM private key of `tls_cert_file`. @default none */
+    tls_key_file: z.string().min(1).optional(),
+    /** Interface the HTTP server (dashboard, JSON gateway, /metrics) binds. @default 127.0.0.1 */
+    http_host: z.string().min(1).default('127.0.0.1'),
+  })
+  .strict()
+  .refine((a) => (a.tls_cert_file === undefined) === (a.tls_key_file === undefined), {
+    message: 'give both tls_cert_file and tls_key_file, or neither',
+    path: ['tls_key_file'],
+  });
 
 export const configSchema = z
   .object({
     target: targetSchema,
     stages: z.array(stageSchema).min(1),
     swarm: swarmSchema.default(swarmSchema.parse({})),
+    api: apiSchema.default(apiSchema.parse({})),
     proposers: z.array(proposerSchema).default([{ kind: 'knobs', exclude: ['SEED'], seed: 1 }]),
   })
   .strict()
@@ -179,3 +225,6 @@ export type StageConfig = z.infer<typeof stageSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type SwarmConfig = z.infer<typeof swarmSchema>;
 export type ProposerConfig = z.infer<typeof proposerSchema>;
+export type ApiConfig = z.infer<typeof apiSchema>;
+export type ApiToken = z.infer<typeof apiTokenSchema>;
+export type Role = (typeof ROLES)[number];

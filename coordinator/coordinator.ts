@@ -29,7 +29,7 @@ import { sha256 } from '../common/git.js';
 import { bundleChunks } from '../common/git-bundle.js';
 import { listen, serviceDefinition, serviceHandlers } from '../common/grpc.js';
 import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subjects.js';
-import { controlService } from './control-service.js';
+import { ControlApi } from './api/index.js';
 import { Intake, type Submission } from './intake.js';
 import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
 import { Ledger } from './ledger/ledger.js';
@@ -39,6 +39,7 @@ import { KnobsProposer } from './proposers/knobs.js';
 import type { Proposer } from './proposers/proposer.js';
 import { TargetRepo } from './repo.js';
 import type { WorkerScaler } from './scaler.js';
+import { Pusher } from './pusher.js';
 import { Scheduler } from './scheduler.js';
 import { TrialFactory } from './trial-factory.js';
 import { WorkersView } from './workers-view.js';
@@ -57,6 +58,12 @@ export interface CoordinatorOptions {
   grpcHost?: string;
   /** Overrides swarm.grpc_port (0 = free port). */
   grpcPort?: number;
+  /** Overrides api.http_host. */
+  httpHost?: string;
+  /** Overrides swarm.http_port (0 = free port). */
+  httpPort?: number;
+  /** Overrides api.tokens_file (ARSWARM_TOKENS_FILE). */
+  tokensFile?: string;
   /** Scheduler tick. @default 250 */
   tickMs?: number;
   /** Extra proposers (tests); the config's proposers are always built. */
@@ -68,6 +75,9 @@ export interface CoordinatorOptions {
 export class Coordinator {
   state: CoordinatorState = 'starting';
   grpcPort = 0;
+  httpPort = 0;
+  /** Tokens, the ControlService and the HTTP server (dashboard, gateway, /metrics). */
+  api!: ControlApi;
   readonly names: Names;
   private nc!: NatsConnection;
   private js!: JetStreamClient;
@@ -80,6 +90,8 @@ export class Coordinator {
   readonly workers = new WorkersView();
   /** Changes the worker count (local processes or a Kubernetes Deployment); set by the caller. */
   scaler?: WorkerScaler;
+  /** Pushes the shared branch after merges when swarm.push_remote is set. */
+  pusher?: Pusher;
   private server?: grpc.Server;
   private results?: ConsumerMessages;
   private timer?: NodeJS.Timeout;
@@ -159,13 +171,29 @@ export class Coordinator {
       workerCount: () => Math.max(this.workers.live().length, 1),
       log: this.log,
     });
+    if (config.swarm.push_remote) {
+      const pusher = new Pusher(this.repo, config.swarm.push_remote, this.log);
+      this.pusher = pusher;
+      this.ledger.onEvent((ev) => ev.body.case === 'merged' && pusher.request());
+    }
     await this.workers.start(this.kv.workers);
+    this.api = new ControlApi({
+      config,
+      host: this,
+      stateDir: this.o.stateDir,
+      tokensFile: this.o.tokensFile,
+      ready: () => this.state === 'running',
+    });
     await this.startGrpc();
+    this.httpPort = await this.api.startHttp(
+      this.o.httpHost ?? config.api.http_host,
+      this.o.httpPort ?? config.swarm.http_port,
+    );
     this.state = 'running';
     void this.consumeResults();
     this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 250);
     this.log(
-      `running: branch ${config.swarm.branch} at ${this.ledger.state.head.slice(0, 7)}, ${this.ledger.state.events} ledger events replayed, gRPC on ${this.grpcPort}`,
+      `running: branch ${config.swarm.branch} at ${this.ledger.state.head.slice(0, 7)}, ${this.ledger.state.events} ledger events replayed, gRPC on ${this.grpcPort}, HTTP on ${this.httpPort}`,
     );
   }
 
@@ -241,10 +269,7 @@ export class Coordinator {
 
   private async startGrpc(): Promise<void> {
     const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
-    server.addService(
-      serviceDefinition(ControlService),
-      serviceHandlers(ControlService, controlService(this.o.config, this.ledger, this.workers)),
-    );
+    server.addService(serviceDefinition(ControlService), serviceHandlers(ControlService, this.api.impl));
     server.addService(
       serviceDefinition(CodeService),
       serviceHandlers(CodeService, { fetchBundle: (req) => bundleChunks(this.repo.dir, req.want, req.have) }),
@@ -253,6 +278,7 @@ export class Coordinator {
       server,
       this.o.grpcHost ?? '127.0.0.1',
       this.o.grpcPort ?? this.o.config.swarm.grpc_port,
+      this.api.grpcCredentials(),
     );
     this.server = server;
   }
@@ -337,7 +363,14 @@ export class Coordinator {
     this.workers.stop();
     await this.results?.close().catch(() => undefined);
     await this.serial.run(async () => undefined);
-    if (this.server) await new Promise<void>((r) => this.server!.tryShutdown(() => r()));
+    await this.api?.close();
+    if (this.server) {
+      // Open WatchEvents streams never end on their own: cut them after a grace period.
+      const server = this.server;
+      const force = setTimeout(() => server.forceShutdown(), 2000);
+      await new Promise<void>((r) => server.tryShutdown(() => r()));
+      clearTimeout(force);
+    }
     await this.nc?.drain().catch(() => undefined);
     await this.repo?.close().catch(() => undefined);
   }

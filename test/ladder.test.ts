@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CandidateState, VerdictKind } from '../gen/arswarm/v1/candidate_pb.js';
+import { transferReport } from '../coordinator/report.js';
 import { startLocalSwarm, type LocalSwarm } from './support/local-swarm.js';
 import { submitConstant, until } from './support/candidates.js';
 
@@ -85,5 +86,14 @@ describe('ladder on a known landscape', () => {
     const trial = state.trials.get(top.trialIds[0]!)!;
     expect(trial.trial.parentCommit).toBe(second.previousHead);
     expect(v.candidate.parentCommit).not.toBe(second.previousHead);
+  });
+
+  it('tracks how promotions transfer between rungs', () => {
+    const r = transferReport(swarm.coordinator.ledger.state);
+    const top = r.rungs.find((x) => x.from === 'confirm' && x.to === 'scale')!;
+    // lr and warmup held up at depth; the six-heads change did not.
+    expect(top.promoted).toBeGreaterThanOrEqual(3);
+    expect(top.heldUp).toBe(top.promoted - 1);
+    expect(r.deltas[ids.heads!]!.scale).toBeLessThan(0);
   });
 });
