@@ -66,5 +66,10 @@ export function loadConfig(path: string): LoadedConfig {
   const config = parseConfig(raw, abs);
   const base = dirname(abs);
   const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  // API files are relative to the config, like the repo and the state dir.
+  const api = config.api;
+  if (api.tokens_file) api.tokens_file = at(api.tokens_file);
+  if (api.tls_cert_file) api.tls_cert_file = at(api.tls_cert_file);
+  if (api.tls_key_file) api.tls_key_file = at(api.tls_key_file);
   return { config, path: abs, repoDir: at(config.target.repo), stateDir: at(config.swarm.state_dir) };
 }

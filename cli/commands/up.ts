@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { Coordinator } from '../../coordinator/coordinator.js';
-import { countStates } from '../../coordinator/control-service.js';
+import { countStates } from '../../coordinator/api/views.js';
 import { LocalWorkers } from '../../coordinator/local-workers.js';
 import { resultsTsv } from '../../coordinator/results-tsv.js';
 import type { LoadedConfig } from '../../common/config-load.js';
@@ -111,7 +111,7 @@ function best(c: Coordinator): string {
 
 function progressLine(c: Coordinator): string {
   const s = c.ledger.state;
-  const states = Object.entries(countStates(c.ledger))
+  const states = Object.entries(countStates(c.ledger.state))
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   return `trials ${s.finished} done, ${s.pending.size} queued | candidates: ${states || 'none'} | merges ${s.merges.length} | best ${best(c)} | workers ${c.workers.live().length}`;

@@ -49,6 +49,7 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
   const loaded = loadConfig(join(repoDir, 'arswarm.yaml'));
   const config = structuredClone(loaded.config);
   config.swarm.grpc_port = 0;
+  config.swarm.http_port = 0;
   o.edit?.(config);
   const stateDir = join(dir, 'state');
   const nats = await startNatsServer({ storeDir: join(dir, 'nats') });

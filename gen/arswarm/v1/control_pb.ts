@@ -4,11 +4,11 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Candidate, CandidateState, Verdict } from "./candidate_pb.js";
+import type { Candidate, CandidateState, Verdict, VerdictKind } from "./candidate_pb.js";
 import { file_arswarm_v1_candidate } from "./candidate_pb.js";
 import type { EventSchema } from "./event_pb.js";
 import { file_arswarm_v1_event } from "./event_pb.js";
-import type { Trial, TrialResult, WorkerHeartbeat } from "./trial_pb.js";
+import type { Trial, TrialKind, TrialResult, TrialStatus, WorkerHeartbeat } from "./trial_pb.js";
 import { file_arswarm_v1_trial } from "./trial_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file arswarm/v1/control.proto.
  */
 export const file_arswarm_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("ChhhcnN3YXJtL3YxL2NvbnRyb2wucHJvdG8SCmFyc3dhcm0udjEiEgoQR2V0U3RhdHVzUmVxdWVzdCLaAQoLU3RhZ2VTdGF0dXMSDAoEbmFtZRgBIAEoCRIOCgZxdWV1ZWQYAiABKA0SDwoHcnVubmluZxgDIAEoDRIQCghmaW5pc2hlZBgEIAEoDRITCgtiZXN0X21ldHJpYxgFIAEoARJACg1iYXNlbGluZV9tZWFuGAYgAygLMikuYXJzd2FybS52MS5TdGFnZVN0YXR1cy5CYXNlbGluZU1lYW5FbnRyeRozChFCYXNlbGluZU1lYW5FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIsMCChFHZXRTdGF0dXNSZXNwb25zZRIOCgZicmFuY2gYASABKAkSDAoEaGVhZBgCIAEoCRITCgtoZWFkX21ldHJpYxgDIAEoARIXCg90cmlhbHNfZmluaXNoZWQYBCABKAQSFQoNdHJpYWxzX3F1ZXVlZBgFIAEoBBISCgpjYW5kaWRhdGVzGAYgASgEEg4KBm1lcmdlcxgHIAEoBBInCgZzdGFnZXMYCCADKAsyFy5hcnN3YXJtLnYxLlN0YWdlU3RhdHVzEiwKB3dvcmtlcnMYCSADKAsyGy5hcnN3YXJtLnYxLldvcmtlckhlYXJ0YmVhdBIQCghjb3N0X3VzZBgKIAEoARIOCgZtZXRyaWMYCyABKAkSFwoPbG93ZXJfaXNfYmV0dGVyGAwgASgIEhUKDWxlZGdlcl9ldmVudHMYDSABKAQitAEKEENhbmRpZGF0ZVN1bW1hcnkSKAoJY2FuZGlkYXRlGAEgASgLMhUuYXJzd2FybS52MS5DYW5kaWRhdGUSKQoFc3RhdGUYAiABKA4yGi5hcnN3YXJtLnYxLkNhbmRpZGF0ZVN0YXRlEg0KBXN0YWdlGAMgASgJEiUKCHZlcmRpY3RzGAQgAygLMhMuYXJzd2FybS52MS5WZXJkaWN0EhUKDW1lcmdlZF9jb21taXQYBSABKAkiiwEKFUxpc3RDYW5kaWRhdGVzUmVxdWVzdBIqCgZzdGF0ZXMYASADKA4yGi5hcnN3YXJtLnYxLkNhbmRpZGF0ZVN0YXRlEhAKCHByb3Bvc2VyGAIgASgJEg0KBXN0YWdlGAMgASgJEhEKCXBhZ2Vfc2l6ZRgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJImMKFkxpc3RDYW5kaWRhdGVzUmVzcG9uc2USMAoKY2FuZGlkYXRlcxgBIAMoCzIcLmFyc3dhcm0udjEuQ2FuZGlkYXRlU3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoTR2V0Q2FuZGlkYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSKTAQoUR2V0Q2FuZGlkYXRlUmVzcG9uc2USLQoHc3VtbWFyeRgBIAEoCzIcLmFyc3dhcm0udjEuQ2FuZGlkYXRlU3VtbWFyeRIoCgdyZXN1bHRzGAIgAygLMhcuYXJzd2FybS52MS5UcmlhbFJlc3VsdBIiCgdwZW5kaW5nGAMgAygLMhEuYXJzd2FybS52MS5UcmlhbCImChJXYXRjaEV2ZW50c1JlcXVlc3QSEAoIZnJvbV9zZXEYASABKAQyygIKDkNvbnRyb2xTZXJ2aWNlEkgKCUdldFN0YXR1cxIcLmFyc3dhcm0udjEuR2V0U3RhdHVzUmVxdWVzdBodLmFyc3dhcm0udjEuR2V0U3RhdHVzUmVzcG9uc2USVwoOTGlzdENhbmRpZGF0ZXMSIS5hcnN3YXJtLnYxLkxpc3RDYW5kaWRhdGVzUmVxdWVzdBoiLmFyc3dhcm0udjEuTGlzdENhbmRpZGF0ZXNSZXNwb25zZRJRCgxHZXRDYW5kaWRhdGUSHy5hcnN3YXJtLnYxLkdldENhbmRpZGF0ZVJlcXVlc3QaIC5hcnN3YXJtLnYxLkdldENhbmRpZGF0ZVJlc3BvbnNlEkIKC1dhdGNoRXZlbnRzEh4uYXJzd2FybS52MS5XYXRjaEV2ZW50c1JlcXVlc3QaES5hcnN3YXJtLnYxLkV2ZW50MAFiBnByb3RvMw", [file_arswarm_v1_candidate, file_arswarm_v1_event, file_arswarm_v1_trial]);
+  fileDesc("ChhhcnN3YXJtL3YxL2NvbnRyb2wucHJvdG8SCmFyc3dhcm0udjEiEgoQR2V0U3RhdHVzUmVxdWVzdCLaAQoLU3RhZ2VTdGF0dXMSDAoEbmFtZRgBIAEoCRIOCgZxdWV1ZWQYAiABKA0SDwoHcnVubmluZxgDIAEoDRIQCghmaW5pc2hlZBgEIAEoDRITCgtiZXN0X21ldHJpYxgFIAEoARJACg1iYXNlbGluZV9tZWFuGAYgAygLMikuYXJzd2FybS52MS5TdGFnZVN0YXR1cy5CYXNlbGluZU1lYW5FbnRyeRozChFCYXNlbGluZU1lYW5FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIpsEChFHZXRTdGF0dXNSZXNwb25zZRIOCgZicmFuY2gYASABKAkSDAoEaGVhZBgCIAEoCRITCgtoZWFkX21ldHJpYxgDIAEoARIXCg90cmlhbHNfZmluaXNoZWQYBCABKAQSFQoNdHJpYWxzX3F1ZXVlZBgFIAEoBBISCgpjYW5kaWRhdGVzGAYgASgEEg4KBm1lcmdlcxgHIAEoBBInCgZzdGFnZXMYCCADKAsyFy5hcnN3YXJtLnYxLlN0YWdlU3RhdHVzEiwKB3dvcmtlcnMYCSADKAsyGy5hcnN3YXJtLnYxLldvcmtlckhlYXJ0YmVhdBIQCghjb3N0X3VzZBgKIAEoARIOCgZtZXRyaWMYCyABKAkSFwoPbG93ZXJfaXNfYmV0dGVyGAwgASgIEhUKDWxlZGdlcl9ldmVudHMYDSABKAQSGgoScmVzdWx0c19wZXJfbWludXRlGA4gASgBEhsKE3dvcmtlcl9pZGxlX3NlY29uZHMYDyABKAESDgoGcGF1c2VkGBAgASgIEhQKDG1lcmdlX3BvbGljeRgRIAEoCRIRCglpbl9yZXZpZXcYEiABKAQSJQoFcG9vbHMYEyADKAsyFi5hcnN3YXJtLnYxLlBvb2xTdGF0dXMSHQoVcHJvcG9zZXJfaW5wdXRfdG9rZW5zGBQgASgEEh4KFnByb3Bvc2VyX291dHB1dF90b2tlbnMYFSABKAQiOgoKUG9vbFN0YXR1cxIMCgRwb29sGAEgASgJEg8KB2Rlc2lyZWQYAiABKA0SDQoFcmVhZHkYAyABKA0itAEKEENhbmRpZGF0ZVN1bW1hcnkSKAoJY2FuZGlkYXRlGAEgASgLMhUuYXJzd2FybS52MS5DYW5kaWRhdGUSKQoFc3RhdGUYAiABKA4yGi5hcnN3YXJtLnYxLkNhbmRpZGF0ZVN0YXRlEg0KBXN0YWdlGAMgASgJEiUKCHZlcmRpY3RzGAQgAygLMhMuYXJzd2FybS52MS5WZXJkaWN0EhUKDW1lcmdlZF9jb21taXQYBSABKAkiiwEKFUxpc3RDYW5kaWRhdGVzUmVxdWVzdBIqCgZzdGF0ZXMYASADKA4yGi5hcnN3YXJtLnYxLkNhbmRpZGF0ZVN0YXRlEhAKCHByb3Bvc2VyGAIgASgJEg0KBXN0YWdlGAMgASgJEhEKCXBhZ2Vfc2l6ZRgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJImMKFkxpc3RDYW5kaWRhdGVzUmVzcG9uc2USMAoKY2FuZGlkYXRlcxgBIAMoCzIcLmFyc3dhcm0udjEuQ2FuZGlkYXRlU3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoTR2V0Q2FuZGlkYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSKPAgoUR2V0Q2FuZGlkYXRlUmVzcG9uc2USLQoHc3VtbWFyeRgBIAEoCzIcLmFyc3dhcm0udjEuQ2FuZGlkYXRlU3VtbWFyeRIoCgdyZXN1bHRzGAIgAygLMhcuYXJzd2FybS52MS5UcmlhbFJlc3VsdBIiCgdwZW5kaW5nGAMgAygLMhEuYXJzd2FybS52MS5UcmlhbBIrCghldmlkZW5jZRgEIAMoCzIZLmFyc3dhcm0udjEuU3RhZ2VFdmlkZW5jZRIWCg5yZWZ1c2VkX3JlYXNvbhgFIAEoCRIMCgRkaWZmGAYgASgJEhUKDXBhcmVudF9jb21taXQYByABKAkSEAoIYXBwcm92ZWQYCCABKAgi9wEKDVN0YWdlRXZpZGVuY2USDQoFc3RhZ2UYASABKAkSJQoEa2luZBgCIAEoDjIXLmFyc3dhcm0udjEuVmVyZGljdEtpbmQSDQoFZGVsdGEYAyABKAESDQoFc2lnbWEYBCABKAESCQoBbhgFIAEoDRINCgVzZWVkcxgGIAMoDRIRCglncHVfY2xhc3MYByABKAkSFgoOY2FuZGlkYXRlX21lYW4YCCABKAESFQoNYmFzZWxpbmVfbWVhbhgJIAEoARIRCgl0cmlhbF9pZHMYCiADKAkSDgoGcmVhc29uGAsgASgJEhMKC2dwdV9zZWNvbmRzGAwgASgBIiYKEldhdGNoRXZlbnRzUmVxdWVzdBIQCghmcm9tX3NlcRgBIAEoBCJJChZTdWJtaXRDYW5kaWRhdGVSZXF1ZXN0EgwKBGRpZmYYASABKAkSDQoFdGl0bGUYAiABKAkSEgoKaHlwb3RoZXNpcxgDIAEoCSI8ChdTdWJtaXRDYW5kaWRhdGVSZXNwb25zZRIKCgJpZBgBIAEoCRIVCg1wYXJlbnRfY29tbWl0GAIgASgJIhMKEUxpc3RSZXZpZXdSZXF1ZXN0IqsBCgpSZXZpZXdJdGVtEi0KB3N1bW1hcnkYASABKAsyHC5hcnN3YXJtLnYxLkNhbmRpZGF0ZVN1bW1hcnkSKwoIZXZpZGVuY2UYAiADKAsyGS5hcnN3YXJtLnYxLlN0YWdlRXZpZGVuY2USEAoIY29zdF91c2QYAyABKAESDAoEZGlmZhgEIAEoCRIPCgdvbl9oZWFkGAUgASgIEhAKCGFwcHJvdmVkGAYgASgIIlEKEkxpc3RSZXZpZXdSZXNwb25zZRIlCgVpdGVtcxgBIAMoCzIWLmFyc3dhcm0udjEuUmV2aWV3SXRlbRIUCgxtZXJnZV9wb2xpY3kYAiABKAkiKQoNUmV2aWV3UmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRub3RlGAIgASgJInAKDlJldmlld1Jlc3BvbnNlEgoKAmlkGAEgASgJEikKBXN0YXRlGAIgASgOMhouYXJzd2FybS52MS5DYW5kaWRhdGVTdGF0ZRIVCg1tZXJnZWRfY29tbWl0GAMgASgJEhAKCHJldmlld2VyGAQgASgJIjMKEVNldFdvcmtlcnNSZXF1ZXN0EhAKCHJlcGxpY2FzGAEgASgNEgwKBHBvb2wYAiABKAkiRQoSU2V0V29ya2Vyc1Jlc3BvbnNlEgwKBHBvb2wYASABKAkSEAoIcHJldmlvdXMYAiABKA0SDwoHZGVzaXJlZBgDIAEoDSIeCgxQYXVzZVJlcXVlc3QSDgoGcmVhc29uGAEgASgJIg8KDVJlc3VtZVJlcXVlc3QiHwoNUGF1c2VSZXNwb25zZRIOCgZwYXVzZWQYASABKAgiJQoURXhwb3J0UmVzdWx0c1JlcXVlc3QSDQoFZXh0cmEYASABKAgiMgoVRXhwb3J0UmVzdWx0c1Jlc3BvbnNlEgsKA3RzdhgBIAEoCRIMCgRyb3dzGAIgASgNIiYKEkdldFRyaWFsTG9nUmVxdWVzdBIQCgh0cmlhbF9pZBgBIAEoCSK8AQoTR2V0VHJpYWxMb2dSZXNwb25zZRIQCgh0cmlhbF9pZBgBIAEoCRIQCghmaW5pc2hlZBgCIAEoCBInCgZzdGF0dXMYAyABKA4yFy5hcnN3YXJtLnYxLlRyaWFsU3RhdHVzEhAKCGxvZ190YWlsGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIRCgl3b3JrZXJfaWQYBiABKAkSFAoMY2FuZGlkYXRlX2lkGAcgASgJEg0KBXN0YWdlGAggASgJIhIKEEdldFJlcG9ydFJlcXVlc3QiaAoIUnVuZ1BhaXISDQoFbG93ZXIYASABKAkSDQoFdXBwZXIYAiABKAkSCQoBbhgDIAEoDRIQCghzcGVhcm1hbhgEIAEoARIQCghwcm9tb3RlZBgFIAEoDRIPCgdoZWxkX3VwGAYgASgNIoUBCgtTdGFnZVJlcG9ydBIMCgRuYW1lGAEgASgJEg4KBmp1ZGdlZBgCIAEoDRIQCghwcm9tb3RlZBgDIAEoDRIQCghyZWplY3RlZBgEIAEoDRIPCgdjcmFzaGVkGAUgASgNEg4KBnRyaWFscxgGIAEoDRITCgtncHVfc2Vjb25kcxgHIAEoASLSAQoRR2V0UmVwb3J0UmVzcG9uc2USJwoGc3RhZ2VzGAEgAygLMhcuYXJzd2FybS52MS5TdGFnZVJlcG9ydBIjCgVwYWlycxgCIAMoCzIULmFyc3dhcm0udjEuUnVuZ1BhaXISEgoKY2FuZGlkYXRlcxgDIAEoBBIOCgZtZXJnZWQYBCABKAQSDwoHcmVmdXNlZBgFIAEoBBIQCghjb3N0X3VzZBgGIAEoARITCgtncHVfc2Vjb25kcxgHIAEoARITCgtpbXByb3ZlbWVudBgIIAEoASIUChJHZXRQcm9ncmVzc1JlcXVlc3Qi7QEKDVByb2dyZXNzUG9pbnQSCQoBeBgBIAEoDRIOCgZtZXRyaWMYAiABKAESEAoIdHJpYWxfaWQYAyABKAkSFAoMY2FuZGlkYXRlX2lkGAQgASgJEiMKBGtpbmQYBSABKA4yFS5hcnN3YXJtLnYxLlRyaWFsS2luZBInCgZzdGF0dXMYBiABKA4yFy5hcnN3YXJtLnYxLlRyaWFsU3RhdHVzEjMKD2NhbmRpZGF0ZV9zdGF0ZRgHIAEoDjIaLmFyc3dhcm0udjEuQ2FuZGlkYXRlU3RhdGUSFgoOZmluaXNoZWRfYXRfbXMYCCABKAMicQoNU3RhZ2VQcm9ncmVzcxINCgVzdGFnZRgBIAEoCRIpCgZwb2ludHMYAiADKAsyGS5hcnN3YXJtLnYxLlByb2dyZXNzUG9pbnQSJgoEYmVzdBgDIAMoCzIYLmFyc3dhcm0udjEuUHJvZ3Jlc3NTdGVwIk4KDFByb2dyZXNzU3RlcBIJCgF4GAEgASgNEg4KBm1ldHJpYxgCIAEoARIUCgxjYW5kaWRhdGVfaWQYAyABKAkSDQoFdGl0bGUYBCABKAkiaQoTR2V0UHJvZ3Jlc3NSZXNwb25zZRIpCgZzdGFnZXMYASADKAsyGS5hcnN3YXJtLnYxLlN0YWdlUHJvZ3Jlc3MSDgoGbWV0cmljGAIgASgJEhcKD2xvd2VyX2lzX2JldHRlchgDIAEoCCIPCg1XaG9BbUlSZXF1ZXN0IiwKDldob0FtSVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDAoEcm9sZRgCIAEoCTLCCQoOQ29udHJvbFNlcnZpY2USSAoJR2V0U3RhdHVzEhwuYXJzd2FybS52MS5HZXRTdGF0dXNSZXF1ZXN0Gh0uYXJzd2FybS52MS5HZXRTdGF0dXNSZXNwb25zZRJXCg5MaXN0Q2FuZGlkYXRlcxIhLmFyc3dhcm0udjEuTGlzdENhbmRpZGF0ZXNSZXF1ZXN0GiIuYXJzd2FybS52MS5MaXN0Q2FuZGlkYXRlc1Jlc3BvbnNlElEKDEdldENhbmRpZGF0ZRIfLmFyc3dhcm0udjEuR2V0Q2FuZGlkYXRlUmVxdWVzdBogLmFyc3dhcm0udjEuR2V0Q2FuZGlkYXRlUmVzcG9uc2USQgoLV2F0Y2hFdmVudHMSHi5hcnN3YXJtLnYxLldhdGNoRXZlbnRzUmVxdWVzdBoRLmFyc3dhcm0udjEuRXZlbnQwARJaCg9TdWJtaXRDYW5kaWRhdGUSIi5hcnN3YXJtLnYxLlN1Ym1pdENhbmRpZGF0ZVJlcXVlc3QaIy5hcnN3YXJtLnYxLlN1Ym1pdENhbmRpZGF0ZVJlc3BvbnNlEksKCkxpc3RSZXZpZXcSHS5hcnN3YXJtLnYxLkxpc3RSZXZpZXdSZXF1ZXN0Gh4uYXJzd2FybS52MS5MaXN0UmV2aWV3UmVzcG9uc2USQAoHQXBwcm92ZRIZLmFyc3dhcm0udjEuUmV2aWV3UmVxdWVzdBoaLmFyc3dhcm0udjEuUmV2aWV3UmVzcG9uc2USPwoGUmVqZWN0EhkuYXJzd2FybS52MS5SZXZpZXdSZXF1ZXN0GhouYXJzd2FybS52MS5SZXZpZXdSZXNwb25zZRJLCgpTZXRXb3JrZXJzEh0uYXJzd2FybS52MS5TZXRXb3JrZXJzUmVxdWVzdBoeLmFyc3dhcm0udjEuU2V0V29ya2Vyc1Jlc3BvbnNlEjwKBVBhdXNlEhguYXJzd2FybS52MS5QYXVzZVJlcXVlc3QaGS5hcnN3YXJtLnYxLlBhdXNlUmVzcG9uc2USPgoGUmVzdW1lEhkuYXJzd2FybS52MS5SZXN1bWVSZXF1ZXN0GhkuYXJzd2FybS52MS5QYXVzZVJlc3BvbnNlElQKDUV4cG9ydFJlc3VsdHMSIC5hcnN3YXJtLnYxLkV4cG9ydFJlc3VsdHNSZXF1ZXN0GiEuYXJzd2FybS52MS5FeHBvcnRSZXN1bHRzUmVzcG9uc2USTgoLR2V0VHJpYWxMb2cSHi5hcnN3YXJtLnYxLkdldFRyaWFsTG9nUmVxdWVzdBofLmFyc3dhcm0udjEuR2V0VHJpYWxMb2dSZXNwb25zZRJICglHZXRSZXBvcnQSHC5hcnN3YXJtLnYxLkdldFJlcG9ydFJlcXVlc3QaHS5hcnN3YXJtLnYxLkdldFJlcG9ydFJlc3BvbnNlEk4KC0dldFByb2dyZXNzEh4uYXJzd2FybS52MS5HZXRQcm9ncmVzc1JlcXVlc3QaHy5hcnN3YXJtLnYxLkdldFByb2dyZXNzUmVzcG9uc2USPwoGV2hvQW1JEhkuYXJzd2FybS52MS5XaG9BbUlSZXF1ZXN0GhouYXJzd2FybS52MS5XaG9BbUlSZXNwb25zZWIGcHJvdG8z", [file_arswarm_v1_candidate, file_arswarm_v1_event, file_arswarm_v1_trial]);
 
 /**
  * @generated from message arswarm.v1.GetStatusRequest
@@ -145,6 +145,52 @@ export type GetStatusResponse = Message<"arswarm.v1.GetStatusResponse"> & {
    * @generated from field: uint64 ledger_events = 13;
    */
   ledgerEvents: bigint;
+
+  /**
+   * Trial results per minute over the last THROUGHPUT_WINDOW (5 minutes).
+   *
+   * @generated from field: double results_per_minute = 14;
+   */
+  resultsPerMinute: number;
+
+  /**
+   * Sum of the live workers' idle seconds since they started.
+   *
+   * @generated from field: double worker_idle_seconds = 15;
+   */
+  workerIdleSeconds: number;
+
+  /**
+   * @generated from field: bool paused = 16;
+   */
+  paused: boolean;
+
+  /**
+   * @generated from field: string merge_policy = 17;
+   */
+  mergePolicy: string;
+
+  /**
+   * @generated from field: uint64 in_review = 18;
+   */
+  inReview: bigint;
+
+  /**
+   * Worker pools of the scaler (empty when the coordinator has none).
+   *
+   * @generated from field: repeated arswarm.v1.PoolStatus pools = 19;
+   */
+  pools: PoolStatus[];
+
+  /**
+   * @generated from field: uint64 proposer_input_tokens = 20;
+   */
+  proposerInputTokens: bigint;
+
+  /**
+   * @generated from field: uint64 proposer_output_tokens = 21;
+   */
+  proposerOutputTokens: bigint;
 };
 
 /**
@@ -153,6 +199,33 @@ export type GetStatusResponse = Message<"arswarm.v1.GetStatusResponse"> & {
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
   messageDesc(file_arswarm_v1_control, 2);
+
+/**
+ * @generated from message arswarm.v1.PoolStatus
+ */
+export type PoolStatus = Message<"arswarm.v1.PoolStatus"> & {
+  /**
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * @generated from field: uint32 desired = 2;
+   */
+  desired: number;
+
+  /**
+   * @generated from field: uint32 ready = 3;
+   */
+  ready: number;
+};
+
+/**
+ * Describes the message arswarm.v1.PoolStatus.
+ * Use `create(PoolStatusSchema)` to create a new message.
+ */
+export const PoolStatusSchema: GenMessage<PoolStatus> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 3);
 
 /**
  * @generated from message arswarm.v1.CandidateSummary
@@ -189,7 +262,7 @@ export type CandidateSummary = Message<"arswarm.v1.CandidateSummary"> & {
  * Use `create(CandidateSummarySchema)` to create a new message.
  */
 export const CandidateSummarySchema: GenMessage<CandidateSummary> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_control, 3);
+  messageDesc(file_arswarm_v1_control, 4);
 
 /**
  * @generated from message arswarm.v1.ListCandidatesRequest
@@ -228,7 +301,7 @@ export type ListCandidatesRequest = Message<"arswarm.v1.ListCandidatesRequest"> 
  * Use `create(ListCandidatesRequestSchema)` to create a new message.
  */
 export const ListCandidatesRequestSchema: GenMessage<ListCandidatesRequest> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_control, 4);
+  messageDesc(file_arswarm_v1_control, 5);
 
 /**
  * @generated from message arswarm.v1.ListCandidatesResponse
@@ -250,7 +323,7 @@ export type ListCandidatesResponse = Message<"arswarm.v1.ListCandidatesResponse"
  * Use `create(ListCandidatesResponseSchema)` to create a new message.
  */
 export const ListCandidatesResponseSchema: GenMessage<ListCandidatesResponse> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_control, 5);
+  messageDesc(file_arswarm_v1_control, 6);
 
 /**
  * @generated from message arswarm.v1.GetCandidateRequest
@@ -267,7 +340,7 @@ export type GetCandidateRequest = Message<"arswarm.v1.GetCandidateRequest"> & {
  * Use `create(GetCandidateRequestSchema)` to create a new message.
  */
 export const GetCandidateRequestSchema: GenMessage<GetCandidateRequest> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_control, 6);
+  messageDesc(file_arswarm_v1_control, 7);
 
 /**
  * @generated from message arswarm.v1.GetCandidateResponse
@@ -287,6 +360,39 @@ export type GetCandidateResponse = Message<"arswarm.v1.GetCandidateResponse"> & 
    * @generated from field: repeated arswarm.v1.Trial pending = 3;
    */
   pending: Trial[];
+
+  /**
+   * The latest decided verdict per stage, with seeds.
+   *
+   * @generated from field: repeated arswarm.v1.StageEvidence evidence = 4;
+   */
+  evidence: StageEvidence[];
+
+  /**
+   * Why it was refused (state REFUSED).
+   *
+   * @generated from field: string refused_reason = 5;
+   */
+  refusedReason: string;
+
+  /**
+   * The current diff and parent (they change when the candidate is rebased).
+   *
+   * @generated from field: string diff = 6;
+   */
+  diff: string;
+
+  /**
+   * @generated from field: string parent_commit = 7;
+   */
+  parentCommit: string;
+
+  /**
+   * Approved by a reviewer, waiting for its merge.
+   *
+   * @generated from field: bool approved = 8;
+   */
+  approved: boolean;
 };
 
 /**
@@ -294,7 +400,85 @@ export type GetCandidateResponse = Message<"arswarm.v1.GetCandidateResponse"> & 
  * Use `create(GetCandidateResponseSchema)` to create a new message.
  */
 export const GetCandidateResponseSchema: GenMessage<GetCandidateResponse> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_control, 7);
+  messageDesc(file_arswarm_v1_control, 8);
+
+/**
+ * The evidence of one candidate at one stage.
+ *
+ * @generated from message arswarm.v1.StageEvidence
+ */
+export type StageEvidence = Message<"arswarm.v1.StageEvidence"> & {
+  /**
+   * @generated from field: string stage = 1;
+   */
+  stage: string;
+
+  /**
+   * @generated from field: arswarm.v1.VerdictKind kind = 2;
+   */
+  kind: VerdictKind;
+
+  /**
+   * Improvement over the baseline, positive = better.
+   *
+   * @generated from field: double delta = 3;
+   */
+  delta: number;
+
+  /**
+   * @generated from field: double sigma = 4;
+   */
+  sigma: number;
+
+  /**
+   * @generated from field: uint32 n = 5;
+   */
+  n: number;
+
+  /**
+   * @generated from field: repeated uint32 seeds = 6;
+   */
+  seeds: number[];
+
+  /**
+   * @generated from field: string gpu_class = 7;
+   */
+  gpuClass: string;
+
+  /**
+   * @generated from field: double candidate_mean = 8;
+   */
+  candidateMean: number;
+
+  /**
+   * @generated from field: double baseline_mean = 9;
+   */
+  baselineMean: number;
+
+  /**
+   * @generated from field: repeated string trial_ids = 10;
+   */
+  trialIds: string[];
+
+  /**
+   * @generated from field: string reason = 11;
+   */
+  reason: string;
+
+  /**
+   * Sum of the run time of the trials behind this evidence, in seconds.
+   *
+   * @generated from field: double gpu_seconds = 12;
+   */
+  gpuSeconds: number;
+};
+
+/**
+ * Describes the message arswarm.v1.StageEvidence.
+ * Use `create(StageEvidenceSchema)` to create a new message.
+ */
+export const StageEvidenceSchema: GenMessage<StageEvidence> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 9);
 
 /**
  * @generated from message arswarm.v1.WatchEventsRequest
@@ -313,7 +497,771 @@ export type WatchEventsRequest = Message<"arswarm.v1.WatchEventsRequest"> & {
  * Use `create(WatchEventsRequestSchema)` to create a new message.
  */
 export const WatchEventsRequestSchema: GenMessage<WatchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_control, 8);
+  messageDesc(file_arswarm_v1_control, 10);
+
+/**
+ * @generated from message arswarm.v1.SubmitCandidateRequest
+ */
+export type SubmitCandidateRequest = Message<"arswarm.v1.SubmitCandidateRequest"> & {
+  /**
+   * Unified diff against the shared branch head, editable files only.
+   *
+   * @generated from field: string diff = 1;
+   */
+  diff: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string hypothesis = 3;
+   */
+  hypothesis: string;
+};
+
+/**
+ * Describes the message arswarm.v1.SubmitCandidateRequest.
+ * Use `create(SubmitCandidateRequestSchema)` to create a new message.
+ */
+export const SubmitCandidateRequestSchema: GenMessage<SubmitCandidateRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 11);
+
+/**
+ * @generated from message arswarm.v1.SubmitCandidateResponse
+ */
+export type SubmitCandidateResponse = Message<"arswarm.v1.SubmitCandidateResponse"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The head the candidate was recorded against.
+   *
+   * @generated from field: string parent_commit = 2;
+   */
+  parentCommit: string;
+};
+
+/**
+ * Describes the message arswarm.v1.SubmitCandidateResponse.
+ * Use `create(SubmitCandidateResponseSchema)` to create a new message.
+ */
+export const SubmitCandidateResponseSchema: GenMessage<SubmitCandidateResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 12);
+
+/**
+ * @generated from message arswarm.v1.ListReviewRequest
+ */
+export type ListReviewRequest = Message<"arswarm.v1.ListReviewRequest"> & {
+};
+
+/**
+ * Describes the message arswarm.v1.ListReviewRequest.
+ * Use `create(ListReviewRequestSchema)` to create a new message.
+ */
+export const ListReviewRequestSchema: GenMessage<ListReviewRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 13);
+
+/**
+ * @generated from message arswarm.v1.ReviewItem
+ */
+export type ReviewItem = Message<"arswarm.v1.ReviewItem"> & {
+  /**
+   * @generated from field: arswarm.v1.CandidateSummary summary = 1;
+   */
+  summary?: CandidateSummary | undefined;
+
+  /**
+   * @generated from field: repeated arswarm.v1.StageEvidence evidence = 2;
+   */
+  evidence: StageEvidence[];
+
+  /**
+   * LLM cost of proposing it.
+   *
+   * @generated from field: double cost_usd = 3;
+   */
+  costUsd: number;
+
+  /**
+   * The current diff (after any rebase).
+   *
+   * @generated from field: string diff = 4;
+   */
+  diff: string;
+
+  /**
+   * Its evidence is against the current head (else approving revalidates it first).
+   *
+   * @generated from field: bool on_head = 5;
+   */
+  onHead: boolean;
+
+  /**
+   * @generated from field: bool approved = 6;
+   */
+  approved: boolean;
+};
+
+/**
+ * Describes the message arswarm.v1.ReviewItem.
+ * Use `create(ReviewItemSchema)` to create a new message.
+ */
+export const ReviewItemSchema: GenMessage<ReviewItem> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 14);
+
+/**
+ * @generated from message arswarm.v1.ListReviewResponse
+ */
+export type ListReviewResponse = Message<"arswarm.v1.ListReviewResponse"> & {
+  /**
+   * @generated from field: repeated arswarm.v1.ReviewItem items = 1;
+   */
+  items: ReviewItem[];
+
+  /**
+   * @generated from field: string merge_policy = 2;
+   */
+  mergePolicy: string;
+};
+
+/**
+ * Describes the message arswarm.v1.ListReviewResponse.
+ * Use `create(ListReviewResponseSchema)` to create a new message.
+ */
+export const ListReviewResponseSchema: GenMessage<ListReviewResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 15);
+
+/**
+ * @generated from message arswarm.v1.ReviewRequest
+ */
+export type ReviewRequest = Message<"arswarm.v1.ReviewRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string note = 2;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message arswarm.v1.ReviewRequest.
+ * Use `create(ReviewRequestSchema)` to create a new message.
+ */
+export const ReviewRequestSchema: GenMessage<ReviewRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 16);
+
+/**
+ * @generated from message arswarm.v1.ReviewResponse
+ */
+export type ReviewResponse = Message<"arswarm.v1.ReviewResponse"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: arswarm.v1.CandidateState state = 2;
+   */
+  state: CandidateState;
+
+  /**
+   * Set when the approval merged at once.
+   *
+   * @generated from field: string merged_commit = 3;
+   */
+  mergedCommit: string;
+
+  /**
+   * Recorded as the decision's reviewer (the token name).
+   *
+   * @generated from field: string reviewer = 4;
+   */
+  reviewer: string;
+};
+
+/**
+ * Describes the message arswarm.v1.ReviewResponse.
+ * Use `create(ReviewResponseSchema)` to create a new message.
+ */
+export const ReviewResponseSchema: GenMessage<ReviewResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 17);
+
+/**
+ * @generated from message arswarm.v1.SetWorkersRequest
+ */
+export type SetWorkersRequest = Message<"arswarm.v1.SetWorkersRequest"> & {
+  /**
+   * @generated from field: uint32 replicas = 1;
+   */
+  replicas: number;
+
+  /**
+   * Empty = the scaler's default pool.
+   *
+   * @generated from field: string pool = 2;
+   */
+  pool: string;
+};
+
+/**
+ * Describes the message arswarm.v1.SetWorkersRequest.
+ * Use `create(SetWorkersRequestSchema)` to create a new message.
+ */
+export const SetWorkersRequestSchema: GenMessage<SetWorkersRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 18);
+
+/**
+ * @generated from message arswarm.v1.SetWorkersResponse
+ */
+export type SetWorkersResponse = Message<"arswarm.v1.SetWorkersResponse"> & {
+  /**
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * @generated from field: uint32 previous = 2;
+   */
+  previous: number;
+
+  /**
+   * @generated from field: uint32 desired = 3;
+   */
+  desired: number;
+};
+
+/**
+ * Describes the message arswarm.v1.SetWorkersResponse.
+ * Use `create(SetWorkersResponseSchema)` to create a new message.
+ */
+export const SetWorkersResponseSchema: GenMessage<SetWorkersResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 19);
+
+/**
+ * @generated from message arswarm.v1.PauseRequest
+ */
+export type PauseRequest = Message<"arswarm.v1.PauseRequest"> & {
+  /**
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message arswarm.v1.PauseRequest.
+ * Use `create(PauseRequestSchema)` to create a new message.
+ */
+export const PauseRequestSchema: GenMessage<PauseRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 20);
+
+/**
+ * @generated from message arswarm.v1.ResumeRequest
+ */
+export type ResumeRequest = Message<"arswarm.v1.ResumeRequest"> & {
+};
+
+/**
+ * Describes the message arswarm.v1.ResumeRequest.
+ * Use `create(ResumeRequestSchema)` to create a new message.
+ */
+export const ResumeRequestSchema: GenMessage<ResumeRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 21);
+
+/**
+ * @generated from message arswarm.v1.PauseResponse
+ */
+export type PauseResponse = Message<"arswarm.v1.PauseResponse"> & {
+  /**
+   * @generated from field: bool paused = 1;
+   */
+  paused: boolean;
+};
+
+/**
+ * Describes the message arswarm.v1.PauseResponse.
+ * Use `create(PauseResponseSchema)` to create a new message.
+ */
+export const PauseResponseSchema: GenMessage<PauseResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 22);
+
+/**
+ * @generated from message arswarm.v1.ExportResultsRequest
+ */
+export type ExportResultsRequest = Message<"arswarm.v1.ExportResultsRequest"> & {
+  /**
+   * Add arswarm's columns (candidate, proposer, stage, delta, sigma, n).
+   *
+   * @generated from field: bool extra = 1;
+   */
+  extra: boolean;
+};
+
+/**
+ * Describes the message arswarm.v1.ExportResultsRequest.
+ * Use `create(ExportResultsRequestSchema)` to create a new message.
+ */
+export const ExportResultsRequestSchema: GenMessage<ExportResultsRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 23);
+
+/**
+ * @generated from message arswarm.v1.ExportResultsResponse
+ */
+export type ExportResultsResponse = Message<"arswarm.v1.ExportResultsResponse"> & {
+  /**
+   * @generated from field: string tsv = 1;
+   */
+  tsv: string;
+
+  /**
+   * @generated from field: uint32 rows = 2;
+   */
+  rows: number;
+};
+
+/**
+ * Describes the message arswarm.v1.ExportResultsResponse.
+ * Use `create(ExportResultsResponseSchema)` to create a new message.
+ */
+export const ExportResultsResponseSchema: GenMessage<ExportResultsResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 24);
+
+/**
+ * @generated from message arswarm.v1.GetTrialLogRequest
+ */
+export type GetTrialLogRequest = Message<"arswarm.v1.GetTrialLogRequest"> & {
+  /**
+   * @generated from field: string trial_id = 1;
+   */
+  trialId: string;
+};
+
+/**
+ * Describes the message arswarm.v1.GetTrialLogRequest.
+ * Use `create(GetTrialLogRequestSchema)` to create a new message.
+ */
+export const GetTrialLogRequestSchema: GenMessage<GetTrialLogRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 25);
+
+/**
+ * @generated from message arswarm.v1.GetTrialLogResponse
+ */
+export type GetTrialLogResponse = Message<"arswarm.v1.GetTrialLogResponse"> & {
+  /**
+   * @generated from field: string trial_id = 1;
+   */
+  trialId: string;
+
+  /**
+   * False while the trial is queued or running (no log yet).
+   *
+   * @generated from field: bool finished = 2;
+   */
+  finished: boolean;
+
+  /**
+   * @generated from field: arswarm.v1.TrialStatus status = 3;
+   */
+  status: TrialStatus;
+
+  /**
+   * @generated from field: string log_tail = 4;
+   */
+  logTail: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string worker_id = 6;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: string candidate_id = 7;
+   */
+  candidateId: string;
+
+  /**
+   * @generated from field: string stage = 8;
+   */
+  stage: string;
+};
+
+/**
+ * Describes the message arswarm.v1.GetTrialLogResponse.
+ * Use `create(GetTrialLogResponseSchema)` to create a new message.
+ */
+export const GetTrialLogResponseSchema: GenMessage<GetTrialLogResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 26);
+
+/**
+ * @generated from message arswarm.v1.GetReportRequest
+ */
+export type GetReportRequest = Message<"arswarm.v1.GetReportRequest"> & {
+};
+
+/**
+ * Describes the message arswarm.v1.GetReportRequest.
+ * Use `create(GetReportRequestSchema)` to create a new message.
+ */
+export const GetReportRequestSchema: GenMessage<GetReportRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 27);
+
+/**
+ * Δ of candidates judged at two consecutive stages.
+ *
+ * @generated from message arswarm.v1.RungPair
+ */
+export type RungPair = Message<"arswarm.v1.RungPair"> & {
+  /**
+   * @generated from field: string lower = 1;
+   */
+  lower: string;
+
+  /**
+   * @generated from field: string upper = 2;
+   */
+  upper: string;
+
+  /**
+   * Candidates with a decided verdict at both stages.
+   *
+   * @generated from field: uint32 n = 3;
+   */
+  n: number;
+
+  /**
+   * Spearman rank correlation of Δ between the two stages (NaN when n < 3).
+   *
+   * @generated from field: double spearman = 4;
+   */
+  spearman: number;
+
+  /**
+   * Promoted at the lower stage and then decided at the upper one.
+   *
+   * @generated from field: uint32 promoted = 5;
+   */
+  promoted: number;
+
+  /**
+   * Of those, promoted at the upper stage too.
+   *
+   * @generated from field: uint32 held_up = 6;
+   */
+  heldUp: number;
+};
+
+/**
+ * Describes the message arswarm.v1.RungPair.
+ * Use `create(RungPairSchema)` to create a new message.
+ */
+export const RungPairSchema: GenMessage<RungPair> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 28);
+
+/**
+ * @generated from message arswarm.v1.StageReport
+ */
+export type StageReport = Message<"arswarm.v1.StageReport"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: uint32 judged = 2;
+   */
+  judged: number;
+
+  /**
+   * @generated from field: uint32 promoted = 3;
+   */
+  promoted: number;
+
+  /**
+   * @generated from field: uint32 rejected = 4;
+   */
+  rejected: number;
+
+  /**
+   * @generated from field: uint32 crashed = 5;
+   */
+  crashed: number;
+
+  /**
+   * @generated from field: uint32 trials = 6;
+   */
+  trials: number;
+
+  /**
+   * @generated from field: double gpu_seconds = 7;
+   */
+  gpuSeconds: number;
+};
+
+/**
+ * Describes the message arswarm.v1.StageReport.
+ * Use `create(StageReportSchema)` to create a new message.
+ */
+export const StageReportSchema: GenMessage<StageReport> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 29);
+
+/**
+ * @generated from message arswarm.v1.GetReportResponse
+ */
+export type GetReportResponse = Message<"arswarm.v1.GetReportResponse"> & {
+  /**
+   * @generated from field: repeated arswarm.v1.StageReport stages = 1;
+   */
+  stages: StageReport[];
+
+  /**
+   * @generated from field: repeated arswarm.v1.RungPair pairs = 2;
+   */
+  pairs: RungPair[];
+
+  /**
+   * @generated from field: uint64 candidates = 3;
+   */
+  candidates: bigint;
+
+  /**
+   * @generated from field: uint64 merged = 4;
+   */
+  merged: bigint;
+
+  /**
+   * @generated from field: uint64 refused = 5;
+   */
+  refused: bigint;
+
+  /**
+   * @generated from field: double cost_usd = 6;
+   */
+  costUsd: number;
+
+  /**
+   * @generated from field: double gpu_seconds = 7;
+   */
+  gpuSeconds: number;
+
+  /**
+   * Change of the head's metric from the first to the last merge (positive = better).
+   *
+   * @generated from field: double improvement = 8;
+   */
+  improvement: number;
+};
+
+/**
+ * Describes the message arswarm.v1.GetReportResponse.
+ * Use `create(GetReportResponseSchema)` to create a new message.
+ */
+export const GetReportResponseSchema: GenMessage<GetReportResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 30);
+
+/**
+ * @generated from message arswarm.v1.GetProgressRequest
+ */
+export type GetProgressRequest = Message<"arswarm.v1.GetProgressRequest"> & {
+};
+
+/**
+ * Describes the message arswarm.v1.GetProgressRequest.
+ * Use `create(GetProgressRequestSchema)` to create a new message.
+ */
+export const GetProgressRequestSchema: GenMessage<GetProgressRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 31);
+
+/**
+ * @generated from message arswarm.v1.ProgressPoint
+ */
+export type ProgressPoint = Message<"arswarm.v1.ProgressPoint"> & {
+  /**
+   * Order of finishing at this stage, from 0.
+   *
+   * @generated from field: uint32 x = 1;
+   */
+  x: number;
+
+  /**
+   * @generated from field: double metric = 2;
+   */
+  metric: number;
+
+  /**
+   * @generated from field: string trial_id = 3;
+   */
+  trialId: string;
+
+  /**
+   * @generated from field: string candidate_id = 4;
+   */
+  candidateId: string;
+
+  /**
+   * @generated from field: arswarm.v1.TrialKind kind = 5;
+   */
+  kind: TrialKind;
+
+  /**
+   * @generated from field: arswarm.v1.TrialStatus status = 6;
+   */
+  status: TrialStatus;
+
+  /**
+   * @generated from field: arswarm.v1.CandidateState candidate_state = 7;
+   */
+  candidateState: CandidateState;
+
+  /**
+   * @generated from field: int64 finished_at_ms = 8;
+   */
+  finishedAtMs: bigint;
+};
+
+/**
+ * Describes the message arswarm.v1.ProgressPoint.
+ * Use `create(ProgressPointSchema)` to create a new message.
+ */
+export const ProgressPointSchema: GenMessage<ProgressPoint> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 32);
+
+/**
+ * @generated from message arswarm.v1.StageProgress
+ */
+export type StageProgress = Message<"arswarm.v1.StageProgress"> & {
+  /**
+   * @generated from field: string stage = 1;
+   */
+  stage: string;
+
+  /**
+   * @generated from field: repeated arswarm.v1.ProgressPoint points = 2;
+   */
+  points: ProgressPoint[];
+
+  /**
+   * The running best of kept changes: a step line (x, metric) in order.
+   *
+   * @generated from field: repeated arswarm.v1.ProgressStep best = 3;
+   */
+  best: ProgressStep[];
+};
+
+/**
+ * Describes the message arswarm.v1.StageProgress.
+ * Use `create(StageProgressSchema)` to create a new message.
+ */
+export const StageProgressSchema: GenMessage<StageProgress> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 33);
+
+/**
+ * @generated from message arswarm.v1.ProgressStep
+ */
+export type ProgressStep = Message<"arswarm.v1.ProgressStep"> & {
+  /**
+   * @generated from field: uint32 x = 1;
+   */
+  x: number;
+
+  /**
+   * @generated from field: double metric = 2;
+   */
+  metric: number;
+
+  /**
+   * The merged candidate (empty for the first baseline).
+   *
+   * @generated from field: string candidate_id = 3;
+   */
+  candidateId: string;
+
+  /**
+   * @generated from field: string title = 4;
+   */
+  title: string;
+};
+
+/**
+ * Describes the message arswarm.v1.ProgressStep.
+ * Use `create(ProgressStepSchema)` to create a new message.
+ */
+export const ProgressStepSchema: GenMessage<ProgressStep> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 34);
+
+/**
+ * @generated from message arswarm.v1.GetProgressResponse
+ */
+export type GetProgressResponse = Message<"arswarm.v1.GetProgressResponse"> & {
+  /**
+   * @generated from field: repeated arswarm.v1.StageProgress stages = 1;
+   */
+  stages: StageProgress[];
+
+  /**
+   * @generated from field: string metric = 2;
+   */
+  metric: string;
+
+  /**
+   * @generated from field: bool lower_is_better = 3;
+   */
+  lowerIsBetter: boolean;
+};
+
+/**
+ * Describes the message arswarm.v1.GetProgressResponse.
+ * Use `create(GetProgressResponseSchema)` to create a new message.
+ */
+export const GetProgressResponseSchema: GenMessage<GetProgressResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 35);
+
+/**
+ * @generated from message arswarm.v1.WhoAmIRequest
+ */
+export type WhoAmIRequest = Message<"arswarm.v1.WhoAmIRequest"> & {
+};
+
+/**
+ * Describes the message arswarm.v1.WhoAmIRequest.
+ * Use `create(WhoAmIRequestSchema)` to create a new message.
+ */
+export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 36);
+
+/**
+ * @generated from message arswarm.v1.WhoAmIResponse
+ */
+export type WhoAmIResponse = Message<"arswarm.v1.WhoAmIResponse"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * viewer, reviewer or admin.
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message arswarm.v1.WhoAmIResponse.
+ * Use `create(WhoAmIResponseSchema)` to create a new message.
+ */
+export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_control, 37);
 
 /**
  * The control API used by the CLI and the dashboard.
@@ -352,6 +1300,118 @@ export const ControlService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchEventsRequestSchema;
     output: typeof EventSchema;
+  },
+  /**
+   * A person's candidate; refused (InvalidArgument / AlreadyExists with a reason) when invalid or a duplicate.
+   *
+   * @generated from rpc arswarm.v1.ControlService.SubmitCandidate
+   */
+  submitCandidate: {
+    methodKind: "unary";
+    input: typeof SubmitCandidateRequestSchema;
+    output: typeof SubmitCandidateResponseSchema;
+  },
+  /**
+   * Candidates that passed the top stage and wait for a decision, with their evidence.
+   *
+   * @generated from rpc arswarm.v1.ControlService.ListReview
+   */
+  listReview: {
+    methodKind: "unary";
+    input: typeof ListReviewRequestSchema;
+    output: typeof ListReviewResponseSchema;
+  },
+  /**
+   * Approves a candidate in review; it merges at once when its evidence is against the head.
+   *
+   * @generated from rpc arswarm.v1.ControlService.Approve
+   */
+  approve: {
+    methodKind: "unary";
+    input: typeof ReviewRequestSchema;
+    output: typeof ReviewResponseSchema;
+  },
+  /**
+   * @generated from rpc arswarm.v1.ControlService.Reject
+   */
+  reject: {
+    methodKind: "unary";
+    input: typeof ReviewRequestSchema;
+    output: typeof ReviewResponseSchema;
+  },
+  /**
+   * @generated from rpc arswarm.v1.ControlService.SetWorkers
+   */
+  setWorkers: {
+    methodKind: "unary";
+    input: typeof SetWorkersRequestSchema;
+    output: typeof SetWorkersResponseSchema;
+  },
+  /**
+   * @generated from rpc arswarm.v1.ControlService.Pause
+   */
+  pause: {
+    methodKind: "unary";
+    input: typeof PauseRequestSchema;
+    output: typeof PauseResponseSchema;
+  },
+  /**
+   * @generated from rpc arswarm.v1.ControlService.Resume
+   */
+  resume: {
+    methodKind: "unary";
+    input: typeof ResumeRequestSchema;
+    output: typeof PauseResponseSchema;
+  },
+  /**
+   * results.tsv in autoresearch's columns.
+   *
+   * @generated from rpc arswarm.v1.ControlService.ExportResults
+   */
+  exportResults: {
+    methodKind: "unary";
+    input: typeof ExportResultsRequestSchema;
+    output: typeof ExportResultsResponseSchema;
+  },
+  /**
+   * The log tail a worker reported with a trial's result.
+   *
+   * @generated from rpc arswarm.v1.ControlService.GetTrialLog
+   */
+  getTrialLog: {
+    methodKind: "unary";
+    input: typeof GetTrialLogRequestSchema;
+    output: typeof GetTrialLogResponseSchema;
+  },
+  /**
+   * How well the ladder's lower rungs predicted the higher ones.
+   *
+   * @generated from rpc arswarm.v1.ControlService.GetReport
+   */
+  getReport: {
+    methodKind: "unary";
+    input: typeof GetReportRequestSchema;
+    output: typeof GetReportResponseSchema;
+  },
+  /**
+   * Every finished trial per stage and the running best of kept changes (the progress chart).
+   *
+   * @generated from rpc arswarm.v1.ControlService.GetProgress
+   */
+  getProgress: {
+    methodKind: "unary";
+    input: typeof GetProgressRequestSchema;
+    output: typeof GetProgressResponseSchema;
+  },
+  /**
+   * The caller's token name and role.
+   *
+   * @generated from rpc arswarm.v1.ControlService.WhoAmI
+   */
+  whoAmI: {
+    methodKind: "unary";
+    input: typeof WhoAmIRequestSchema;
+    output: typeof WhoAmIResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_arswarm_v1_control, 0);
