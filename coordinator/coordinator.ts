@@ -32,7 +32,7 @@ import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subject
 import { ControlApi } from './api/index.js';
 import { Intake, type Submission } from './intake.js';
 import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
-import { Ledger } from './ledger/ledger.js';
+import { jetStreamStore, Ledger } from './ledger/ledger.js';
 import { candidateOf, Merger } from './merger.js';
 import { Mutex } from './mutex.js';
 import { KnobsProposer } from './proposers/knobs.js';
@@ -136,7 +136,7 @@ export class Coordinator {
     this.jsm = await jetstreamManager(this.nc);
     this.kv = await ensureSwarmStreams(this.nc, this.jsm, this.names);
     const stageNames = config.stages.map((s) => s.name);
-    this.ledger = await Ledger.open(this.js, this.jsm, this.names, stageNames);
+    this.ledger = await Ledger.open(jetStreamStore(this.js, this.jsm, this.names), stageNames);
     this.repo = await TargetRepo.open({
       sourceDir: this.o.repoDir,
       stateDir: this.o.stateDir,

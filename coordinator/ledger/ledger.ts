@@ -13,28 +13,64 @@ import { LedgerState } from './state.js';
 export type EventBody = MessageInitShape<typeof EventSchema>['body'];
 export type EventListener = (ev: Event) => void;
 
+/** Where events are stored: JetStream in production, memory in simulations. */
+export interface EventStore {
+  /** Stores an encoded event; `duplicate` when the dedupe id was seen before. */
+  append(data: Uint8Array, dedupeId?: string): Promise<{ seq: number; duplicate: boolean }>;
+  /** Reads events from `fromSeq` (inclusive) to the end as it is now. */
+  read(fromSeq: number): AsyncIterable<Event>;
+}
+
+/** The JetStream events stream as an EventStore. */
+export function jetStreamStore(js: JetStreamClient, jsm: JetStreamManager, names: Names): EventStore {
+  return {
+    async append(data, dedupeId) {
+      const ack = await js.publish(names.events, data, dedupeId ? { msgID: dedupeId } : undefined);
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    },
+    read: (fromSeq) => replay(js, jsm, names, fromSeq),
+  };
+}
+
+/** Events kept in memory (simulations and benchmarks: no durability). */
+export function memoryStore(): EventStore {
+  const events: Uint8Array[] = [];
+  const ids = new Set<string>();
+  return {
+    async append(data, dedupeId) {
+      if (dedupeId && ids.has(dedupeId)) return { seq: 0, duplicate: true };
+      if (dedupeId) ids.add(dedupeId);
+      events.push(data);
+      return { seq: events.length, duplicate: false };
+    },
+    async *read(fromSeq) {
+      for (let i = Math.max(fromSeq, 1); i <= events.length; i++) {
+        const ev = decode(EventSchema, events[i - 1]!);
+        ev.seq = BigInt(i);
+        yield ev;
+      }
+    },
+  };
+}
+
 export class Ledger {
   readonly state: LedgerState;
   private readonly listeners = new Set<EventListener>();
+  /** Clock for event times (simulations pass their own). */
+  now: () => number = Date.now;
 
   private constructor(
-    private readonly js: JetStreamClient,
-    private readonly names: Names,
+    private readonly store: EventStore,
     state: LedgerState,
   ) {
     this.state = state;
   }
 
   /** Opens the ledger and rebuilds the state from every stored event. */
-  static async open(
-    js: JetStreamClient,
-    jsm: JetStreamManager,
-    names: Names,
-    stageNames: readonly string[],
-  ): Promise<Ledger> {
+  static async open(store: EventStore, stageNames: readonly string[]): Promise<Ledger> {
     const state = new LedgerState(stageNames);
-    for await (const ev of replay(js, jsm, names)) state.apply(ev);
-    return new Ledger(js, names, state);
+    for await (const ev of store.read(1)) state.apply(ev);
+    return new Ledger(store, state);
   }
 
   /**
@@ -42,12 +78,8 @@ export class Ledger {
    * crash and retry) is dropped by JetStream and not applied again.
    */
   async append(body: EventBody, dedupeId?: string): Promise<Event | undefined> {
-    const ev = create(EventSchema, { atMs: BigInt(Date.now()), body });
-    const ack = await this.js.publish(
-      this.names.events,
-      encode(EventSchema, ev),
-      dedupeId ? { msgID: dedupeId } : undefined,
-    );
+    const ev = create(EventSchema, { atMs: BigInt(this.now()), body });
+    const ack = await this.store.append(encode(EventSchema, ev), dedupeId);
     if (ack.duplicate) return undefined;
     ev.seq = BigInt(ack.seq);
     this.state.apply(ev);
@@ -64,33 +96,28 @@ export class Ledger {
   /** Reads stored events from `fromSeq` (inclusive) up to now. */
   async *history(fromSeq: bigint): AsyncGenerator<Event> {
     if (fromSeq > this.state.lastSeq) return;
-    const consumer = await this.js.consumers.get(this.names.eventsStream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Number(fromSeq),
-    });
-    const msgs = await consumer.consume({ max_messages: 500 });
-    try {
-      for await (const m of msgs) {
-        const ev = decode(EventSchema, m.data);
-        ev.seq = BigInt(m.seq);
-        yield ev;
-        if (m.info.pending === 0 || ev.seq >= this.state.lastSeq) break;
-      }
-    } finally {
-      await msgs.close();
+    for await (const ev of this.store.read(Number(fromSeq))) {
+      if (ev.seq > this.state.lastSeq) break;
+      yield ev;
     }
   }
 }
 
-/** Every stored event, in order (for replay and audits). */
+/** Every stored event from `fromSeq`, in order (for replay and audits). */
 export async function* replay(
   js: JetStreamClient,
   jsm: JetStreamManager,
   names: Names,
+  fromSeq = 1,
 ): AsyncGenerator<Event> {
   const info = await jsm.streams.info(names.eventsStream);
-  if (info.state.messages === 0) return;
-  const consumer = await js.consumers.get(names.eventsStream, { deliver_policy: DeliverPolicy.All });
+  if (info.state.messages === 0 || fromSeq > info.state.last_seq) return;
+  const consumer = await js.consumers.get(
+    names.eventsStream,
+    fromSeq > 1
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
+      : { deliver_policy: DeliverPolicy.All },
+  );
   const msgs = await consumer.consume({ max_messages: 1000 });
   try {
     for await (const m of msgs) {
