@@ -22,10 +22,38 @@ export interface PatchRules {
   readonly maxPatchBytes: number;
 }
 
+/** One line of a hunk: context (' '), removed ('-') or added ('+'). */
+export interface PatchLine {
+  readonly tag: ' ' | '-' | '+';
+  readonly text: string;
+  /** The line has no newline (a `\\ No newline at end of file` marker followed it). */
+  noEol: boolean;
+}
+
+export interface PatchHunk {
+  readonly oldStart: number;
+  readonly oldLines: number;
+  readonly newStart: number;
+  readonly newLines: number;
+  readonly lines: PatchLine[];
+}
+
+/** The changes to one file, in diff order. */
+export interface PatchSection {
+  readonly path: string;
+  readonly newFile: boolean;
+  readonly deleted: boolean;
+  /** New file mode (`100644` or `100755`) when the patch sets one. */
+  readonly mode?: string;
+  readonly hunks: readonly PatchHunk[];
+}
+
 /** A diff that passed every rule. */
 export interface CheckedPatch {
   /** Paths changed, in diff order, without duplicates. */
   readonly files: string[];
+  /** The parsed changes, ready to apply. */
+  readonly sections: PatchSection[];
   /** The diff as text (decoded when bytes were given). */
   readonly text: string;
   readonly bytes: number;
@@ -122,6 +150,22 @@ interface FileSection {
   oldPath: string | null | undefined;
   newPath: string | null | undefined;
   hunks: number;
+  hunkList: PatchHunk[];
+  newFile: boolean;
+  deleted: boolean;
+  mode?: string;
+}
+
+function section(path: string | null): FileSection {
+  return {
+    path,
+    oldPath: undefined,
+    newPath: undefined,
+    hunks: 0,
+    hunkList: [],
+    newFile: false,
+    deleted: false,
+  };
 }
 
 /**
@@ -142,6 +186,7 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   const files: string[] = [];
+  const sections: PatchSection[] = [];
   let added = 0;
   let removed = 0;
   let cur: FileSection | undefined;
@@ -162,6 +207,13 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
     if (isLocked(path)) refuse('locked_file', `patch touches locked file ${path}`, path);
     if (!isEditable(path)) refuse('not_editable', `${path} is not an editable file`, path);
     if (!files.includes(path)) files.push(path);
+    sections.push({
+      path,
+      newFile: cur.newFile || cur.oldPath === null,
+      deleted: cur.deleted || cur.newPath === null,
+      mode: cur.mode,
+      hunks: cur.hunkList,
+    });
     cur = undefined;
   };
 
@@ -169,12 +221,7 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
     const line = lines[i]!;
     if (line.startsWith('diff --git ')) {
       finish();
-      cur = {
-        path: gitHeaderPath(line.slice('diff --git '.length)),
-        oldPath: undefined,
-        newPath: undefined,
-        hunks: 0,
-      };
+      cur = section(gitHeaderPath(line.slice('diff --git '.length)));
       continue;
     }
     if (
@@ -184,7 +231,7 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
     ) {
       // A plain unified diff (no `diff --git` line) starts a new section here.
       finish();
-      cur = { path: null, oldPath: undefined, newPath: undefined, hunks: 0 };
+      cur = section(null);
     }
     if (!cur) {
       if (line.trim() === '') continue;
@@ -208,6 +255,9 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
     if (mode) {
       if (mode[1] === '120000') refuse('symlink', 'symlinks are refused', cur.path ?? undefined);
       if (!ALLOWED_MODES.has(mode[1]!)) refuse('malformed', `unsupported file mode ${mode[1]}`);
+      if (line.startsWith('new file')) cur.newFile = true;
+      if (line.startsWith('deleted file')) cur.deleted = true;
+      if (line.startsWith('new ')) cur.mode = mode[1];
       continue;
     }
     const index = /^index [0-9a-f]+\.\.[0-9a-f]+(?: (\d+))?$/.exec(line);
@@ -223,6 +273,14 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
       cur.hunks++;
       let oldLeft = hunk[2] === undefined ? 1 : Number(hunk[2]);
       let newLeft = hunk[4] === undefined ? 1 : Number(hunk[4]);
+      const h: PatchHunk = {
+        oldStart: Number(hunk[1]),
+        oldLines: oldLeft,
+        newStart: Number(hunk[3]),
+        newLines: newLeft,
+        lines: [],
+      };
+      cur.hunkList.push(h);
       while (oldLeft > 0 || newLeft > 0) {
         i++;
         const body = lines[i];
@@ -232,6 +290,7 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
         if (tag === ' ' || body === '') {
           oldLeft--;
           newLeft--;
+          h.lines.push({ tag: ' ', text: content, noEol: false });
         } else if (tag === '-' || tag === '+') {
           if (tag === '-') {
             oldLeft--;
@@ -240,6 +299,7 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
             newLeft--;
             added++;
           }
+          h.lines.push({ tag, text: content, noEol: false });
           const hit = protectedRes.find((re) => re.test(content));
           if (hit)
             refuse(
@@ -248,6 +308,8 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
               cur.path ?? undefined,
             );
         } else if (tag === '\\') {
+          const last = h.lines.at(-1);
+          if (last) last.noEol = true;
           continue;
         } else {
           refuse('malformed', `bad hunk line ${i + 1}: ${body.slice(0, 80)}`);
@@ -255,7 +317,11 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
         if (oldLeft < 0 || newLeft < 0)
           refuse('malformed', `hunk at line ${i + 1} is longer than its header says`);
       }
-      while (lines[i + 1]?.startsWith('\\')) i++;
+      while (lines[i + 1]?.startsWith('\\')) {
+        i++;
+        const last = h.lines.at(-1);
+        if (last) last.noEol = true;
+      }
       continue;
     }
     if (line.startsWith('deleted file') || line.startsWith('new file'))
@@ -264,5 +330,5 @@ export function checkPatch(diff: string | Uint8Array, rules: PatchRules): Checke
   }
   finish();
   if (files.length === 0) refuse('empty', 'patch changes no file');
-  return { files, text, bytes, addedLines: added, removedLines: removed };
+  return { files, sections, text, bytes, addedLines: added, removedLines: removed };
 }

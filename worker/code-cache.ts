@@ -1,6 +1,6 @@
 /**
  * The per-host code cache: a bare repo filled incrementally from CodeService
- * bundles, and the fresh work trees trials run in (git worktrees of it).
+ * bundles, and the fresh work dirs trials run in (copies of pristine trees).
  * Every fetched commit is pinned by a ref so `git gc` never drops it and so
  * the refs tell the server what the cache already has.
  */
@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import type { BundleChunk } from '../gen/arswarm/v1/code_pb.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import { git, gitRaw } from './git-exec.js';
+import { TreeStore } from './tree-store.js';
 
 /** Refs under which fetched commits are pinned. */
 const PIN_PREFIX = 'refs/arswarm/c/';
@@ -43,16 +44,21 @@ export class CodeCache {
   private readonly inflight = new Map<string, Promise<FetchInfo>>();
   private readonly closing = new AbortController();
 
+  private readonly trees: TreeStore;
+
+  /** `owner` names this process's private pristine trees (several workers may share a work dir). */
   constructor(
     workDir: string,
     private readonly client: BundleSource,
+    owner = 'default',
     private readonly fetchIdleTimeoutMs = DEFAULT_FETCH_IDLE_TIMEOUT_MS,
   ) {
     this.repoDir = join(workDir, 'cache', 'repo.git');
     this.incomingDir = join(workDir, 'cache', 'incoming');
+    this.trees = new TreeStore(this.repoDir, join(workDir, 'trees', owner));
   }
 
-  /** Creates the bare repo when missing and forgets stale worktrees. */
+  /** Creates the bare repo when missing and clears this process's pristine trees. */
   async init(): Promise<void> {
     await mkdir(this.incomingDir, { recursive: true });
     if (!existsSync(join(this.repoDir, 'HEAD'))) {
@@ -61,7 +67,7 @@ export class CodeCache {
       // Pins keep every fetched commit; automatic gc would only cost time mid-trial.
       await git(this.repoDir, ['config', 'gc.auto', '0']);
     }
-    await gitRaw(this.repoDir, ['worktree', 'prune']);
+    await this.trees.init();
   }
 
   /** Whether the cache holds the commit (and its history). */
@@ -152,10 +158,10 @@ export class CodeCache {
     return { fetched: true, bytes };
   }
 
-  /** Checks the commit out into a fresh directory (a detached worktree). */
+  /** Copies the commit's files into a fresh directory (replacing whatever was there). */
   async checkout(sha: string, dir: string): Promise<void> {
     await rm(dir, { recursive: true, force: true });
-    await git(this.repoDir, ['worktree', 'add', '--quiet', '--detach', '--force', dir, sha]);
+    await this.trees.materialize(sha, dir);
   }
 
   /** Abandons fetches under way (shutdown). */
@@ -163,9 +169,8 @@ export class CodeCache {
     this.closing.abort();
   }
 
-  /** Removes a trial's work tree. */
+  /** Removes a trial's work dir. */
   async remove(dir: string): Promise<void> {
     await rm(dir, { recursive: true, force: true });
-    await gitRaw(this.repoDir, ['worktree', 'prune']);
   }
 }

@@ -15,11 +15,12 @@ export function gitRaw(
   cwd: string,
   args: readonly string[],
   input?: string | Uint8Array,
+  env?: Record<string, string>,
 ): Promise<GitResult> {
   return new Promise((ok, fail) => {
     const p = spawn('git', args, {
       cwd,
-      env: { ...process.env, ...GIT_ENV },
+      env: { ...process.env, ...GIT_ENV, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -40,15 +41,14 @@ export async function git(
   cwd: string,
   args: readonly string[],
   input?: string | Uint8Array,
+  env?: Record<string, string>,
 ): Promise<string> {
-  const r = await gitRaw(cwd, args, input);
+  const r = await gitRaw(cwd, args, input, env);
   if (r.code !== 0) {
     throw new ArswarmError(
       Code.Internal,
       `git ${args[0] ?? ''} failed (${r.code}): ${r.stderr.trim().slice(0, 500)}`,
-      {
-        reason: 'git_failed',
-      },
+      { reason: 'git_failed' },
     );
   }
   return r.stdout;

@@ -10,12 +10,18 @@ import { createWriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { RunEnd } from './classify.js';
 import { ProgressTracker } from './output-parser.js';
+import type { CommandProcess, Launcher } from './launcher.js';
 import { groupMembers, signalGroup } from './process-group.js';
 
 export interface RunSpec {
   readonly command: string;
   readonly cwd: string;
+  /** Starts the command; without one, the worker spawns it itself with `env`. */
+  readonly launcher?: Launcher;
+  /** The loop's environment (used when there is no launcher; a launcher was started with it). */
   readonly env: Record<string, string>;
+  /** The trial's variables, on top of env. */
+  readonly vars: Record<string, string>;
   readonly timeoutMs: number;
   readonly killGraceMs: number;
   readonly logFile: string;
@@ -71,12 +77,14 @@ export function runCommand(spec: RunSpec): Promise<RunOutcome> {
     let logged = 0;
     const tail = new Tail(spec.keepBytes);
     const progress = new ProgressTracker();
-    const child = spawn('sh', ['-c', spec.command], {
-      cwd: spec.cwd,
-      env: spec.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child: CommandProcess = spec.launcher
+      ? spec.launcher.start(spec.cwd, spec.vars, spec.command)
+      : spawn('sh', ['-c', spec.command], {
+          cwd: spec.cwd,
+          env: { ...spec.env, ...spec.vars },
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
     const spawnedAt = performance.now();
     const pgid = child.pid ?? -1;
     let timedOut = false;

@@ -1,6 +1,8 @@
 /**
  * The environment a target command gets: an allowlist of the worker's own
- * variables, never its credentials, plus the trial's parameters.
+ * variables, never its credentials, plus the trial's parameters. Split in two
+ * because the per-loop part is fixed before a trial arrives (the launcher
+ * process is started with it) and the per-trial part is exported on top.
  */
 import type { Trial } from '../gen/arswarm/v1/trial_pb.js';
 
@@ -17,11 +19,11 @@ export const ENV_ALLOWLIST = [
   'TZ',
 ] as const;
 
-/** Variables the trial may never receive, whatever the spec says (credentials, worker wiring). */
+/** Variables a trial never receives, whatever the spec says (credentials, worker wiring). */
 const FORBIDDEN = /^(ARSWARM_(TOKEN|NATS_URL|CODE_ADDR)|NATS_|ANTHROPIC_|OPENAI_|AWS_SECRET|GITHUB_TOKEN)/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export interface TrialEnvInput {
-  readonly trial: Trial;
+export interface LoopEnvInput {
   /** The worker's environment (process.env). */
   readonly base: NodeJS.ProcessEnv;
   /** Persisted cache dirs, name -> path. */
@@ -30,26 +32,32 @@ export interface TrialEnvInput {
   readonly gpuIndex: number | undefined;
 }
 
-/** Builds the scrubbed environment, lowest precedence first. */
-export function trialEnv(input: TrialEnvInput): Record<string, string> {
-  const { trial, base } = input;
+/** The part every trial of a loop shares: allowlist, caches, CUDA_VISIBLE_DEVICES. */
+export function loopEnv(input: LoopEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) {
+  for (const [k, v] of Object.entries(input.base)) {
     if (v === undefined) continue;
     if ((ENV_ALLOWLIST as readonly string[]).includes(k) || k.startsWith('LC_')) env[k] = v;
   }
   // Unbuffered Python output keeps progress and the log tail live.
   env.PYTHONUNBUFFERED = '1';
   Object.assign(env, input.cacheEnv);
-  const fromSpec = { ...(trial.target?.env ?? {}), ...(trial.stage?.env ?? {}) };
-  for (const [k, v] of Object.entries(fromSpec)) if (!FORBIDDEN.test(k)) env[k] = v;
-  const stage = trial.stage;
-  if (stage) {
-    env.TIME_BUDGET = String(stage.budgetSeconds);
-    env.ARSWARM_STAGE = stage.name;
-  }
-  env.SEED = String(trial.seed);
-  env.ARSWARM_TRIAL_ID = trial.id;
   env.CUDA_VISIBLE_DEVICES = input.gpuIndex === undefined ? '' : String(input.gpuIndex);
   return env;
+}
+
+/** The trial's own variables: target env, stage env, TIME_BUDGET, SEED and ids (valid names only). */
+export function trialVars(trial: Trial): Record<string, string> {
+  const vars: Record<string, string> = {};
+  const fromSpec = { ...(trial.target?.env ?? {}), ...(trial.stage?.env ?? {}) };
+  for (const [k, v] of Object.entries(fromSpec)) {
+    if (NAME.test(k) && !FORBIDDEN.test(k) && k !== 'CUDA_VISIBLE_DEVICES' && !v.includes('\0')) vars[k] = v;
+  }
+  if (trial.stage) {
+    vars.TIME_BUDGET = String(trial.stage.budgetSeconds);
+    vars.ARSWARM_STAGE = trial.stage.name;
+  }
+  vars.SEED = String(trial.seed);
+  vars.ARSWARM_TRIAL_ID = trial.id;
+  return vars;
 }

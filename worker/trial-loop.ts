@@ -24,7 +24,9 @@ import type { CodeCache } from './code-cache.js';
 import type { ConsumerCache } from './consumer-cache.js';
 import type { Device } from './gpus.js';
 import { pullPlan, type LadderWatch } from './ladder.js';
+import { Launcher } from './launcher.js';
 import { LogStore } from './log-store.js';
+import { loopEnv } from './trial-env.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import { groupMembers, processEnvVar, signalGroup } from './process-group.js';
 import { runTrial, type TrialResultInit, type TrialRun } from './trial-runner.js';
@@ -62,6 +64,7 @@ export class TrialLoop {
   private readonly trialsDir: string;
   private readonly pidFile: string;
   private readonly logs: LogStore;
+  private readonly launcher: Launcher;
 
   constructor(
     readonly workerId: string,
@@ -72,6 +75,8 @@ export class TrialLoop {
     this.trialsDir = join(deps.options.workDir, 'trials', dir);
     this.pidFile = join(deps.options.workDir, 'run', `${dir}.json`);
     this.logs = new LogStore(join(deps.options.workDir, 'logs', dir), deps.options.maxLogFiles);
+    const env = loopEnv({ base: process.env, cacheEnv: deps.options.cacheEnv, gpuIndex: device.gpu?.index });
+    this.launcher = new Launcher(this.trialsDir, env);
   }
 
   /** For heartbeats. */
@@ -94,6 +99,8 @@ export class TrialLoop {
     await mkdir(this.trialsDir, { recursive: true });
     await mkdir(join(this.deps.options.workDir, 'run'), { recursive: true });
     await this.logs.init();
+    for (const dir of Object.values(this.deps.options.cacheEnv)) await mkdir(dir, { recursive: true });
+    this.launcher.prepare();
   }
 
   /** Stop pulling; the current trial goes on. */
@@ -109,6 +116,14 @@ export class TrialLoop {
 
   /** Pulls and runs trials until stopped. */
   async run(): Promise<void> {
+    try {
+      await this.loop();
+    } finally {
+      this.launcher.close();
+    }
+  }
+
+  private async loop(): Promise<void> {
     const log = this.deps.options.logger;
     while (!this.stopping) {
       let msg: PulledMsg | null;
@@ -214,6 +229,7 @@ export class TrialLoop {
           trialsDir: this.trialsDir,
           signal: this.kill.signal,
           deliveryCount: msg.deliveryCount,
+          launcher: this.launcher,
           onProgress: (p) => (this.progress = p),
           onSpawn: (pgid) =>
             void writeFile(this.pidFile, JSON.stringify({ pgid, trialId: trial.id })).catch(() => undefined),
@@ -250,6 +266,7 @@ export class TrialLoop {
       this.current = undefined;
       await rm(this.pidFile, { force: true }).catch(() => undefined);
       await this.cleanup(trial);
+      if (!this.stopping) this.launcher.prepare();
     }
   }
 

@@ -11,6 +11,7 @@ import { ArswarmError } from '../common/errors.js';
 import { checkPatch, targetSpecRules } from '../common/patch-check.js';
 import { token } from '../common/subjects.js';
 import { TrialStatus, type Trial, type TrialResultSchema } from '../gen/arswarm/v1/trial_pb.js';
+import { applyPatch } from './apply-patch.js';
 import { classify } from './classify.js';
 import type { CodeCache } from './code-cache.js';
 import { gpuMemoryOfPids, type Device } from './gpus.js';
@@ -20,8 +21,8 @@ import type { ResolvedWorkerOptions } from './options.js';
 import { parseOutput } from './output-parser.js';
 import { applyOverrides } from './overrides.js';
 import { runCommand } from './run-command.js';
-import { gitRaw } from './git-exec.js';
-import { trialEnv } from './trial-env.js';
+import type { Launcher } from './launcher.js';
+import { loopEnv, trialVars } from './trial-env.js';
 
 /** Output kept in memory for parsing the metric block. */
 const PARSE_BYTES = 256 * 1024;
@@ -39,6 +40,8 @@ export interface TrialContext {
   /** Aborted when the worker must hand the trial back (drain deadline). */
   readonly signal: AbortSignal;
   readonly deliveryCount: number;
+  /** Starts the command (a standby process); absent = spawn directly. */
+  readonly launcher?: Launcher;
   readonly onProgress?: (p: number) => void;
   readonly onSpawn?: (pgid: number) => void;
 }
@@ -127,8 +130,9 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
     await ctx.cache.checkout(trial.parentCommit, workDir);
     let changed: string[] = [];
     if (trial.diff.trim() !== '') {
+      let sections;
       try {
-        changed = checkPatch(trial.diff, targetSpecRules(target)).files;
+        ({ files: changed, sections } = checkPatch(trial.diff, targetSpecRules(target)));
       } catch (err) {
         const e = ArswarmError.from(err);
         throw new SetupFailure(
@@ -136,12 +140,13 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
           `patch refused (${e.reason ?? 'invalid'}): ${e.message}`,
         );
       }
-      const applied = await gitRaw(workDir, ['apply', '--whitespace=nowarn', '-'], trial.diff);
-      if (applied.code !== 0) {
-        throw new SetupFailure(
-          TrialStatus.INTEGRITY,
-          `patch does not apply: ${applied.stderr.trim().slice(0, 300)}`,
-        );
+      try {
+        await applyPatch(workDir, sections);
+      } catch (err) {
+        if (err instanceof ArswarmError && err.reason === 'patch_does_not_apply') {
+          throw new SetupFailure(TrialStatus.INTEGRITY, `patch does not apply: ${err.message}`);
+        }
+        throw err;
       }
     }
     try {
@@ -167,7 +172,9 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
   const outcome = await runCommand({
     command: target.command,
     cwd: workDir,
-    env: trialEnv({ trial, base: process.env, cacheEnv: options.cacheEnv, gpuIndex: gpu?.index }),
+    launcher: ctx.launcher,
+    env: loopEnv({ base: process.env, cacheEnv: options.cacheEnv, gpuIndex: gpu?.index }),
+    vars: trialVars(trial),
     timeoutMs: timeoutS * 1000,
     killGraceMs: options.killGraceMs,
     logFile,

@@ -74,7 +74,7 @@ export class Worker {
       const js = jetstream(this.nc);
       const consumers = new ConsumerCache(await jetstreamManager(this.nc), this.names.trialsStream);
       this.client = createClient(CodeService, o.codeAddr, { token: o.token });
-      const cache = (this.cache = new CodeCache(o.workDir, this.client));
+      const cache = (this.cache = new CodeCache(o.workDir, this.client, token(o.id)));
       await cache.init();
       this.ladder = new LadderWatch(this.nc, this.names.controlBucket, (err) =>
         log('warn', 'waiting for the ladder in the control bucket', {

@@ -35,6 +35,24 @@ import {
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FAKE_NVIDIA_SMI = join(ROOT, 'test', 'support', 'fake-nvidia-smi');
 
+/** A CodeService serving bundles of one repo on a free loopback port. */
+export async function startCodeServer(
+  repo: string,
+  onFetch?: (req: { want: string; have: string[] }) => void,
+): Promise<{ addr: string; server: grpc.Server }> {
+  const server = new grpc.Server();
+  server.addService(
+    serviceDefinition(CodeService),
+    serviceHandlers(CodeService, {
+      fetchBundle: (req) => {
+        onFetch?.({ want: req.want, have: [...req.have] });
+        return bundleChunks(repo, req.want, req.have);
+      },
+    }),
+  );
+  return { addr: `127.0.0.1:${await listen(server, '127.0.0.1', 0)}`, server };
+}
+
 /** A directory holding `nvidia-smi` -> the fake, to put first on PATH. */
 export function fakeGpuPath(dir: string): string {
   const bin = join(dir, 'fake-bin');
@@ -145,17 +163,9 @@ export class Harness {
         ackWaitMs: BigInt(ackWaitMs),
       }),
     );
-    this.server = new grpc.Server();
-    this.server.addService(
-      serviceDefinition(CodeService),
-      serviceHandlers(CodeService, {
-        fetchBundle: (req) => {
-          this.fetches.push({ want: req.want, have: [...req.have] });
-          return bundleChunks(this.repo, req.want, req.have, 64 * 1024);
-        },
-      }),
-    );
-    this.codeAddr = `127.0.0.1:${await listen(this.server, '127.0.0.1', 0)}`;
+    const code = await startCodeServer(this.repo, (req) => this.fetches.push(req));
+    this.codeAddr = code.addr;
+    this.server = code.server;
     return this;
   }
 
