@@ -6,7 +6,12 @@ import { Command, CommanderError } from 'commander';
 import { ArswarmError, Code } from '../common/errors.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { demoCommand, upCommand } from './commands/up.js';
-import { statusCommand } from './commands/status.js';
+import { diffCommand, lsCommand, showCommand } from './commands/candidates.js';
+import { pauseCommand, resumeCommand, scaleCommand } from './commands/operate.js';
+import { exportCommand, logsCommand, reportCommand } from './commands/results.js';
+import { reviewCommand } from './commands/review.js';
+import { statusCommand, whoamiCommand } from './commands/status.js';
+import { submitCommand } from './commands/submit.js';
 import { workerCommand } from './commands/worker.js';
 
 const program = new Command()
@@ -23,6 +28,18 @@ program.addCommand(demoCommand());
 program.addCommand(coordinatorCommand());
 program.addCommand(workerCommand());
 program.addCommand(statusCommand());
+program.addCommand(lsCommand());
+program.addCommand(showCommand());
+program.addCommand(diffCommand());
+program.addCommand(reviewCommand());
+program.addCommand(submitCommand());
+program.addCommand(scaleCommand());
+program.addCommand(pauseCommand());
+program.addCommand(resumeCommand());
+program.addCommand(exportCommand());
+program.addCommand(logsCommand());
+program.addCommand(reportCommand());
+program.addCommand(whoamiCommand());
 
 /** Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 not found, 4 unavailable, 5 refused (auth/permission). */
 export function exitCodeOf(e: ArswarmError): number {

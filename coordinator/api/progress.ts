@@ -73,9 +73,10 @@ function steps(
       tv.trial.parentCommit === first &&
       tv.result.status === TrialStatus.OK,
   );
+  // The line starts at the left edge: the first head is what every change is measured against.
   if (base.length)
     raw.push({
-      x: xOf.get(base.at(-1)!.trial.id) ?? 0,
+      x: 0,
       metric: base.reduce((a, tv) => a + tv.result.metric, 0) / base.length,
       candidateId: '',
       title: 'baseline',
@@ -94,7 +95,7 @@ function steps(
       title: v.candidate.title,
     });
   }
-  raw.sort((a, b) => (a.x ?? 0) - (b.x ?? 0));
+  raw.sort((a, b) => (a.x ?? 0) - (b.x ?? 0) || (a.candidateId ? 1 : 0) - (b.candidateId ? 1 : 0));
   const out: Step[] = [];
   for (const s of raw) {
     const prev = out.at(-1);
