@@ -27,6 +27,8 @@ import {
   TrialKind,
   TrialResultSchema,
   TrialSchema,
+  TrialStartedSchema,
+  type TrialStarted,
   type StageSchema,
   type TargetSpecSchema,
   type TrialResult,
@@ -210,15 +212,24 @@ export class Harness {
     return t.id!;
   }
 
-  /** All finished results so far, read from the results stream. */
-  async results(): Promise<TrialResult[]> {
-    const out: TrialResult[] = [];
+  private async resultsOn(subject: string): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
     const info = await this.jsm.streams.info(this.names.resultsStream);
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
       const m = await this.jsm.streams.getMessage(this.names.resultsStream, { seq }).catch(() => null);
-      if (m && m.subject === this.names.resultFinished) out.push(decode(TrialResultSchema, m.data));
+      if (m && m.subject === subject) out.push(m.data);
     }
     return out;
+  }
+
+  /** All finished results so far, read from the results stream. */
+  async results(): Promise<TrialResult[]> {
+    return (await this.resultsOn(this.names.resultFinished)).map((d) => decode(TrialResultSchema, d));
+  }
+
+  /** All TrialStarted reports so far. */
+  async started(): Promise<TrialStarted[]> {
+    return (await this.resultsOn(this.names.resultStarted)).map((d) => decode(TrialStartedSchema, d));
   }
 
   /** Waits until a result for every id exists; returns them by id. */

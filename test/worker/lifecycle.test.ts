@@ -75,6 +75,13 @@ describe('worker lifecycle', () => {
     expect(alive(pid!)).toBe(false);
     // Acked: the coordinator re-queues infra failures as a new attempt; this one is done.
     expect(await pending()).toEqual({ waiting: 0, unacked: 0 });
+    // The new attempt (as the coordinator queues it) finishes on another worker.
+    const other = spawn('elsewhere');
+    const retry = await h.queue(h.trial({ id: `${id}-a2`, attempt: 2, target: { env: { MODE: 'ok' } } }));
+    const r2 = (await h.waitResults([retry])).get(retry)!;
+    expect([r2.status, r2.workerId]).toEqual([TrialStatus.OK, 'elsewhere']);
+    other.kill('SIGTERM');
+    expect(await exited(other)).toBe(0);
   });
 
   it('kill -9 mid-trial: redelivered after the ack wait, one result, orphan killed on restart', async () => {

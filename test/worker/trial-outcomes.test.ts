@@ -47,6 +47,7 @@ beforeAll(async () => {
     heartbeatMs: 100,
     killGraceMs: 300,
     memorySampleMs: 100,
+    cacheEnv: { DATASET_CACHE: join(h.dir, 'dataset-cache') },
     pollExpiresMs: 300,
     logger: (level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`),
   });
@@ -79,6 +80,8 @@ describe('worker trial outcomes', () => {
     expect(r.workerId).toBe('w1');
     expect(r.gpuClass).toBe('cpu');
     expect(r.trial?.diff).toBe(diff);
+    const started = (await h.started()).find((s) => s.trialId === id);
+    expect(started).toMatchObject({ workerId: 'w1', gpuClass: 'cpu' });
     expect(r.logTail).toContain('val_bpb:          1.250000');
     expect(r.finishedAtMs >= r.startedAtMs).toBe(true);
   });
@@ -173,6 +176,8 @@ describe('worker trial outcomes', () => {
       expect(r.logTail).toContain(`ENV ${kv}\n`);
     }
     expect(r.logTail).toMatch(/^ENV CUDA_VISIBLE_DEVICES=$/m);
+    expect(r.logTail).toContain(`ENV DATASET_CACHE=${join(h.dir, 'dataset-cache')}\n`);
+    expect(existsSync(join(h.dir, 'dataset-cache'))).toBe(true);
   });
 
   it('fetches a new commit incrementally and reports an unknown one as infra', async () => {

@@ -48,7 +48,8 @@ export type BundleChunk = Message<"arswarm.v1.BundleChunk"> & {
   data: Uint8Array;
 
   /**
-   * Total bundle size in bytes, set on the first chunk.
+   * Total bundle size in bytes when known in advance; 0 when the bundle is
+   * streamed as git writes it (the size is then unknown).
    *
    * @generated from field: uint64 total_bytes = 2;
    */
