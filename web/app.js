@@ -1,0 +1,202 @@
+// The arswarm dashboard: status, progress chart, workers, review queue and
+// journal, refreshed from the coordinator's event stream.
+import { Api, ApiError, initialToken, saveToken } from './api.js';
+import { COLORS, stageChart } from './chart.js';
+import { h, journalTable, num, reviewCard, statusFigures, workersTable } from './views.js';
+
+const $ = (id) => document.getElementById(id);
+const ROLES = ['viewer', 'reviewer', 'admin'];
+const can = (role, needed) => ROLES.indexOf(role) >= ROLES.indexOf(needed);
+
+const state = {
+  api: new Api(initialToken()),
+  role: '',
+  stop: undefined,
+  timer: undefined,
+  busy: false,
+  again: false,
+};
+
+function show(el, content) {
+  el.replaceChildren(...[content].flat());
+}
+
+function setLive(s) {
+  const el = $('live');
+  el.className = `live ${s}`;
+  el.textContent =
+    { live: 'live', reconnecting: 'reconnecting…', denied: 'signed out', off: 'offline' }[s] ?? s;
+}
+
+function banner(text) {
+  const el = $('banner');
+  el.hidden = !text;
+  el.textContent = text || '';
+}
+
+async function refresh() {
+  if (state.busy) {
+    state.again = true;
+    return;
+  }
+  state.busy = true;
+  try {
+    const api = state.api;
+    const [status, progress, review, list] = await Promise.all([
+      api.call('GetStatus'),
+      api.call('GetProgress'),
+      api.call('ListReview'),
+      api.call('ListCandidates', { pageSize: 1000 }),
+    ]);
+    banner('');
+    show($('figures'), statusFigures(status));
+    const meta = { metric: progress.metric, lowerIsBetter: !!progress.lowerIsBetter };
+    show(
+      $('charts'),
+      (progress.stages || []).map((s) => {
+        const fig = h('figure', { class: 'panel', 'data-stage': s.stage });
+        fig.innerHTML = stageChart(s, meta); // markup built by stageChart, every text escaped there
+        fig.prepend(h('figcaption', {}, `${s.stage} · ${(s.points || []).length} trials`));
+        return fig;
+      }),
+    );
+    show($('workers'), workersTable(status.workers || []));
+    $('worker-count').textContent = String((status.workers || []).length);
+    const items = review.items || [];
+    $('review-count').textContent = String(items.length);
+    show(
+      $('review'),
+      items.length
+        ? items.map((item) => reviewCard(item, { canDecide: can(state.role, 'reviewer'), decide }))
+        : h(
+            'p',
+            { class: 'muted' },
+            `nothing waits for review (merge policy: ${review.mergePolicy || 'review'})`,
+          ),
+    );
+    show($('journal'), journalTable(list.candidates || []));
+    renderAdmin(status);
+  } catch (err) {
+    if (err instanceof ApiError && (err.code === 'Unauthenticated' || err.code === 'PermissionDenied'))
+      banner(`${err.message}: enter a token above`);
+    else banner(`cannot load: ${err.message}`);
+  } finally {
+    state.busy = false;
+    if (state.again) {
+      state.again = false;
+      schedule();
+    }
+  }
+}
+
+/** Coalesces bursts of events into one refresh. */
+function schedule(ms = 400) {
+  clearTimeout(state.timer);
+  state.timer = setTimeout(refresh, ms);
+}
+
+async function decide(id, approve, note) {
+  const r = await state.api.call(approve ? 'Approve' : 'Reject', { id, note });
+  schedule(0);
+  return r;
+}
+
+function renderAdmin(status) {
+  const el = $('admin');
+  if (!can(state.role, 'admin')) return show(el, []);
+  const replicas = h('input', {
+    type: 'number',
+    min: 0,
+    value: (status.pools?.[0]?.desired ?? status.workers?.length ?? 0).toString(),
+    'aria-label': 'workers',
+  });
+  const act = (fn) => async () => {
+    try {
+      await fn();
+      schedule(0);
+    } catch (err) {
+      banner(err.message);
+    }
+  };
+  show(el, [
+    status.paused
+      ? h('button', { onclick: act(() => state.api.call('Resume')) }, 'Resume')
+      : h(
+          'button',
+          { onclick: act(() => state.api.call('Pause', { reason: 'from the dashboard' })) },
+          'Pause',
+        ),
+    replicas,
+    h(
+      'button',
+      { onclick: act(() => state.api.call('SetWorkers', { replicas: num(replicas.value) })) },
+      'Scale',
+    ),
+  ]);
+}
+
+async function connect() {
+  state.stop?.();
+  setLive('off');
+  try {
+    const me = await state.api.call('WhoAmI');
+    state.role = me.role;
+    $('whoami').textContent = `${me.name} · ${me.role}`;
+  } catch (err) {
+    state.role = '';
+    $('whoami').textContent = '';
+    banner(
+      err instanceof ApiError && err.code === 'Unauthenticated'
+        ? 'enter a token to see the swarm'
+        : `cannot reach the coordinator: ${err.message}`,
+    );
+    setLive('denied');
+    return;
+  }
+  await refresh();
+  const status = await state.api.call('GetStatus').catch(() => ({}));
+  state.stop = state.api.follow(
+    num(status.ledgerEvents),
+    () => schedule(),
+    (s) => {
+      setLive(s);
+      if (s === 'live') schedule(0);
+    },
+  );
+}
+
+function legend() {
+  const item = (cls, label) =>
+    h('span', { class: 'key' }, h('i', { style: `background:${COLORS[cls]}` }), label);
+  return [
+    item('kept', 'kept (merged)'),
+    item('inflight', 'in flight / review'),
+    item('discarded', 'discarded'),
+    item('baseline', 'baseline'),
+    item('crashed', 'crashed (×)'),
+    h('span', { class: 'key' }, h('i', { class: 'line' }), 'running best of kept changes'),
+  ];
+}
+
+function init() {
+  const input = $('token');
+  input.value = state.api.token;
+  $('token-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    saveToken(input.value.trim());
+    state.api = new Api(input.value.trim());
+    void connect();
+  });
+  // A `#token=` link opened in a tab that already shows the dashboard.
+  window.addEventListener('hashchange', () => {
+    const token = initialToken();
+    if (token === state.api.token) return;
+    input.value = token;
+    state.api = new Api(token);
+    void connect();
+  });
+  show($('legend'), legend());
+  void connect();
+}
+
+init();

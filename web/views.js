@@ -1,0 +1,232 @@
+// Rendering of the dashboard's sections. Everything from the server goes in as
+// text nodes (titles and hypotheses may come from an LLM): no innerHTML with data.
+
+/** Builds an element: h('td', {class: 'x'}, 'text', child, ...). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false || v === null) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c);
+  return el;
+}
+
+export const num = (v) => (v === undefined ? 0 : Number(v));
+export const fmt = (v, d = 6) => (Number.isFinite(Number(v)) && v !== undefined ? Number(v).toFixed(d) : '–');
+export const word = (e, prefix) =>
+  String(e || '')
+    .replace(prefix, '')
+    .toLowerCase() || '–';
+const pm = (d, s) => `${num(d) >= 0 ? '+' : ''}${num(d).toFixed(4)} ± ${num(s).toFixed(4)}`;
+
+export function duration(seconds) {
+  if (num(seconds) < 10) return `${num(seconds).toFixed(1)}s`;
+  const s = Math.round(num(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+function table(headers, rows, attrs = {}) {
+  return h(
+    'table',
+    attrs,
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((x) => h('th', {}, x)),
+      ),
+    ),
+    h('tbody', {}, rows),
+  );
+}
+
+/** The header's figures. */
+export function statusFigures(s) {
+  const fig = (label, value, attrs = {}) =>
+    h('div', { class: 'fig', ...attrs }, h('span', {}, label), h('b', {}, value));
+  return [
+    fig('head', `${(s.head || '').slice(0, 7)} on ${s.branch || '–'}`),
+    fig(
+      s.metric || 'metric',
+      s.headMetric === undefined || s.headMetric === 'NaN' ? 'baseline' : fmt(s.headMetric),
+    ),
+    fig('trials', `${num(s.trialsFinished)} done · ${num(s.trialsQueued)} queued`),
+    fig('throughput', `${num(s.resultsPerMinute).toFixed(1)}/min`),
+    fig('candidates', `${num(s.candidates)} · ${num(s.inReview)} in review`),
+    fig('merges', String(num(s.merges)), { 'data-testid': 'merges' }),
+    fig('cost', `$${num(s.costUsd).toFixed(2)}`),
+    s.paused ? fig('swarm', 'paused', { class: 'fig paused' }) : fig('swarm', 'running'),
+  ];
+}
+
+export function workersTable(workers) {
+  if (!workers.length) return h('p', { class: 'muted' }, 'no live workers');
+  return table(
+    ['worker', 'class', 'state', 'trial', 'progress', 'done', 'idle'],
+    workers.map((w) => {
+      const pct = Math.round(num(w.progress) * 100);
+      return h(
+        'tr',
+        {},
+        h('td', {}, w.workerId),
+        h('td', {}, `${w.gpuClass}${w.gpuMemoryMb ? ` · ${Math.round(num(w.gpuMemoryMb) / 1024)} GiB` : ''}`),
+        h('td', {}, word(w.state, 'WORKER_STATE_')),
+        h('td', { class: 'mono' }, w.currentTrialId || '–'),
+        h(
+          'td',
+          {},
+          w.currentTrialId
+            ? h(
+                'div',
+                { class: 'bar', title: `${pct}%` },
+                h('div', { style: `width:${pct}%` }),
+                h('span', {}, `${pct}%`),
+              )
+            : '–',
+        ),
+        h('td', { class: 'num' }, String(num(w.trialsDone))),
+        h('td', { class: 'num' }, duration(w.idleSeconds)),
+      );
+    }),
+  );
+}
+
+export function evidenceTable(evidence) {
+  return table(
+    ['stage', 'verdict', 'Δ ± σ', 'n', 'seeds', 'GPU', 'candidate', 'baseline', 'GPU time'],
+    evidence.map((e) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, e.stage),
+        h('td', { class: `verdict ${word(e.kind, 'VERDICT_KIND_')}` }, word(e.kind, 'VERDICT_KIND_')),
+        h('td', { class: 'num mono' }, pm(e.delta, e.sigma)),
+        h('td', { class: 'num' }, String(num(e.n))),
+        h('td', { class: 'mono' }, (e.seeds || []).join(', ') || '–'),
+        h('td', {}, e.gpuClass || '–'),
+        h('td', { class: 'num mono' }, fmt(e.candidateMean)),
+        h('td', { class: 'num mono' }, fmt(e.baselineMean)),
+        h('td', { class: 'num' }, duration(e.gpuSeconds)),
+      ),
+    ),
+    { class: 'evidence' },
+  );
+}
+
+export function diffView(diff) {
+  return h(
+    'pre',
+    { class: 'diff' },
+    (diff || '').split('\n').map((line) => {
+      const cls =
+        line.startsWith('+++') || line.startsWith('---')
+          ? 'file'
+          : line.startsWith('@@')
+            ? 'hunk'
+            : line.startsWith('+')
+              ? 'add'
+              : line.startsWith('-')
+                ? 'del'
+                : '';
+      return h('span', { class: cls }, `${line}\n`);
+    }),
+  );
+}
+
+/** One review card; `decide(id, approve, note)` returns a promise. */
+export function reviewCard(item, { canDecide, decide }) {
+  const c = item.summary.candidate;
+  const note = h('input', {
+    type: 'text',
+    class: 'note',
+    placeholder: 'note (recorded with the decision)',
+    'aria-label': `note for ${c.id}`,
+  });
+  const msg = h('span', { class: 'msg' });
+  const act = (approve) => async () => {
+    for (const b of buttons) b.disabled = true;
+    msg.textContent = approve ? 'approving…' : 'rejecting…';
+    try {
+      const r = await decide(c.id, approve, note.value);
+      msg.textContent = r.mergedCommit
+        ? `merged as ${r.mergedCommit.slice(0, 7)}`
+        : word(r.state, 'CANDIDATE_STATE_');
+    } catch (err) {
+      msg.textContent = err.message;
+      for (const b of buttons) b.disabled = false;
+    }
+  };
+  const buttons = [
+    h('button', { class: 'approve', onclick: act(true), disabled: !canDecide || item.approved }, 'Approve'),
+    h('button', { class: 'reject', onclick: act(false), disabled: !canDecide || item.approved }, 'Reject'),
+  ];
+  return h(
+    'article',
+    { class: 'card', 'data-candidate': c.id },
+    h(
+      'header',
+      {},
+      h('b', { class: 'mono' }, c.id),
+      ' ',
+      h('span', { class: 'title' }, c.title),
+      h(
+        'span',
+        { class: 'muted' },
+        ` · ${c.proposer}${num(item.costUsd) ? ` · $${num(item.costUsd).toFixed(4)}` : ''}`,
+      ),
+    ),
+    c.hypothesis ? h('p', { class: 'hypothesis' }, c.hypothesis) : null,
+    item.approved
+      ? h('p', { class: 'warn' }, 'approved: waiting for its merge')
+      : !item.onHead
+        ? h(
+            'p',
+            { class: 'warn' },
+            'the head moved since this evidence: approving revalidates it at the top stage first',
+          )
+        : null,
+    evidenceTable(item.evidence || []),
+    h('details', { open: true }, h('summary', {}, 'diff'), diffView(item.diff)),
+    h(
+      'div',
+      { class: 'actions' },
+      note,
+      buttons,
+      msg,
+      canDecide ? null : h('span', { class: 'muted' }, ' (a reviewer token decides)'),
+    ),
+  );
+}
+
+/** The journal: every candidate, newest first, with its last verdict. */
+export function journalTable(candidates) {
+  if (!candidates.length) return h('p', { class: 'muted' }, 'no candidates yet');
+  return table(
+    ['id', 'state', 'stage', 'last verdict', 'proposer', 'title'],
+    [...candidates].reverse().map((c) => {
+      const v = (c.verdicts || []).at(-1);
+      const state = word(c.state, 'CANDIDATE_STATE_');
+      return h(
+        'tr',
+        { title: c.candidate.hypothesis || '' },
+        h('td', { class: 'mono' }, c.candidate.id),
+        h('td', {}, h('span', { class: `badge ${state}` }, state)),
+        h('td', {}, c.stage || '–'),
+        h(
+          'td',
+          { class: 'mono' },
+          v ? `${v.stage} ${word(v.kind, 'VERDICT_KIND_')} ${pm(v.delta, v.sigma)}` : '–',
+        ),
+        h('td', {}, c.candidate.proposer),
+        h('td', {}, c.candidate.title),
+      );
+    }),
+    { class: 'journal' },
+  );
+}
