@@ -12,6 +12,16 @@ export function coordinatorCommand(): Command {
     .option('--nats <url>', 'NATS URL (overrides swarm.nats_url)', process.env.ARSWARM_NATS_URL)
     .option('--grpc-host <host>', 'interface for the gRPC server', process.env.ARSWARM_GRPC_HOST ?? '0.0.0.0')
     .option('--state-dir <dir>', 'state dir (overrides swarm.state_dir)', process.env.ARSWARM_STATE_DIR)
+    .option(
+      '--http-host <host>',
+      'interface for the dashboard, /metrics and probes',
+      process.env.ARSWARM_HTTP_HOST,
+    )
+    .option(
+      '--tokens-file <file>',
+      'YAML list of {name, token, role} (overrides api.tokens_file)',
+      process.env.ARSWARM_TOKENS_FILE,
+    )
     .action(
       async (opts: {
         config?: string;
@@ -19,6 +29,8 @@ export function coordinatorCommand(): Command {
         nats?: string;
         grpcHost: string;
         stateDir?: string;
+        httpHost?: string;
+        tokensFile?: string;
       }) => {
         const loaded = resolveConfigArgs(opts);
         const natsUrl = opts.nats ?? loaded.config.swarm.nats_url;
@@ -36,7 +48,14 @@ export function coordinatorCommand(): Command {
           stateDir: opts.stateDir ?? loaded.stateDir,
           natsUrl,
           grpcHost: opts.grpcHost,
+          httpHost: opts.httpHost,
+          tokensFile: opts.tokensFile,
         });
+        // The path only: a token is never logged.
+        if (c.api.generated)
+          console.error(
+            `[coordinator] no API tokens configured: generated an admin token in ${c.api.generated.file}`,
+          );
         await new Promise<void>((resolve) => {
           const stop = () => resolve();
           process.once('SIGTERM', stop);

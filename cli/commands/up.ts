@@ -9,6 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { stringify as stringifyYaml } from 'yaml';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { countStates } from '../../coordinator/api/views.js';
 import { LocalWorkers } from '../../coordinator/local-workers.js';
@@ -26,6 +27,10 @@ export interface UpOptions {
   fresh?: boolean;
   results?: string;
   quiet?: boolean;
+  /** gRPC port (0 = free port). @default swarm.grpc_port */
+  grpcPort?: number;
+  /** HTTP port of the dashboard (0 = free port). @default swarm.http_port */
+  httpPort?: number;
 }
 
 /** Runs a local swarm until it settles or is interrupted; returns the coordinator's final summary. */
@@ -33,7 +38,8 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
   const config = structuredClone(loaded.config);
   if (o.workers !== undefined) config.swarm.workers = o.workers;
   if (o.maxTrials !== undefined) config.swarm.max_trials = o.maxTrials;
-  config.swarm.grpc_port = 0;
+  if (o.grpcPort !== undefined) config.swarm.grpc_port = o.grpcPort;
+  if (o.httpPort !== undefined) config.swarm.http_port = o.httpPort;
   const stateDir = o.stateDir ? resolve(o.stateDir) : loaded.stateDir;
   if (o.fresh) rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
@@ -67,7 +73,7 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
       repoDir: loaded.repoDir,
       stateDir,
       natsUrl,
-      grpcPort: 0,
+      tokensFile: process.env.ARSWARM_TOKENS_FILE,
       log: (m) => say(`[coordinator] ${m}`),
     });
     const codeAddr = `127.0.0.1:${coordinator.grpcPort}`;
@@ -82,6 +88,7 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
       },
     });
     coordinator.scaler = workers;
+    if (!o.quiet) printAccess(coordinator, stateDir);
     await workers.scale(config.swarm.workers);
     say(
       `${config.swarm.workers} workers started; gRPC ${codeAddr}${config.swarm.max_trials ? `; stopping after ${config.swarm.max_trials} trials` : '; Ctrl-C to stop'}`,
@@ -102,6 +109,29 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
     process.off('SIGTERM', onSignal);
     await stop();
   }
+}
+
+/**
+ * Tells the person who started the swarm how the CLI and the dashboard reach
+ * it, and writes the same into <state dir>/cli.yaml (mode 0600) for the CLI.
+ */
+function printAccess(c: Coordinator, stateDir: string): void {
+  const addr = `127.0.0.1:${c.grpcPort}`;
+  const scheme = c.api.tlsEnabled ? 'https' : 'http';
+  const dashboard = `${scheme}://127.0.0.1:${c.httpPort}/`;
+  const token = c.api.generated?.token;
+  const file = join(stateDir, 'cli.yaml');
+  writeFileSync(file, stringifyYaml({ addr, ...(token ? { token } : {}), dashboard }), { mode: 0o600 });
+  const lines = [`control: gRPC ${addr}, dashboard ${dashboard}`];
+  if (token)
+    lines.push(
+      `  no tokens configured: generated an admin token (kept in ${c.api.generated!.file})`,
+      `  export ARSWARM_ADDR=${addr} ARSWARM_TOKEN=${token}`,
+      `  dashboard signed in: ${dashboard}#token=${token}`,
+    );
+  else lines.push(`  export ARSWARM_ADDR=${addr} ARSWARM_TOKEN=<a token from api.tokens or the tokens file>`);
+  lines.push(`  or: export ARSWARM_CLI_CONFIG=${file}`);
+  console.error(lines.join('\n'));
 }
 
 function best(c: Coordinator): string {
@@ -137,6 +167,16 @@ export function upCommand(): Command {
     .option('--state-dir <dir>', 'state dir (default: swarm.state_dir)')
     .option('--fresh', 'wipe the state dir first')
     .option('--results <file>', 'where to write results.tsv (default: <state dir>/results.tsv)')
+    .addOption(
+      new Option('--grpc-port <port>', 'gRPC port (default: swarm.grpc_port)').argParser((v) =>
+        Number.parseInt(v, 10),
+      ),
+    )
+    .addOption(
+      new Option('--http-port <port>', 'dashboard port (default: swarm.http_port)').argParser((v) =>
+        Number.parseInt(v, 10),
+      ),
+    )
     .action(async (opts: { config?: string; example?: string } & UpOptions) => {
       const loaded = resolveConfigArgs(opts.config || opts.example ? opts : { example: 'landscape' });
       await runUp(loaded, opts);
@@ -163,6 +203,8 @@ export function demoCommand(): Command {
         stateDir: join(loaded.stateDir, 'demo'),
         fresh: true,
         results: 'results.tsv',
+        grpcPort: 0,
+        httpPort: 0,
       });
     });
 }
