@@ -89,14 +89,111 @@ export const targetSchema = z
 export const knobsProposerSchema = z
   .object({
     kind: z.literal('knobs'),
-    /** Constants never touched (e.g. SEED, which only moves noise). */
+    /** Constants never touched (e.g. SEED, which only moves noise). @default ['SEED'] */
     exclude: z.array(z.string()).default(['SEED']),
     /** Seed of the proposer's own random choices. @default 1 */
     seed: z.number().int().default(1),
   })
   .strict();
 
-export const proposerSchema = z.discriminatedUnion('kind', [knobsProposerSchema]);
+/** What one proposer may spend; 0 means no limit. */
+export const proposerBudgetSchema = z
+  .object({
+    /** Input plus output tokens over the swarm's life (restarts included). @default 0 (no limit) */
+    tokens: z.number().int().min(0).default(0),
+    /** US dollars over the swarm's life, priced with `price`. @default 0 (no limit) */
+    dollars: z.number().min(0).default(0),
+    /** Candidates (accepted or refused) over the swarm's life. @default 0 (no limit) */
+    candidates: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+/** Price of the model in US dollars per million tokens, for the recorded cost. */
+export const tokenPriceSchema = z
+  .object({
+    /** Dollars per million input tokens. @default 3 */
+    input_per_mtok: z.number().min(0).default(3),
+    /** Dollars per million output tokens. @default 15 */
+    output_per_mtok: z.number().min(0).default(15),
+  })
+  .strict();
+
+/** Relative weights of the diversity modes; a mode the journal cannot support yet is skipped. */
+export const diversityModesSchema = z
+  .object({
+    /** A new direction, unlike anything in the journal. @default 1 */
+    explore: z.number().min(0).default(1),
+    /** A variant of a kept change or a near miss. @default 1 */
+    exploit: z.number().min(0).default(1),
+    /** Two ideas that each helped, in one candidate. @default 1 */
+    combine: z.number().min(0).default(1),
+    /** Remove or undo something to see whether it earns its keep. @default 1 */
+    ablation: z.number().min(0).default(1),
+  })
+  .strict()
+  .refine((m) => m.explore + m.exploit + m.combine + m.ablation > 0, 'at least one mode needs a weight > 0');
+
+export const claudeProposerSchema = z
+  .object({
+    kind: z.literal('claude'),
+    /** Recorded as the candidates' proposer; give two claude proposers different names. @default claude */
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,30}$/, 'must be lower-case letters, digits, - or _')
+      .default('claude'),
+    /** Messages API model. @default claude-sonnet-4-5 */
+    model: z.string().min(1).default('claude-sonnet-4-5'),
+    /** Most output tokens per request. @default 4096 */
+    max_tokens: z.number().int().min(256).max(16_000).default(4096),
+    /**
+     * Sampling temperature, sent only when set. The Messages API version the
+     * installed SDK speaks (2026-10-21) refuses sampling parameters on current
+     * models with a 400; set it only for a model or gateway that accepts it.
+     * @default unset (the model's own sampling)
+     */
+    temperature: z.number().min(0).max(1).optional(),
+    /**
+     * Messages API base URL, e.g. a local Messages-API server for an offline demo.
+     * @default ANTHROPIC_BASE_URL, else https://api.anthropic.com
+     */
+    base_url: z.url().optional(),
+    /**
+     * File holding the API key, e.g. a Kubernetes Secret mounted read-only.
+     * @default none: the key comes from ANTHROPIC_API_KEY
+     */
+    api_key_file: z.string().min(1).optional(),
+    /**
+     * The research brief (system prompt): a path in the target repo at the head;
+     * when the target has none, arswarm's own program.md.
+     * @default program.md
+     */
+    program: z.string().min(1).default('program.md'),
+    /** Appended to the system prompt after the brief. @default '' */
+    instructions: z.string().max(20_000).default(''),
+    /** Conversations running at once. @default 4 */
+    concurrency: z.number().int().min(1).max(64).default(4),
+    /** Refused submissions (bad edits, syntax errors, duplicates) in one conversation before it counts as a failure. @default 3 */
+    max_attempts: z.number().int().min(1).max(20).default(3),
+    /** Requests in one conversation before it counts as a failure. @default 12 */
+    max_turns: z.number().int().min(1).max(100).default(12),
+    /** Retries of one request on 429, 529, other 5xx and connection errors. @default 5 */
+    max_retries: z.number().int().min(0).max(20).default(5),
+    /** Longest wait before a retry, in seconds (a longer retry-after is cut to this). @default 60 */
+    max_retry_wait_seconds: z.number().min(0).max(3600).default(60),
+    /** Wall-clock limit of one conversation, in seconds. @default 600 */
+    timeout_seconds: z.number().int().min(1).max(86_400).default(600),
+    /** Editable files up to this many bytes in total go into the first message; larger ones are read with read_file. @default 65536 */
+    inline_bytes: z.number().int().min(0).max(1_000_000).default(65_536),
+    /** What this proposer may spend. @default no limits */
+    budget: proposerBudgetSchema.default({ tokens: 0, dollars: 0, candidates: 0 }),
+    /** Model price for the recorded cost. @default 3 / 15 dollars per million input / output tokens */
+    price: tokenPriceSchema.default({ input_per_mtok: 3, output_per_mtok: 15 }),
+    /** Weights of the diversity modes. @default 1 each */
+    modes: diversityModesSchema.default({ explore: 1, exploit: 1, combine: 1, ablation: 1 }),
+  })
+  .strict();
+
+export const proposerSchema = z.discriminatedUnion('kind', [knobsProposerSchema, claudeProposerSchema]);
 
 export const swarmSchema = z
   .object({
@@ -225,6 +322,8 @@ export type StageConfig = z.infer<typeof stageSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type SwarmConfig = z.infer<typeof swarmSchema>;
 export type ProposerConfig = z.infer<typeof proposerSchema>;
+export type KnobsProposerConfig = z.infer<typeof knobsProposerSchema>;
+export type ClaudeProposerConfig = z.infer<typeof claudeProposerSchema>;
 export type ApiConfig = z.infer<typeof apiSchema>;
 export type ApiToken = z.infer<typeof apiTokenSchema>;
 export type Role = (typeof ROLES)[number];

@@ -35,7 +35,7 @@ import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './je
 import { jetStreamStore, Ledger } from './ledger/ledger.js';
 import { candidateOf, Merger } from './merger.js';
 import { Mutex } from './mutex.js';
-import { KnobsProposer } from './proposers/knobs.js';
+import { buildProposers } from './proposers/index.js';
 import type { Proposer } from './proposers/proposer.js';
 import { TargetRepo } from './repo.js';
 import type { WorkerScaler } from './scaler.js';
@@ -68,6 +68,8 @@ export interface CoordinatorOptions {
   tickMs?: number;
   /** Extra proposers (tests); the config's proposers are always built. */
   proposers?: Proposer[];
+  /** Where proposer credentials come from (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL). @default process.env */
+  env?: NodeJS.ProcessEnv;
   /** Progress and decisions, one line each. @default console.error */
   log?: (msg: string) => void;
 }
@@ -156,10 +158,15 @@ export class Coordinator {
       }),
     );
     const proposers: Proposer[] = [
-      ...config.proposers.map((p) => new KnobsProposer({ exclude: p.exclude, seed: p.seed })),
+      ...buildProposers(config, { env: this.o.env ?? process.env, log: this.log }),
       ...(this.o.proposers ?? []),
     ];
-    this.intake = new Intake(config, this.repo, this.ledger, proposers, this.log);
+    // Proposers run in the background; failures are recorded in turn with the scheduler.
+    this.intake = new Intake(config, this.repo, this.ledger, proposers, this.log, {
+      exclusive: (fn) => this.exclusive(fn),
+      workerCount: () => Math.max(this.workers.live().length, config.swarm.workers),
+      wanted: () => !this.ledger.state.paused && !this.scheduler.limitReached(),
+    });
     this.scheduler = new Scheduler({
       config,
       ledger: this.ledger,
@@ -177,6 +184,7 @@ export class Coordinator {
       this.ledger.onEvent((ev) => ev.body.case === 'merged' && pusher.request());
     }
     await this.workers.start(this.kv.workers);
+    await this.intake.start();
     this.api = new ControlApi({
       config,
       host: this,
@@ -354,6 +362,7 @@ export class Coordinator {
   async drain(): Promise<void> {
     this.state = 'draining';
     if (this.timer) clearInterval(this.timer);
+    await this.intake?.close();
     await this.serial.run(async () => undefined);
   }
 
@@ -361,6 +370,7 @@ export class Coordinator {
     if (this.timer) clearInterval(this.timer);
     if (this.state !== 'failed') this.state = 'stopped';
     this.workers.stop();
+    await this.intake?.close();
     await this.results?.close().catch(() => undefined);
     await this.serial.run(async () => undefined);
     await this.api?.close();

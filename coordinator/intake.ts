@@ -1,18 +1,27 @@
 /**
  * Intake: turns proposals (from any proposer, or a person) into candidates.
  * Every proposal is checked against the target's rules and refused with a
- * reason when it is invalid or a duplicate of an idea already tried or in
- * flight, before it can cost a GPU slot. Both outcomes are ledger events.
+ * reason when it is invalid, a duplicate (same normalised diff, same title as
+ * an idea in flight) or a near-duplicate (same effect as an idea in flight or
+ * already rejected), before it can cost a GPU slot. Both outcomes are ledger
+ * events.
+ *
+ * Proposers run in the background (see proposers/pool.ts); `proposeOne()`
+ * only takes a ready proposal, carries it onto the current head when the
+ * head moved since it was made, and records it. It never waits for a model.
  */
 import { create } from '@bufbuild/protobuf';
 import { CandidateSchema, CandidateState, type Candidate } from '../gen/arswarm/v1/candidate_pb.js';
 import type { Config } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
-import { checkPatch } from '../common/patch-check.js';
-import type { Ledger } from './ledger/ledger.js';
-import { diffKey } from './ledger/state.js';
+import { checkPatch, type PatchRules } from '../common/patch-check.js';
+import { historyEntries, journalMarkdown, formatDelta, type HistoryEntry } from './journal.js';
+import type { EventBody, Ledger } from './ledger/ledger.js';
+import { diffKey, type CandidateView } from './ledger/state.js';
+import { describeEffect, effectKey } from './proposers/effect.js';
+import { ProposalPool, type BaseContext, type PriorSpend, type ReadyProposal } from './proposers/pool.js';
 import type { Proposal, Proposer } from './proposers/proposer.js';
-import type { TargetRepo } from './repo.js';
+import type { FileChange, TargetRepo } from './repo.js';
 
 export interface Submission {
   diff: string;
@@ -23,65 +32,167 @@ export interface Submission {
   usage?: Proposal['usage'];
 }
 
+export interface IntakeOptions {
+  /**
+   * Runs a state change in turn with the scheduler (the coordinator's serial
+   * section); background proposers record their failures through it.
+   * @default runs it at once
+   */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Workers the proposal buffer is sized for (x swarm.prefetch). @default swarm.workers */
+  workerCount?: () => number;
+  /** False while no new candidates are wanted (paused, trial budget spent). @default always true */
+  wanted?: () => boolean;
+  /**
+   * Run proposers in the background and buffer proposals ahead of need. With
+   * false, proposeOne() waits for a proposer (simulations with their own clock).
+   * @default true
+   */
+  background?: boolean;
+  /** Pool timings (tests). */
+  pool?: ConstructorParameters<typeof ProposalPool>[1];
+}
+
+/** States whose ideas a near-duplicate may not repeat: in flight, or tried and failed. */
+const NEAR_DUP_STATES = new Set([
+  CandidateState.ACTIVE,
+  CandidateState.REVIEW,
+  CandidateState.REJECTED,
+  CandidateState.CRASHED,
+]);
+
 export class Intake {
-  private next = 0;
+  readonly pool: ProposalPool;
   private readonly stageParams: Set<string>;
+  private readonly rules: PatchRules;
+  private readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
+  private readonly background: boolean;
+  /** Effect keys of recorded candidates (their first diff), by id. */
+  private readonly effects = new Map<string, string>();
+  private context?: { head: string; files: string[]; editable: string[] };
 
   constructor(
     private readonly config: Config,
     private readonly repo: TargetRepo,
     private readonly ledger: Ledger,
-    private readonly proposers: Proposer[],
+    proposers: Proposer[],
     private readonly log: (msg: string) => void,
+    options: IntakeOptions = {},
   ) {
     this.stageParams = new Set(config.stages.flatMap((s) => Object.keys(s.env)));
+    const t = config.target;
+    this.rules = {
+      editable: t.editable,
+      locked: t.locked,
+      protected: t.protected,
+      maxPatchBytes: t.max_patch_bytes,
+    };
+    this.exclusive = options.exclusive ?? ((fn) => fn());
+    this.background = options.background ?? true;
+    const workers = options.workerCount ?? (() => config.swarm.workers);
+    const wanted = options.wanted ?? (() => true);
+    this.pool = new ProposalPool(
+      {
+        proposers,
+        baseContext: () => this.baseContext(),
+        makeDiff: (head, changes) => this.repo.makeDiff(head, changes),
+        record: (body) => this.record(body),
+        priorSpend: (name) => this.priorSpend(name),
+        candidatesOf: (name) => this.candidatesOf(name),
+        target: () => (wanted() ? Math.max(1, workers()) * config.swarm.prefetch : 0),
+        log,
+      },
+      options.pool,
+    );
+  }
+
+  /** Starts the proposers in the background (also done by the first proposeOne()). */
+  async start(): Promise<void> {
+    if (this.background) await this.pool.start();
+  }
+
+  /** Stops the proposers; proposals in progress are abandoned. */
+  async close(): Promise<void> {
+    await this.pool.close();
   }
 
   private newId(): string {
     return `c${String(this.ledger.state.candidates.size + 1).padStart(5, '0')}`;
   }
 
-  /** Asks the next proposer for an idea; resolves to the accepted candidate id, or null. */
+  /** The research journal for proposers (and a journal.md export). */
+  journal(): string {
+    const m = this.config.target.metric;
+    return journalMarkdown(this.ledger.state, { metric: m.name, lowerIsBetter: m.direction === 'minimize' });
+  }
+
+  history(): HistoryEntry[] {
+    return historyEntries(this.ledger.state);
+  }
+
+  /**
+   * Takes a ready proposal and records it as a candidate; resolves to its id,
+   * or null when none is ready. Never waits for a proposer (unless the intake
+   * was built with `background: false`).
+   */
   async proposeOne(): Promise<string | null> {
-    if (this.proposers.length === 0) return null;
-    for (let tries = 0; tries < this.proposers.length; tries++) {
-      const p = this.proposers[this.next++ % this.proposers.length]!;
-      const head = this.ledger.state.head;
-      let proposal: Proposal | null;
-      try {
-        proposal = await p.propose({
-          head,
-          editable: await this.repo.matching(head, this.config.target.editable),
-          readFile: (path) => this.repo.readFile(head, path),
-          stageParams: this.stageParams,
-        });
-      } catch (err) {
-        const e = ArswarmError.from(err);
-        await this.ledger.append({
-          case: 'proposerFailed',
-          value: { proposer: p.name, reason: e.message, code: Code[e.code] },
-        });
-        continue;
-      }
-      if (!proposal) continue;
-      const diff = await this.repo.makeDiff(head, proposal.changes);
-      const id = await this.submit({ ...proposal, diff, proposer: p.name, parent: head }).catch(
-        (err: unknown) => {
-          this.log(`proposal from ${p.name} refused: ${ArswarmError.from(err).message}`);
-          return null;
-        },
-      );
+    const head = this.ledger.state.head;
+    if (!this.background) {
+      const item = await this.pool.proposeNow();
+      return item ? this.accept(item) : null;
+    }
+    await this.pool.start();
+    this.pool.headMoved(head);
+    // Stale or refused proposals are skipped; bounded so one call stays short.
+    for (let left = this.pool.stats().buffered + 8; left > 0; left--) {
+      const item = this.pool.take();
+      if (!item) return null;
+      const id = await this.accept(item);
       if (id) return id;
     }
     return null;
   }
 
-  /** Validates and records a candidate; throws the refusal (also recorded) when it is not accepted. */
-  async submit(s: Submission): Promise<string> {
-    const parent = s.parent ?? this.ledger.state.head;
-    const c: Candidate = create(CandidateSchema, {
+  /** Records one ready proposal against the current head. */
+  private async accept(item: ReadyProposal): Promise<string | null> {
+    const head = this.ledger.state.head;
+    const usage = item.usage ?? item.proposal.usage;
+    let diff = item.diff;
+    if (item.head !== head) {
+      // A free proposal is cheaper to make again at the new head than to carry over.
+      if (!usage) return null;
+      try {
+        diff = await this.repo.rebaseDiff(item.diff, head);
+      } catch (err) {
+        await this.refuse(
+          this.candidate({
+            ...item.proposal,
+            diff: item.diff,
+            proposer: item.proposer,
+            parent: item.head,
+            usage,
+          }),
+          new ArswarmError(
+            Code.Aborted,
+            `made against ${item.head.slice(0, 7)}; the head moved to ${head.slice(0, 7)} and it no longer applies (${ArswarmError.from(err).message})`,
+            { reason: 'stale' },
+          ),
+        ).catch(() => undefined);
+        return null;
+      }
+    }
+    return this.submit({ ...item.proposal, diff, proposer: item.proposer, parent: head, usage }).catch(
+      (err: unknown) => {
+        this.log(`proposal from ${item.proposer} refused: ${ArswarmError.from(err).message}`);
+        return null;
+      },
+    );
+  }
+
+  private candidate(s: Submission): Candidate {
+    return create(CandidateSchema, {
       id: this.newId(),
-      parentCommit: parent,
+      parentCommit: s.parent ?? this.ledger.state.head,
       diff: s.diff,
       title: s.title.trim(),
       hypothesis: s.hypothesis.trim(),
@@ -91,33 +202,49 @@ export class Intake {
         : undefined,
       createdAtMs: BigInt(Date.now()),
     });
+  }
+
+  private async refuse(c: Candidate, e: ArswarmError): Promise<never> {
+    await this.ledger.append({
+      case: 'candidateRefused',
+      value: { candidate: c, reason: e.message, code: e.reason ?? Code[e.code] },
+    });
+    throw e;
+  }
+
+  /** Validates and records a candidate; throws the refusal (also recorded) when it is not accepted. */
+  async submit(s: Submission): Promise<string> {
+    const c = this.candidate(s);
     try {
       this.validate(c);
     } catch (err) {
-      const e = ArswarmError.from(err);
-      await this.ledger.append({
-        case: 'candidateRefused',
-        value: { candidate: c, reason: e.message, code: e.reason ?? Code[e.code] },
-      });
-      throw e;
+      return this.refuse(c, ArswarmError.from(err));
     }
     await this.ledger.append({ case: 'candidateProposed', value: { candidate: c } }, `p.${c.id}`);
     return c.id;
   }
 
-  private validate(c: Candidate): void {
+  /** Checks a diff as submit() would, recording nothing; throws the refusal. */
+  precheck(parent: string, diff: string, title: string): void {
+    this.validate({ id: '', parentCommit: parent, diff, title: title.trim() });
+  }
+
+  private effectOf(v: CandidateView): string {
+    let k = this.effects.get(v.candidate.id);
+    if (k === undefined) {
+      k = effectKey(v.candidate.diff);
+      this.effects.set(v.candidate.id, k);
+    }
+    return k;
+  }
+
+  private validate(c: Pick<Candidate, 'id' | 'parentCommit' | 'diff' | 'title'>): void {
     if (!c.title)
       throw new ArswarmError(Code.InvalidArgument, 'a candidate needs a title', {
         field: 'title',
         reason: 'missing_title',
       });
-    const t = this.config.target;
-    checkPatch(c.diff, {
-      editable: t.editable,
-      locked: t.locked,
-      protected: t.protected,
-      maxPatchBytes: t.max_patch_bytes,
-    });
+    checkPatch(c.diff, this.rules);
     const state = this.ledger.state;
     const dup = state.diffKeys.get(diffKey(c.parentCommit, c.diff));
     if (dup) {
@@ -125,14 +252,14 @@ export class Intake {
       throw new ArswarmError(
         Code.AlreadyExists,
         `same change as ${dup} (${other ? CandidateState[other.state].toLowerCase() : 'known'})`,
-        {
-          reason: 'duplicate',
-          candidateId: dup,
-        },
+        { reason: 'duplicate', candidateId: dup },
       );
     }
-    for (const v of state.candidates.values())
-      if (v.state === CandidateState.ACTIVE && v.candidate.title.toLowerCase() === c.title.toLowerCase())
+    const title = c.title.toLowerCase();
+    const effect = effectKey(c.diff);
+    for (const v of state.candidates.values()) {
+      if (v.candidate.id === c.id) continue;
+      if (v.state === CandidateState.ACTIVE && v.candidate.title.toLowerCase() === title)
         throw new ArswarmError(
           Code.AlreadyExists,
           `an idea with the same title is in flight (${v.candidate.id})`,
@@ -141,5 +268,76 @@ export class Intake {
             candidateId: v.candidate.id,
           },
         );
+      if (effect && NEAR_DUP_STATES.has(v.state) && this.effectOf(v) === effect)
+        throw new ArswarmError(
+          Code.AlreadyExists,
+          `same effect as ${v.candidate.id} "${v.candidate.title}" (${describeState(v)}): ${describeEffect(c.diff)}`,
+          { reason: 'near_duplicate', candidateId: v.candidate.id },
+        );
+    }
   }
+
+  private async baseContext(): Promise<BaseContext> {
+    const head = this.ledger.state.head;
+    if (this.context?.head !== head) {
+      const files = await this.repo.files(head);
+      this.context = { head, files, editable: await this.repo.matching(head, this.config.target.editable) };
+    }
+    const { files, editable } = this.context;
+    return {
+      head,
+      files,
+      editable,
+      readFile: (path) => this.repo.readFile(head, path),
+      readFileAt: (commit, path) => this.repo.readFile(commit, path),
+      stageParams: this.stageParams,
+      rules: this.rules,
+      journal: () => this.journal(),
+      history: () => this.history(),
+      check: async (changes: FileChange[], title: string) => {
+        const diff = await this.repo.makeDiff(head, changes);
+        this.precheck(head, diff, title);
+        return diff;
+      },
+    };
+  }
+
+  private async record(body: EventBody): Promise<void> {
+    await this.exclusive(() => this.ledger.append(body));
+  }
+
+  private candidatesOf(name: string): number {
+    let n = 0;
+    for (const v of this.ledger.state.candidates.values()) if (v.candidate.proposer === name) n++;
+    return n;
+  }
+
+  /** Tokens and dollars a proposer spent so far, from the ledger (candidates and failed attempts). */
+  private async priorSpend(name: string): Promise<PriorSpend> {
+    const out: PriorSpend = { tokens: 0, dollars: 0, stopped: false };
+    for (const v of this.ledger.state.candidates.values()) {
+      const u = v.candidate.usage;
+      if (v.candidate.proposer !== name || !u) continue;
+      out.tokens += Number(u.inputTokens + u.outputTokens);
+      out.dollars += u.costUsd;
+    }
+    // Failed attempts are not in the views; read them from the stored events.
+    if (this.ledger.state.proposerFailures > 0)
+      for await (const ev of this.ledger.history(1n)) {
+        if (ev.body.case !== 'proposerFailed' || ev.body.value.proposer !== name) continue;
+        const u = ev.body.value.usage;
+        if (u) {
+          out.tokens += Number(u.inputTokens + u.outputTokens);
+          out.dollars += u.costUsd;
+        }
+        if (ev.body.value.code === 'budget_exhausted') out.stopped = true;
+      }
+    return out;
+  }
+}
+
+function describeState(v: CandidateView): string {
+  const last = [...v.verdicts].reverse().find((x) => x.n > 0);
+  const state = CandidateState[v.state].toLowerCase();
+  return last ? `${state}, ${last.stage} ${formatDelta(last.delta, last.sigma, last.n)}` : state;
 }

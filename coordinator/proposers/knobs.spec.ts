@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ArswarmError, Code } from '../../common/errors.js';
+import { fakeContext, wholeFileDiff } from '../../test/support/proposal-context.js';
+import type { HistoryEntry } from '../journal.js';
 import { findKnobs, formatValue, KnobsProposer, steps } from './knobs.js';
 
 const src = [
@@ -11,6 +14,21 @@ const src = [
   '    INNER = 3',
 ].join('\n');
 
+const entry = (id: string, diff: string, status: HistoryEntry['status'] = 'rejected'): HistoryEntry => ({
+  id,
+  title: id,
+  hypothesis: '',
+  proposer: 'someone',
+  status,
+  stage: 'screen',
+  passed: [],
+  nearMiss: false,
+  reason: '',
+  parent: 'head0000000000000000000000000000000000000',
+  diff,
+  createdAtMs: 0,
+});
+
 describe('knobs', () => {
   it('finds module-level numeric UPPER_CASE constants only', () => {
     expect(findKnobs('train.py', src).map((k) => k.name)).toEqual([
@@ -20,29 +38,60 @@ describe('knobs', () => {
       'N_HEADS',
     ]);
   });
-  it('steps rates on a log scale and integers by one', () => {
+
+  it('steps rates on a log scale and sizes by integers, finer steps in the second ring', () => {
     const [lr, , , heads] = findKnobs('train.py', src);
     expect(steps(lr!)).toEqual([0.002, 0.0005]);
     expect(steps(heads!)).toEqual([5, 3]);
+    expect(steps({ ...heads!, value: 32 })).toEqual([33, 31, 64, 16]);
+    expect(steps({ ...heads!, value: 0 })).toEqual([1]);
+    expect(steps(lr!, 1).map((v) => formatValue(v, false))).toEqual(['0.001414', '0.0007071']);
+    expect(steps(heads!, 1)).toEqual([6, 2]);
     expect(formatValue(0.002, false)).toBe('0.002');
     expect(formatValue(2, false)).toBe('2.0');
   });
-  it('never proposes the same setting twice and skips SEED and stage params', async () => {
+
+  it('never proposes the same setting twice, skips SEED and stage params, then tries finer steps', async () => {
     const p = new KnobsProposer({ seed: 7 });
-    const ctx = {
-      head: 'h',
-      editable: ['train.py'],
-      readFile: async () => src,
-      stageParams: new Set(['DEPTH']),
-    };
-    const titles = new Set<string>();
+    const ctx = fakeContext({ files: { 'train.py': src }, stageParams: ['DEPTH'] });
+    const titles: string[] = [];
     for (;;) {
       const prop = await p.propose(ctx);
       if (!prop) break;
-      expect(titles.has(prop.title)).toBe(false);
+      expect(titles).not.toContain(prop.title);
       expect(prop.title).not.toMatch(/SEED|DEPTH/);
-      titles.add(prop.title);
+      expect(prop.diff).toContain('+');
+      titles.push(prop.title);
     }
-    expect(titles.size).toBe(4);
+    // 2 coarse + 2 fine steps for each of LEARNING_RATE and N_HEADS, coarse ones first.
+    expect(titles).toHaveLength(8);
+    expect(titles.slice(0, 4).every((t) => /-> (0\.002|0\.0005|5|3)$/.test(t))).toBe(true);
+  });
+
+  it('rebuilds its memory from the ledger history: a restart does not re-propose an evaluated setting', async () => {
+    const raised = src.replace('LEARNING_RATE = 0.001', 'LEARNING_RATE = 2e-3  # tried');
+    const history = [entry('c00001', wholeFileDiff('train.py', src, raised))];
+    const p = new KnobsProposer({ seed: 1 });
+    const ctx = fakeContext({ files: { 'train.py': src }, stageParams: ['DEPTH'], history });
+    const titles: string[] = [];
+    for (let i = 0; i < 3; i++) titles.push((await p.propose(ctx))!.title);
+    expect(titles).not.toContain('raise LEARNING_RATE 0.001 -> 0.002');
+    expect(titles).toHaveLength(3);
+  });
+
+  it('skips options the intake refuses (near-duplicates) instead of offering them', async () => {
+    const p = new KnobsProposer({ seed: 3 });
+    const ctx = fakeContext({
+      files: { 'train.py': src },
+      stageParams: ['DEPTH'],
+      refuse: (_diff, title) => {
+        if (title.startsWith('raise'))
+          throw new ArswarmError(Code.AlreadyExists, 'same effect', { reason: 'near_duplicate' });
+      },
+    });
+    const titles: string[] = [];
+    for (let prop = await p.propose(ctx); prop; prop = await p.propose(ctx)) titles.push(prop.title);
+    expect(titles.length).toBeGreaterThan(0);
+    expect(titles.every((t) => t.startsWith('lower'))).toBe(true);
   });
 });

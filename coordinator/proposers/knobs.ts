@@ -1,9 +1,17 @@
 /**
  * The offline `knobs` proposer: perturbs numeric UPPER_CASE module-level
- * constants of editable files — log-scale steps (x2, /2) for real numbers,
- * +-1 for integers (and x2, /2 for large ones) — never proposing a full
- * setting it has proposed before.
+ * constants of editable files — log-scale steps for real numbers (x2 and /2,
+ * then x√2 and /√2 once those are spent), integer steps for sizes (+-1, and
+ * x2 and /2 for large ones, then +-2) — one constant per candidate.
+ *
+ * It never proposes a full setting (every knob's value) that was evaluated
+ * before, by anyone: its memory is rebuilt from the ledger's history, so a
+ * restarted coordinator does not re-propose, and every option is checked
+ * with the intake's rules (duplicates and near-duplicates included) before
+ * it is offered.
  */
+import { ArswarmError } from '../../common/errors.js';
+import { canonicalValue, diffEffect } from './effect.js';
 import type { Proposal, ProposalContext, Proposer } from './proposer.js';
 
 export interface KnobsOptions {
@@ -11,6 +19,8 @@ export interface KnobsOptions {
   exclude?: string[];
   /** Seed of the proposer's random choices. @default 1 */
   seed?: number;
+  /** Options checked with the intake per proposal before giving up at this head. @default 24 */
+  maxChecks?: number;
 }
 
 /** A numeric constant found in a file. */
@@ -47,15 +57,22 @@ export function formatValue(v: number, isInt: boolean): string {
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
-/** The neighbouring values tried for a knob. */
-export function steps(k: Knob): number[] {
+/**
+ * The neighbouring values tried for a knob. Ring 0 are the coarse steps,
+ * ring 1 the finer ones offered once ring 0 is spent at a head.
+ */
+export function steps(k: Knob, ring = 0): number[] {
   if (k.isInt) {
-    const out = [k.value + 1, k.value - 1];
-    if (Math.abs(k.value) >= 8) out.push(k.value * 2, Math.round(k.value / 2));
-    return out.filter((v) => v >= 0 || k.value < 0);
+    const keepSign = (v: number) => v >= 0 || k.value < 0;
+    if (ring === 0) {
+      const out = [k.value + 1, k.value - 1];
+      if (Math.abs(k.value) >= 8) out.push(k.value * 2, Math.round(k.value / 2));
+      return out.filter(keepSign);
+    }
+    return [k.value + 2, k.value - 2].filter(keepSign);
   }
-  if (k.value === 0) return [0.01, 0.1];
-  return [k.value * 2, k.value / 2];
+  if (k.value === 0) return ring === 0 ? [0.01, 0.1] : [0.001, 0.03];
+  return ring === 0 ? [k.value * 2, k.value / 2] : [k.value * Math.SQRT2, k.value / Math.SQRT2];
 }
 
 function mulberry32(seed: number): () => number {
@@ -69,48 +86,124 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+/** The key of a full setting: every knob's canonical value. */
+export function settingKey(values: ReadonlyMap<string, string>): string {
+  return [...values.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(';');
+}
+
 export class KnobsProposer implements Proposer {
   readonly name = 'knobs';
+  readonly limits = { concurrency: 1 };
   private readonly exclude: Set<string>;
   private readonly random: () => number;
-  /** Full settings (all knob values) already proposed. */
+  private readonly maxChecks: number;
+  /** Full settings already proposed or evaluated. */
   private readonly seen = new Set<string>();
+  /** History entries already folded into `seen`. */
+  private readonly remembered = new Set<string>();
 
   constructor(options: KnobsOptions = {}) {
     this.exclude = new Set(options.exclude ?? ['SEED']);
     this.random = mulberry32(options.seed ?? 1);
+    this.maxChecks = options.maxChecks ?? 24;
+  }
+
+  private eligible(ctx: ProposalContext, k: Knob): boolean {
+    return !this.exclude.has(k.name) && !ctx.stageParams.has(k.name);
+  }
+
+  /** Knob values of the editable files at a commit, `file:NAME` -> canonical value. */
+  private async valuesAt(ctx: ProposalContext, commit: string, files: readonly string[]) {
+    const values = new Map<string, string>();
+    for (const file of files) {
+      const text = await ctx.readFileAt(commit, file);
+      if (text === undefined) continue;
+      for (const k of findKnobs(file, text))
+        if (this.eligible(ctx, k)) values.set(`${file}:${k.name}`, canonicalValue(k.raw));
+    }
+    return values;
+  }
+
+  /** Folds every evaluated (or in-flight) idea of the ledger into `seen`. */
+  private async remember(ctx: ProposalContext): Promise<void> {
+    const parents = new Map<string, Map<string, string>>();
+    for (const e of ctx.history()) {
+      if (this.remembered.has(e.id)) continue;
+      this.remembered.add(e.id);
+      if (e.status === 'refused' || !e.diff) continue;
+      let base = parents.get(e.parent);
+      if (!base) {
+        base = await this.valuesAt(ctx, e.parent, ctx.editable);
+        parents.set(e.parent, base);
+      }
+      const values = new Map(base);
+      for (const [file, effect] of diffEffect(e.diff))
+        for (const c of effect.constants) {
+          const i = c.indexOf('=');
+          const key = `${file}:${c.slice(0, i)}`;
+          if (values.has(key)) values.set(key, c.slice(i + 1));
+        }
+      this.seen.add(settingKey(values));
+    }
   }
 
   async propose(ctx: ProposalContext): Promise<Proposal | null> {
+    await this.remember(ctx);
     const texts = new Map<string, string>();
     const knobs: Knob[] = [];
     for (const file of ctx.editable) {
       const text = await ctx.readFile(file);
       if (text === undefined) continue;
       texts.set(file, text);
-      for (const k of findKnobs(file, text))
-        if (!this.exclude.has(k.name) && !ctx.stageParams.has(k.name)) knobs.push(k);
+      for (const k of findKnobs(file, text)) if (this.eligible(ctx, k)) knobs.push(k);
     }
-    const setting = (override?: { k: Knob; v: string }) =>
-      knobs.map((k) => `${k.file}:${k.name}=${override && override.k === k ? override.v : k.raw}`).join(';');
-    this.seen.add(setting());
-    const options: { k: Knob; v: string }[] = [];
-    for (const k of knobs)
-      for (const v of steps(k)) {
-        const o = { k, v: formatValue(v, k.isInt) };
-        if (o.v !== k.raw && !this.seen.has(setting(o))) options.push(o);
-      }
-    if (options.length === 0) return null;
-    const pick = options[Math.floor(this.random() * options.length)]!;
-    this.seen.add(setting(pick));
-    const { k, v } = pick;
-    const lines = texts.get(k.file)!.split('\n');
-    lines[k.line] = lines[k.line]!.replace(k.raw, v);
-    const dir = Number(v) > k.value ? 'raise' : 'lower';
-    return {
-      title: `${dir} ${k.name} ${k.raw} -> ${v}`,
-      hypothesis: `${k.name} may be off its optimum; ${dir === 'raise' ? 'raising' : 'lowering'} it from ${k.raw} to ${v} (${k.isInt ? 'integer step' : 'log-scale step'}) could improve the metric.`,
-      changes: [{ path: k.file, content: lines.join('\n') }],
+    const current = new Map(knobs.map((k) => [`${k.file}:${k.name}`, canonicalValue(k.raw)]));
+    const setting = (k?: Knob, v?: string) => {
+      const m = new Map(current);
+      if (k && v !== undefined) m.set(`${k.file}:${k.name}`, canonicalValue(v));
+      return settingKey(m);
     };
+    this.seen.add(setting());
+    let checks = 0;
+    for (const ring of [0, 1]) {
+      const options: { k: Knob; v: string }[] = [];
+      for (const k of knobs)
+        for (const v of steps(k, ring)) {
+          const o = { k, v: formatValue(v, k.isInt) };
+          if (canonicalValue(o.v) !== canonicalValue(k.raw) && !this.seen.has(setting(k, o.v)))
+            options.push(o);
+        }
+      while (options.length > 0) {
+        if (ctx.signal.aborted || checks >= this.maxChecks) return null;
+        const [pick] = options.splice(Math.floor(this.random() * options.length), 1);
+        const { k, v } = pick!;
+        this.seen.add(setting(k, v));
+        const lines = texts.get(k.file)!.split('\n');
+        lines[k.line] = lines[k.line]!.replace(k.raw, v);
+        const changes = [{ path: k.file, content: lines.join('\n') }];
+        const dir = Number(v) > k.value ? 'raise' : 'lower';
+        const title = `${dir} ${k.name} ${k.raw} -> ${v}`;
+        checks++;
+        let diff: string;
+        try {
+          diff = await ctx.check(changes, title);
+        } catch (err) {
+          // Refused (a near-duplicate of an evaluated idea, a protected line): try the next option.
+          if (err instanceof ArswarmError && err.reason) continue;
+          throw err;
+        }
+        const kind = k.isInt ? 'integer step' : 'log-scale step';
+        return {
+          title,
+          hypothesis: `${k.name} may be off its optimum; ${dir === 'raise' ? 'raising' : 'lowering'} it from ${k.raw} to ${v} (${kind}) could improve the metric.`,
+          changes,
+          diff,
+        };
+      }
+    }
+    return null;
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * Proposers from the config: `knobs` (offline) and `claude` (Messages API).
+ * People submit through the intake directly (`arswarm submit`, the dashboard).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClaudeProposerConfig, Config } from '../../common/config.js';
+import { ArswarmError, Code } from '../../common/errors.js';
+import { apiKeyGetter } from './claude/api-key.js';
+import { ClaudeProposer } from './claude/index.js';
+import { KnobsProposer } from './knobs.js';
+import type { Proposer } from './proposer.js';
+
+export { ClaudeProposer } from './claude/index.js';
+export { KnobsProposer } from './knobs.js';
+export { ProposalPool } from './pool.js';
+export type { Proposal, ProposalContext, Proposer, ProposerLimits, LlmCost } from './proposer.js';
+
+/** arswarm's own research brief, used when the target has no program.md. */
+export const BUNDLED_BRIEF = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'program.md');
+
+export interface BuildProposersDeps {
+  /** The process environment: ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL are read from it, nothing else. */
+  env: NodeJS.ProcessEnv;
+  log: (msg: string) => void;
+  /** Where `api_key_file` paths are relative to (the config's directory). @default the working directory */
+  baseDir?: string;
+}
+
+function readBrief(): string {
+  try {
+    return readFileSync(BUNDLED_BRIEF, 'utf8');
+  } catch {
+    return '# Research brief\n\nLower the metric of the training script within the fixed time budget.\n';
+  }
+}
+
+/** A claude proposer from its config section. */
+export function claudeProposer(
+  c: ClaudeProposerConfig,
+  config: Config,
+  deps: BuildProposersDeps,
+  field: string,
+): ClaudeProposer {
+  const file =
+    c.api_key_file === undefined || isAbsolute(c.api_key_file)
+      ? c.api_key_file
+      : resolve(deps.baseDir ?? process.cwd(), c.api_key_file);
+  const apiKey = apiKeyGetter({ file, env: deps.env, field: `${field}.api_key_file` });
+  if (c.temperature !== undefined)
+    deps.log(
+      `${c.name}: temperature ${c.temperature} is sent as set; current models refuse sampling parameters (400)`,
+    );
+  return new ClaudeProposer({
+    name: c.name,
+    model: c.model,
+    maxTokens: c.max_tokens,
+    temperature: c.temperature,
+    baseURL: c.base_url ?? (deps.env.ANTHROPIC_BASE_URL || undefined),
+    apiKey,
+    program: c.program,
+    fallbackBrief: readBrief(),
+    instructions: c.instructions,
+    maxAttempts: c.max_attempts,
+    maxTurns: c.max_turns,
+    maxRetries: c.max_retries,
+    maxRetryWaitMs: c.max_retry_wait_seconds * 1000,
+    inlineBytes: c.inline_bytes,
+    price: { inputPerMtok: c.price.input_per_mtok, outputPerMtok: c.price.output_per_mtok },
+    modes: c.modes,
+    metric: config.target.metric.name,
+    limits: {
+      concurrency: c.concurrency,
+      timeoutMs: c.timeout_seconds * 1000,
+      tokens: c.budget.tokens,
+      dollars: c.budget.dollars,
+      candidates: c.budget.candidates,
+    },
+    log: deps.log,
+  });
+}
+
+/** Every proposer the config lists; names must be unique (they key budgets and history). */
+export function buildProposers(config: Config, deps: BuildProposersDeps): Proposer[] {
+  const out: Proposer[] = [];
+  config.proposers.forEach((p, i) => {
+    const field = `proposers[${i}]`;
+    const proposer =
+      p.kind === 'knobs'
+        ? new KnobsProposer({ exclude: p.exclude, seed: p.seed })
+        : claudeProposer(p, config, deps, field);
+    if (out.some((o) => o.name === proposer.name))
+      throw new ArswarmError(Code.InvalidArgument, `two proposers are named "${proposer.name}"`, {
+        field: `${field}.name`,
+        reason: 'invalid_config',
+        hint: 'give each claude proposer its own name',
+      });
+    out.push(proposer);
+  });
+  return out;
+}
