@@ -39,7 +39,8 @@ afterAll(async () => {
 
 describe('one loop per GPU', () => {
   it('runs each class’s trials on its own GPU with the right CUDA_VISIBLE_DEVICES', async () => {
-    const cmd = { env: { MODE: 'cvd', SLEEP_S: '1' } };
+    // Long enough for the memory sampler (first sample after 100 ms) even on a busy machine.
+    const cmd = { env: { MODE: 'cvd', SLEEP_S: '2' } };
     const onH100 = await h.queue(h.trial({ target: cmd }), 'screen', 'H100-80GB');
     const onA10 = await h.queue(h.trial({ target: cmd }), 'screen', 'A10G-24GB');
     const big = await h.queue(h.trial({ target: cmd, stage: h.stages[1] }), 'big');

@@ -87,8 +87,10 @@ describe('worker lifecycle', () => {
   it('kill -9 mid-trial: redelivered after the ack wait, one result, orphan killed on restart', async () => {
     const pidFile = join(h.dir, 'killed.pid');
     const first = spawn('phoenix');
+    // Only the first run sleeps long, so the orphan is alive until the restarted worker kills it.
+    const once = join(h.dir, 'killed.once');
     const id = await h.queue(
-      h.trial({ target: { env: { MODE: 'sleep', SLEEP_S: '3', PID_FILE: pidFile } } }),
+      h.trial({ target: { env: { MODE: 'sleep', SLEEP_S: '120', PID_FILE: pidFile, ONCE_FILE: once } } }),
     );
     const [orphan] = await runningPids(pidFile);
     first.kill('SIGKILL');
@@ -96,8 +98,12 @@ describe('worker lifecycle', () => {
     expect(alive(orphan!)).toBe(true);
     // The same worker comes back (a pod restart): it kills what its predecessor left running.
     const again = spawn('phoenix');
-    await until(() => !alive(orphan!), 15_000, 'the orphaned run to be killed');
-    expect(again.output.join('')).toContain('killed a trial left running by a previous worker process');
+    await until(
+      () => again.output.join('').includes('killed a trial left running by a previous worker process'),
+      15_000,
+      'the restarted worker to kill the orphaned run',
+    );
+    await until(() => !alive(orphan!), 5000, 'the orphaned run to be gone');
     const r = (await h.waitResults([id], 25_000)).get(id)!;
     expect(r.status).toBe(TrialStatus.OK);
     expect(r.trial?.id).toBe(id);
