@@ -5,7 +5,7 @@
  * nats-server, the coordinator and workers as child processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -16,6 +16,7 @@ import { CandidateState } from '../gen/arswarm/v1/candidate_pb.js';
 import { ControlService } from '../gen/arswarm/v1/control_pb.js';
 import type { Event } from '../gen/arswarm/v1/event_pb.js';
 import { TrialResultSchema } from '../gen/arswarm/v1/trial_pb.js';
+import { GENERATED_TOKEN_FILE } from '../coordinator/api/auth.js';
 import { audit, type AuditReport } from '../coordinator/audit.js';
 import { replay } from '../coordinator/ledger/ledger.js';
 import { TargetRepo } from '../coordinator/repo.js';
@@ -86,8 +87,13 @@ describe('coordinator crash recovery', () => {
     };
     writeFileSync(join(dir, 'target', 'arswarm.yaml'), stringify(cfg));
     nats = await startNatsServer({ storeDir: join(dir, 'nats') });
-    client = createClient(ControlService, `127.0.0.1:${grpcPort}`);
     startCoordinator();
+    // Local mode generates an admin token into the state dir on first start.
+    const tokenFile = join(dir, 'state', GENERATED_TOKEN_FILE);
+    for (let i = 0; i < 300 && !existsSync(tokenFile); i++) await new Promise((r) => setTimeout(r, 100));
+    client = createClient(ControlService, `127.0.0.1:${grpcPort}`, {
+      token: readFileSync(tokenFile, 'utf8').trim(),
+    });
     for (let i = 1; i <= 2; i++)
       workers.push(
         spawn(

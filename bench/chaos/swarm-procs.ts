@@ -1,0 +1,191 @@
+/**
+ * The processes of a chaos run: a nats-server whose store survives restarts,
+ * the coordinator as a child process on a fixed gRPC port, and workers that
+ * reach NATS through their own TCP proxy (to cut or stall) and may keep their
+ * work dir on a small tmpfs (to fill).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { GENERATED_TOKEN_FILE } from '../../coordinator/api/auth.js';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ControlService } from '../../gen/arswarm/v1/control_pb.js';
+import { createClient } from '../../common/grpc.js';
+import type { NatsServer } from '../../common/nats-server.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'arswarm.js');
+
+export interface ChaosWorker {
+  id: string;
+  proc: ChildProcess;
+  proxy: TcpProxy;
+  workDir: string;
+  /** The work dir is a tmpfs this run mounted (so it can be filled). */
+  tmpfs: boolean;
+}
+
+/** Mounts a small tmpfs (root only); false when not permitted. */
+export function tryTmpfs(dir: string, sizeMb: number): boolean {
+  mkdirSync(dir, { recursive: true });
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function unmount(dir: string): void {
+  try {
+    execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+  } catch {
+    // not mounted
+  }
+}
+
+/** Fills a filesystem to the last byte; returns the filler's path. */
+export function fillDisk(dir: string): string {
+  const path = join(dir, 'chaos-filler');
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${path}`, 'bs=64k'], { stdio: 'ignore' });
+  } catch {
+    // dd exits non-zero when the disk is full: that is the point.
+  }
+  return path;
+}
+
+export class SwarmProcs {
+  coordinator?: ChildProcess;
+  readonly workers = new Map<string, ChaosWorker>();
+  private _client?: ReturnType<typeof createClient<(typeof ControlService)['method']>>;
+
+  constructor(
+    readonly dir: string,
+    readonly nats: NatsServer,
+    readonly configPath: string,
+    readonly grpcPort: number,
+    readonly prefix: string,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  /** A control client with the coordinator's generated admin token (read once it exists). */
+  get client() {
+    if (!this._client) {
+      const tokenFile = join(this.dir, 'state', GENERATED_TOKEN_FILE);
+      const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined;
+      this._client = createClient(ControlService, `127.0.0.1:${this.grpcPort}`, { timeoutMs: 3000, token });
+    }
+    return this._client;
+  }
+
+  startCoordinator(): void {
+    this.coordinator = spawn(
+      process.execPath,
+      [
+        BIN,
+        'coordinator',
+        '--config',
+        this.configPath,
+        '--nats',
+        this.nats.url,
+        '--state-dir',
+        join(this.dir, 'state'),
+        '--grpc-host',
+        '127.0.0.1',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.coordinator.stderr?.on('data', (d: Buffer) => {
+      const s = d.toString();
+      if (/failed|error|arswarm:/i.test(s)) this.log(`[coordinator] ${s.trim().slice(0, 300)}`);
+    });
+  }
+
+  async killCoordinator(): Promise<void> {
+    const c = this.coordinator;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Seconds until the restarted coordinator answers GetStatus. */
+  async waitServing(timeoutMs = 60_000): Promise<number> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < timeoutMs) {
+      if (!existsSync(join(this.dir, 'state', GENERATED_TOKEN_FILE))) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (
+        await this.client.getStatus({}, { timeoutMs: 1000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        return (Date.now() - t0) / 1000;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('coordinator did not serve again');
+  }
+
+  async startWorker(id: string, tmpfsMb: number): Promise<ChaosWorker> {
+    const old = this.workers.get(id);
+    const proxy = old?.proxy ?? (await startTcpProxy(this.nats.port));
+    const workDir = old?.workDir ?? join(this.dir, 'workers', id);
+    const tmpfs = old?.tmpfs ?? tryTmpfs(workDir, tmpfsMb);
+    const proc = spawn(
+      process.execPath,
+      [
+        BIN,
+        'worker',
+        '--nats',
+        `nats://127.0.0.1:${proxy.port}`,
+        '--code',
+        `127.0.0.1:${this.grpcPort}`,
+        '--prefix',
+        this.prefix,
+        '--gpus',
+        'none',
+        '--work-dir',
+        workDir,
+        '--id',
+        id,
+        '--heartbeat-ms',
+        '500',
+        '--drain-timeout-ms',
+        '2000',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    const w = { id, proc, proxy, workDir, tmpfs };
+    this.workers.set(id, w);
+    return w;
+  }
+
+  async killWorker(id: string): Promise<void> {
+    const w = this.workers.get(id);
+    if (!w || w.proc.exitCode !== null || w.proc.signalCode !== null) return;
+    const exited = new Promise((r) => w.proc.once('exit', r));
+    w.proc.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    for (const id of this.workers.keys()) await this.killWorker(id);
+    await this.killCoordinator();
+    for (const w of this.workers.values()) {
+      await w.proxy.close();
+      if (w.tmpfs) unmount(w.workDir);
+    }
+    this._client?.close();
+  }
+}
+
+/** Removes a run dir (after unmounting anything left). */
+export function cleanup(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
