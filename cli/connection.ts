@@ -98,10 +98,11 @@ export interface Connection {
 export function resolveConnection(flags: ConnectionFlags, env = process.env): Connection {
   const file = findCliConfig(flags.cliConfig, env);
   const fromFile = file ? readCliConfig(file) : {};
+  // An empty variable counts as unset.
   return {
-    addr: flags.addr ?? env.ARSWARM_ADDR ?? fromFile.addr ?? DEFAULT_ADDR,
-    token: flags.token ?? env.ARSWARM_TOKEN ?? fromFile.token,
-    caCert: flags.caCert ?? env.ARSWARM_CA_CERT ?? fromFile.ca_cert,
+    addr: flags.addr || env.ARSWARM_ADDR || fromFile.addr || DEFAULT_ADDR,
+    token: flags.token || env.ARSWARM_TOKEN || fromFile.token,
+    caCert: flags.caCert || env.ARSWARM_CA_CERT || fromFile.ca_cert,
   };
 }
 

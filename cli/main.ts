@@ -4,15 +4,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ArswarmError, Code } from '../common/errors.js';
-import { coordinatorCommand } from './commands/coordinator.js';
-import { demoCommand, upCommand } from './commands/up.js';
 import { diffCommand, lsCommand, showCommand } from './commands/candidates.js';
 import { pauseCommand, resumeCommand, scaleCommand } from './commands/operate.js';
 import { exportCommand, logsCommand, reportCommand } from './commands/results.js';
 import { reviewCommand } from './commands/review.js';
 import { statusCommand, whoamiCommand } from './commands/status.js';
 import { submitCommand } from './commands/submit.js';
-import { workerCommand } from './commands/worker.js';
 
 const program = new Command()
   .name('arswarm')
@@ -23,23 +20,36 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
-program.addCommand(upCommand());
-program.addCommand(demoCommand());
-program.addCommand(coordinatorCommand());
-program.addCommand(workerCommand());
-program.addCommand(statusCommand());
-program.addCommand(lsCommand());
-program.addCommand(showCommand());
-program.addCommand(diffCommand());
-program.addCommand(reviewCommand());
-program.addCommand(submitCommand());
-program.addCommand(scaleCommand());
-program.addCommand(pauseCommand());
-program.addCommand(resumeCommand());
-program.addCommand(exportCommand());
-program.addCommand(logsCommand());
-program.addCommand(reportCommand());
-program.addCommand(whoamiCommand());
+/** Control commands: light (a gRPC client), loaded always. */
+const CONTROL: Record<string, () => Command> = {
+  status: statusCommand,
+  ls: lsCommand,
+  show: showCommand,
+  diff: diffCommand,
+  review: reviewCommand,
+  submit: submitCommand,
+  scale: scaleCommand,
+  pause: pauseCommand,
+  resume: resumeCommand,
+  export: exportCommand,
+  logs: logsCommand,
+  report: reportCommand,
+  whoami: whoamiCommand,
+};
+
+/** The swarm's own processes pull in the coordinator and the worker: loaded only when they may run (or for help). */
+async function processCommands(): Promise<Command[]> {
+  const [up, coordinator, worker] = await Promise.all([
+    import('./commands/up.js'),
+    import('./commands/coordinator.js'),
+    import('./commands/worker.js'),
+  ]);
+  return [up.upCommand(), up.demoCommand(), coordinator.coordinatorCommand(), worker.workerCommand()];
+}
+
+const invoked = process.argv.slice(2).find((a) => !a.startsWith('-'));
+if (!(invoked && invoked in CONTROL)) for (const c of await processCommands()) program.addCommand(c);
+for (const make of Object.values(CONTROL)) program.addCommand(make());
 
 /** Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 not found, 4 unavailable, 5 refused (auth/permission). */
 export function exitCodeOf(e: ArswarmError): number {
