@@ -111,10 +111,10 @@ export const proposerBudgetSchema = z
 /** Price of the model in US dollars per million tokens, for the recorded cost. */
 export const tokenPriceSchema = z
   .object({
-    /** Dollars per million input tokens. @default 3 */
-    input_per_mtok: z.number().min(0).default(3),
-    /** Dollars per million output tokens. @default 15 */
-    output_per_mtok: z.number().min(0).default(15),
+    /** Dollars per million input tokens (cache reads and writes are counted at this price too: an upper bound). @default 2 */
+    input_per_mtok: z.number().min(0).default(2),
+    /** Dollars per million output tokens. @default 10 */
+    output_per_mtok: z.number().min(0).default(10),
   })
   .strict();
 
@@ -141,10 +141,15 @@ export const claudeProposerSchema = z
       .string()
       .regex(/^[a-z][a-z0-9_-]{0,30}$/, 'must be lower-case letters, digits, - or _')
       .default('claude'),
-    /** Messages API model. @default claude-sonnet-4-5 */
-    model: z.string().min(1).default('claude-sonnet-4-5'),
-    /** Most output tokens per request. @default 4096 */
-    max_tokens: z.number().int().min(256).max(16_000).default(4096),
+    /** Messages API model; set `price` to match it. @default claude-sonnet-5-5 */
+    model: z.string().min(1).default('claude-sonnet-5-5'),
+    /**
+     * Most output tokens per request, thinking included (the SDK needs streaming above
+     * about 21k, which this proposer does not use). @default 16000
+     */
+    max_tokens: z.number().int().min(256).max(20_000).default(16_000),
+    /** How much effort the model puts into a reply (output_config.effort); fewer tokens when lower. @default unset (the model's default) */
+    effort: z.enum(['low', 'medium', 'high', 'xhigh', 'max']).optional(),
     /**
      * Sampling temperature, sent only when set. The Messages API version the
      * installed SDK speaks (2026-10-21) refuses sampling parameters on current
@@ -186,8 +191,8 @@ export const claudeProposerSchema = z
     inline_bytes: z.number().int().min(0).max(1_000_000).default(65_536),
     /** What this proposer may spend. @default no limits */
     budget: proposerBudgetSchema.default({ tokens: 0, dollars: 0, candidates: 0 }),
-    /** Model price for the recorded cost. @default 3 / 15 dollars per million input / output tokens */
-    price: tokenPriceSchema.default({ input_per_mtok: 3, output_per_mtok: 15 }),
+    /** Model price for the recorded cost. @default 2 / 10 dollars per million input / output tokens (claude-sonnet-5-5) */
+    price: tokenPriceSchema.default({ input_per_mtok: 2, output_per_mtok: 10 }),
     /** Weights of the diversity modes. @default 1 each */
     modes: diversityModesSchema.default({ explore: 1, exploit: 1, combine: 1, ablation: 1 }),
   })

@@ -57,6 +57,7 @@ export function claudeProposer(
     model: c.model,
     maxTokens: c.max_tokens,
     temperature: c.temperature,
+    effort: c.effort,
     baseURL: c.base_url ?? (deps.env.ANTHROPIC_BASE_URL || undefined),
     apiKey,
     program: c.program,

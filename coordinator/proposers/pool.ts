@@ -67,6 +67,8 @@ export interface PoolOptions {
   failureBackoffMs?: number;
   /** Longest wait after failures. @default 120000 */
   maxBackoffMs?: number;
+  /** Pause after a proposal that ended without a valid idea (refused submissions). @default 500 */
+  contentPauseMs?: number;
   /** Wait after a proposer had nothing new, unless the head moves first. @default 5000 */
   idleBackoffMs?: number;
   now?: () => number;
@@ -342,12 +344,15 @@ export class ProposalPool {
         : ArswarmError.from(err);
       const code = e.reason ?? Code[e.code];
       this.counters.failures++;
-      s.failures++;
-      const wait = Math.min(
-        this.o.maxBackoffMs ?? 120_000,
-        (this.o.failureBackoffMs ?? 1000) * 2 ** (s.failures - 1),
-      );
-      s.retryAt = this.now() + wait;
+      // A conversation that ended without a valid idea (Aborted) says nothing about the
+      // service: pause briefly. Anything else (API down, rate limits, timeouts) backs off.
+      if (e.code === Code.Aborted) s.retryAt = this.now() + (this.o.contentPauseMs ?? 500);
+      else {
+        s.failures++;
+        s.retryAt =
+          this.now() +
+          Math.min(this.o.maxBackoffMs ?? 120_000, (this.o.failureBackoffMs ?? 1000) * 2 ** (s.failures - 1));
+      }
       this.d.log(`proposer ${s.p.name} failed (${code}): ${e.message}`);
       if (code === 'budget_exhausted') {
         await this.stop(s, this.overBudget(s) ?? 'budget spent during a proposal', usage);

@@ -42,6 +42,8 @@ export interface ClaudeProposerOptions {
   maxTokens: number;
   /** Sent only when set (current models refuse sampling parameters). @default unset */
   temperature?: number;
+  /** output_config.effort. @default unset (the model's default) */
+  effort?: 'low' | 'medium' | 'high' | 'xhigh' | 'max';
   /** Messages API base URL; undefined = https://api.anthropic.com. */
   baseURL?: string;
   /** Gives the API key for each request (from a Secret file or the environment). */
@@ -209,7 +211,7 @@ export class ClaudeProposer implements Proposer {
         `${refusals} submission${refusals === 1 ? '' : 's'} refused; last (${last.reason}): ${last.message}`,
         { reason: last.reason },
       );
-    throw new ArswarmError(Code.DeadlineExceeded, `no valid candidate within ${maxTurns} requests`, {
+    throw new ArswarmError(Code.Aborted, `no valid candidate within ${maxTurns} requests`, {
       reason: 'too_many_turns',
     });
   }
@@ -222,6 +224,7 @@ export class ClaudeProposer implements Proposer {
       messages,
       tools: TOOLS,
       tool_choice: { type: 'auto' },
+      ...(this.o.effort ? { output_config: { effort: this.o.effort } } : {}),
     };
     // The SDK's types no longer carry sampling parameters; the body still passes them through.
     return this.o.temperature === undefined
