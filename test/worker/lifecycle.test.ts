@@ -58,7 +58,7 @@ describe('worker lifecycle', () => {
     const r = (await h.waitResults([id])).get(id)!;
     expect(r.status).toBe(TrialStatus.OK);
     expect(await pending()).toEqual({ waiting: 0, unacked: 0 });
-  });
+  }, 45_000);
 
   it('SIGTERM past the drain deadline kills the run and hands the trial back as infra', async () => {
     const pidFile = join(h.dir, 'drain-late.pid');
@@ -82,7 +82,7 @@ describe('worker lifecycle', () => {
     expect([r2.status, r2.workerId]).toEqual([TrialStatus.OK, 'elsewhere']);
     other.kill('SIGTERM');
     expect(await exited(other)).toBe(0);
-  });
+  }, 45_000);
 
   it('kill -9 mid-trial: redelivered after the ack wait, one result, orphan killed on restart', async () => {
     const pidFile = join(h.dir, 'killed.pid');
@@ -108,10 +108,11 @@ describe('worker lifecycle', () => {
     expect(r.status).toBe(TrialStatus.OK);
     expect(r.trial?.id).toBe(id);
     expect(r.workerId).toBe('phoenix');
-    expect(again.output.join('')).toMatch(new RegExp(`"trialId":"${id}","delivery":2`));
+    // A redelivery (2 unless the machine was so slow that the ack wait lapsed once more).
+    expect(again.output.join('')).toMatch(new RegExp(`"trialId":"${id}","delivery":([2-9]|\\d\\d)`));
     const all = (await h.results()).filter((x) => x.trialId === id);
     expect(all).toHaveLength(1);
     again.kill('SIGTERM');
     expect(await exited(again)).toBe(0);
-  }, 40_000);
+  }, 60_000);
 });
