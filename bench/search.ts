@@ -1,0 +1,173 @@
+/**
+ * `npm run bench -- search [--seeds 5] [--hours 24] [--workers 16]`: how fast
+ * each search policy improves the landscape's true metric at the top depth,
+ * and how often it merges a change that does not really help there.
+ *
+ * Every decision is the coordinator's real code (bench/sim/swarm.ts); only
+ * time and the GPUs are simulated, and the metric is the landscape's own
+ * model. Policies (bench/sim/policies.ts): sequential greedy on 1 worker,
+ * the same greedy rule on N workers, and arswarm's ladder on N workers, each
+ * over the same simulated time budget and the same seeds.
+ *
+ * Options: --seeds N, --hours H, --workers N, --overhead-s S (per trial),
+ * --fraction F (of the achievable improvement that counts as the target,
+ * 0.9), --config PATH (another landscape config), --policies a,b (a subset),
+ * --arswarm-patch JSON (deep-merged into arswarm's config, for experiments),
+ * --concurrency K (simulations at once, default 2), --verbose.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../common/config-load.js';
+import { machine, median, parseArgs, progress, type BenchReport } from './report.js';
+import { LandscapeOracle } from './sim/oracle.js';
+import { POLICY_NAMES, policies, type Policy, type PolicyName } from './sim/policies.js';
+import { summarize, type RunSummary } from './sim/summary.js';
+import { simulate } from './sim/swarm.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The landscape example's config: its ladder is arswarm's policy. */
+export const DEFAULT_CONFIG = join(here, '..', 'examples', 'landscape', 'arswarm.yaml');
+
+/** Resolved options of one benchmark run. */
+export interface SearchOptions {
+  seeds: number;
+  hours: number;
+  workers: number;
+  overheadS: number;
+  fraction: number;
+  configPath: string;
+  policies: PolicyName[];
+  arswarmPatch?: unknown;
+  concurrency: number;
+  verbose: boolean;
+}
+
+export function resolveSearchOptions(args: readonly string[]): SearchOptions {
+  const a = parseArgs(args);
+  const num = (k: string, d: number) => {
+    const v = a[k] === undefined ? d : Number(a[k]);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${k} must be a positive number, got ${a[k]}`);
+    return v;
+  };
+  const chosen = (a.policies?.split(',') ?? [...POLICY_NAMES]) as PolicyName[];
+  for (const p of chosen)
+    if (!POLICY_NAMES.includes(p))
+      throw new Error(`--policies: unknown policy "${p}" (${POLICY_NAMES.join(', ')})`);
+  return {
+    seeds: Math.round(num('seeds', 5)),
+    hours: num('hours', 24),
+    workers: Math.round(num('workers', 16)),
+    overheadS: a['overhead-s'] === '0' ? 0 : num('overhead-s', 5),
+    fraction: num('fraction', 0.9),
+    configPath: a.config ?? DEFAULT_CONFIG,
+    policies: chosen,
+    arswarmPatch: a['arswarm-patch'] ? (JSON.parse(a['arswarm-patch']) as unknown) : undefined,
+    concurrency: Math.round(num('concurrency', 2)),
+    verbose: a.verbose === 'true',
+  };
+}
+
+/** Depth of a stage's DEPTH parameter. */
+function depthOf(env: Record<string, string>): number {
+  const d = Number(env.DEPTH);
+  if (!Number.isInteger(d) || d <= 0) throw new Error('every stage of the landscape ladder must set DEPTH');
+  return d;
+}
+
+export async function run(args: string[]): Promise<BenchReport> {
+  const o = resolveSearchOptions(args);
+  const loaded = loadConfig(o.configPath);
+  const base = loaded.config;
+  // The yardstick is the target's own ladder: its top depth, whatever an experiment changes.
+  const topDepth = depthOf(base.stages.at(-1)!.env);
+  const budgetS = o.hours * 3600;
+  const oracle = new LandscapeOracle(loaded.repoDir);
+  try {
+    const optimum = await oracle.optimum(topDepth);
+    const all = policies(base, o.workers, o.arswarmPatch).filter((p) => o.policies.includes(p.name));
+    const jobs: { policy: Policy; seed: number }[] = [];
+    for (let seed = 1; seed <= o.seeds; seed++) for (const policy of all) jobs.push({ policy, seed });
+    const runs = new Map<PolicyName, RunSummary[]>();
+    let start = NaN;
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length) {
+        const { policy, seed } = jobs[next++]!;
+        const out = await simulate({
+          config: policy.config,
+          landscapeDir: loaded.repoDir,
+          oracle,
+          workers: policy.workers,
+          budgetS,
+          knobsSeed: seed,
+          noiseSeed: seed,
+          overheadS: o.overheadS,
+          topDepth,
+          log: o.verbose ? (m) => progress(`  [${policy.name} ${seed}] ${m}`) : undefined,
+        });
+        start = out.startTrue;
+        const s = summarize(out, { optimum, fraction: o.fraction, budgetS });
+        runs.set(policy.name, [...(runs.get(policy.name) ?? []), s]);
+        progress(
+          `search: ${policy.name} seed ${seed}: ${s.reached ? `target at ${(s.timeToTargetS / 3600).toFixed(2)} h` : 'target not reached'}, ` +
+            `final ${s.finalTrue.toFixed(4)}, ${s.merges} merges (${s.falseMerges} false), ${s.trials} trials, ` +
+            `${s.gpuHours.toFixed(1)} GPU-h, ${out.wallS.toFixed(0)} s wall${out.exhausted ? ', proposer exhausted' : ''}`,
+        );
+        if (o.verbose) {
+          progress(
+            `    candidates ${JSON.stringify(out.outcomes)}; verdicts ${JSON.stringify(out.verdicts)}`,
+          );
+          progress(
+            `    trials by stage ${JSON.stringify(out.trialsByStage)} (${out.baselineTrials} baselines); diffs ${JSON.stringify(out.repo)}`,
+          );
+        }
+        if (o.verbose)
+          for (const m of out.merges)
+            progress(
+              `    ${(m.atS / 3600).toFixed(2)} h ${m.candidateId} ${m.title}: ${m.trueBefore.toFixed(5)} -> ${m.trueAfter.toFixed(5)}`,
+            );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, jobs.length) }, worker));
+
+    const figures: Record<string, number> = {};
+    for (const name of o.policies) {
+      const rs = runs.get(name) ?? [];
+      const med = (f: (r: RunSummary) => number) => median(rs.map(f));
+      figures[`${name}_time_to_target_s`] = med((r) => r.timeToTargetS);
+      figures[`${name}_final_true_metric`] = med((r) => r.finalTrue);
+      figures[`${name}_merges`] = med((r) => r.merges);
+      figures[`${name}_false_merges`] = med((r) => r.falseMerges);
+      figures[`${name}_gpu_hours`] = med((r) => r.gpuHours);
+      figures[`${name}_runs_reaching_target`] = rs.filter((r) => r.reached).length;
+      figures[`${name}_false_merges_max`] = Math.max(...rs.map((r) => r.falseMerges));
+      figures[`${name}_improvement_fraction`] = med((r) => r.improvementFraction);
+      figures[`${name}_time_to_half_s`] = med((r) => r.timeToHalfS);
+      figures[`${name}_trials`] = med((r) => r.trials);
+    }
+    if (figures.sequential_time_to_target_s !== undefined && figures.arswarm_time_to_target_s !== undefined)
+      figures.speedup_vs_sequential = figures.sequential_time_to_target_s / figures.arswarm_time_to_target_s;
+    figures.start_true_metric = start;
+    figures.optimum_true_metric = optimum;
+    figures.target_true_metric = start - o.fraction * (start - optimum);
+    figures.budget_s = budgetS;
+    return {
+      bench: 'search',
+      machine: machine(),
+      params: {
+        seeds: o.seeds,
+        hours: o.hours,
+        workers: o.workers,
+        overhead_s: o.overheadS,
+        fraction: o.fraction,
+        top_depth: topDepth,
+        config: o.configPath,
+        policies: o.policies,
+        ...(o.arswarmPatch ? { arswarm_patch: o.arswarmPatch } : {}),
+      },
+      figures,
+    };
+  } finally {
+    await oracle.close();
+  }
+}

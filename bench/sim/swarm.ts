@@ -1,0 +1,277 @@
+/**
+ * A discrete-event simulation of one swarm run. The coordinator's real parts
+ * make every decision — ledger (in memory), target repo, trial factory,
+ * intake with the knobs proposer, merger and scheduler, wired as
+ * coordinator/coordinator.ts wires them — while time and the GPUs are
+ * simulated: `publish` puts trials on in-memory stage queues, N workers take
+ * one trial each (highest stage first), a trial lasts its stage's budget
+ * plus a fixed overhead on the simulated clock, and its metric comes from
+ * the landscape's own model (bench/sim/oracle.ts). Nothing sleeps.
+ */
+import { create } from '@bufbuild/protobuf';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CandidateState, VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
+import { TrialResultSchema, TrialStatus, type Trial } from '../../gen/arswarm/v1/trial_pb.js';
+import type { Config } from '../../common/config.js';
+import { Ledger, memoryStore } from '../../coordinator/ledger/ledger.js';
+import { Merger } from '../../coordinator/merger.js';
+import { TargetRepo } from '../../coordinator/repo.js';
+import { Scheduler } from '../../coordinator/scheduler.js';
+import { TrialFactory } from '../../coordinator/trial-factory.js';
+import { makeIntake } from './intake.js';
+import type { LandscapeOracle } from './oracle.js';
+import { speedUp, type FastRepoStats } from './fast-repo.js';
+import { applyDiff } from './patch.js';
+import { TrialQueue } from './trial-queue.js';
+
+/** The GPU class every simulated worker reports. */
+export const SIM_GPU_CLASS = 'cpu';
+
+/** Epoch of the simulated clock (ledger event times), ms. */
+const SIM_EPOCH_MS = Date.UTC(2030, 0, 1);
+
+export interface SimOptions {
+  /** The swarm's config (stages, swarm, proposers); `target.repo` is ignored. */
+  config: Config;
+  /** The landscape target folder (train.py, prepare.py, truth.json). */
+  landscapeDir: string;
+  oracle: LandscapeOracle;
+  /** Simulated workers. */
+  workers: number;
+  /** Simulated time budget, seconds. */
+  budgetS: number;
+  /** Seed of the knobs proposer's choices. */
+  knobsSeed: number;
+  /** Moves every trial's noise seed, so runs with different values see independent noise. */
+  noiseSeed: number;
+  /** Seconds added to every trial's budget (setup and report). @default 5 */
+  overheadS?: number;
+  /** Depth at which the head's true metric is tracked. */
+  topDepth: number;
+  /** In-memory diffs checked against git's at the start of the run. @default 10 */
+  verifyDiffs?: number;
+  /** Decisions of the coordinator, one line each. @default silent */
+  log?: (msg: string) => void;
+}
+
+/** One merge, with the head's true metric before and after at the top depth. */
+export interface SimMerge {
+  atS: number;
+  candidateId: string;
+  title: string;
+  trueBefore: number;
+  trueAfter: number;
+}
+
+export interface SimOutcome {
+  /** True metric of the starting head at the top depth. */
+  startTrue: number;
+  merges: SimMerge[];
+  /** Trials finished within the budget, by stage name (baselines included). */
+  trialsByStage: Record<string, number>;
+  baselineTrials: number;
+  /** Simulated worker-busy seconds within the budget. */
+  busyS: number;
+  /** Simulated seconds the run lasted (the budget, or less when the proposer ran dry). */
+  endS: number;
+  /** The proposer ran out of ideas and nothing was left to run. */
+  exhausted: boolean;
+  candidates: number;
+  /** Candidates by final state (merged, rejected, refused, ...) and refusals by reason code. */
+  outcomes: Record<string, number>;
+  /** Verdicts by `stage:kind`. */
+  verdicts: Record<string, number>;
+  /** Wall-clock seconds the simulation took. */
+  wallS: number;
+  repo: FastRepoStats;
+}
+
+interface Running {
+  trial: Trial;
+  startS: number;
+  endS: number;
+  worker: number;
+}
+
+/** Counts of candidate outcomes and verdicts, for diagnosis. */
+function tally(ledger: Ledger): Pick<SimOutcome, 'outcomes' | 'verdicts'> {
+  const outcomes: Record<string, number> = {};
+  const verdicts: Record<string, number> = {};
+  const bump = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
+  for (const v of ledger.state.candidates.values()) {
+    bump(outcomes, CandidateState[v.state].toLowerCase());
+    for (const x of v.verdicts) bump(verdicts, `${x.stage}:${VerdictKind[x.kind].toLowerCase()}`);
+  }
+  return { outcomes, verdicts };
+}
+
+/** Runs one simulated swarm to its time budget and reports what the head went through. */
+export async function simulate(o: SimOptions): Promise<SimOutcome> {
+  const wallStart = performance.now();
+  const overheadS = o.overheadS ?? 5;
+  const log = o.log ?? (() => undefined);
+  const config = o.config;
+  const stateDir = mkdtempSync(join(tmpdir(), 'arswarm-sim-'));
+  let nowS = 0;
+  const queue = new TrialQueue();
+  const running: Running[] = [];
+  const idle: number[] = Array.from({ length: o.workers }, (_, i) => o.workers - 1 - i);
+  const fileCache = new Map<string, string>();
+  const mergeLog: { atS: number; candidateId: string; previousHead: string; commit: string }[] = [];
+  const trialsByStage: Record<string, number> = {};
+  let baselineTrials = 0;
+  let busyS = 0;
+
+  const repo = await TargetRepo.open({
+    sourceDir: o.landscapeDir,
+    stateDir,
+    branch: config.swarm.branch,
+    base: config.target.base,
+  });
+  const repoStats = speedUp(repo, o.verifyDiffs ?? 10);
+  let closeIntake = async () => undefined as void;
+  try {
+    const ledger = await Ledger.open(
+      memoryStore(),
+      config.stages.map((s) => s.name),
+    );
+    ledger.now = () => SIM_EPOCH_MS + Math.round(nowS * 1000);
+    await ledger.append({
+      case: 'swarmStarted',
+      value: { branch: config.swarm.branch, head: await repo.head(), configSha256: 'simulation' },
+    });
+    ledger.onEvent((ev) => {
+      if (ev.body.case === 'merged')
+        mergeLog.push({
+          atS: nowS,
+          candidateId: ev.body.value.candidateId,
+          previousHead: ev.body.value.previousHead,
+          commit: ev.body.value.commit,
+        });
+    });
+    const factory = new TrialFactory(config, repo);
+    const intake = makeIntake({ config, repo, ledger, workers: o.workers, knobsSeed: o.knobsSeed, log });
+    closeIntake = () => intake.close();
+    const scheduler = new Scheduler({
+      config,
+      ledger,
+      factory,
+      merger: new Merger(repo, config),
+      intake,
+      publish: async (t) => queue.push(t),
+      workerClasses: () => [SIM_GPU_CLASS],
+      workerCount: () => o.workers,
+      log,
+    });
+
+    const trainPyAt = async (commit: string): Promise<string> => {
+      let text = fileCache.get(commit);
+      if (text === undefined) {
+        text = await repo.readFile(commit, 'train.py');
+        if (text === undefined) throw new Error(`no train.py at ${commit}`);
+        fileCache.set(commit, text);
+      }
+      return text;
+    };
+    const trainPyOf = async (t: Trial): Promise<string> => {
+      const base = await trainPyAt(t.parentCommit);
+      if (!t.diff) return base;
+      return applyDiff(new Map([['train.py', base]]), t.diff).get('train.py')!;
+    };
+
+    const dispatch = () => {
+      while (idle.length > 0 && queue.size > 0) {
+        const trial = queue.take()!;
+        const worker = idle.pop()!;
+        running.push({ trial, startS: nowS, endS: Number.POSITIVE_INFINITY, worker });
+      }
+    };
+
+    /** Runs a trial on the landscape; fixes its end time and returns its result. */
+    const execute = async (r: Running) => {
+      const t = r.trial;
+      const stage = t.stage!;
+      const depth = Number(stage.env.DEPTH ?? '0') || 0;
+      const obs = await o.oracle.evaluate(await trainPyOf(t), depth, t.seed + o.noiseSeed * 1_000_000);
+      const budget = stage.budgetSeconds;
+      const runS = obs.status === 'ok' ? budget : obs.status === 'nan' ? 0.3 * budget : 0;
+      r.endS = r.startS + runS + overheadS;
+      return create(TrialResultSchema, {
+        trialId: t.id,
+        status:
+          obs.status === 'ok' ? TrialStatus.OK : obs.status === 'nan' ? TrialStatus.NAN : TrialStatus.CRASH,
+        metric: obs.status === 'ok' ? obs.metric : 0,
+        metrics: obs.status === 'ok' ? { [config.target.metric.name]: obs.metric } : {},
+        reason: obs.status === 'ok' ? '' : obs.reason,
+        gpuClass: SIM_GPU_CLASS,
+        workerId: `sim-${r.worker}`,
+        trial: t,
+      });
+    };
+
+    await scheduler.tick();
+    const results = new Map<Running, Awaited<ReturnType<typeof execute>>>();
+    let exhausted = false;
+    for (;;) {
+      dispatch();
+      for (const r of running) if (!results.has(r)) results.set(r, await execute(r));
+      if (running.length === 0) {
+        exhausted = true;
+        break;
+      }
+      let next = running[0]!;
+      for (const r of running) if (r.endS < next.endS) next = r;
+      if (next.endS > o.budgetS) break;
+      nowS = next.endS;
+      running.splice(running.indexOf(next), 1);
+      idle.push(next.worker);
+      const result = results.get(next)!;
+      results.delete(next);
+      busyS += next.endS - next.startS;
+      const stageName = next.trial.stage?.name ?? '';
+      trialsByStage[stageName] = (trialsByStage[stageName] ?? 0) + 1;
+      if (!next.trial.candidateId) baselineTrials++;
+      result.startedAtMs = BigInt(SIM_EPOCH_MS + Math.round(next.startS * 1000));
+      result.finishedAtMs = BigInt(SIM_EPOCH_MS + Math.round(nowS * 1000));
+      // As the coordinator's results loop: the fact, the candidate's judgement, then a tick.
+      if (!ledger.state.trials.get(result.trialId)?.result) {
+        await ledger.append({ case: 'trialFinished', value: { result } }, `f.${result.trialId}`);
+        if (next.trial.candidateId) await scheduler.onCandidateResult(next.trial.candidateId);
+      }
+      await scheduler.tick();
+    }
+    // Work in progress at the end of the budget counts as busy up to the end.
+    const endS = exhausted ? nowS : o.budgetS;
+    for (const r of running) busyS += Math.max(0, Math.min(r.endS, endS) - r.startS);
+
+    const top = (commit: string) => trainPyAt(commit).then((t) => o.oracle.trueMetric(t, o.topDepth));
+    const merges: SimMerge[] = [];
+    for (const m of mergeLog)
+      merges.push({
+        atS: m.atS,
+        candidateId: m.candidateId,
+        title: ledger.state.candidates.get(m.candidateId)?.candidate.title ?? '',
+        trueBefore: await top(m.previousHead),
+        trueAfter: await top(m.commit),
+      });
+    return {
+      startTrue: await top(ledger.state.heads[0]!),
+      merges,
+      trialsByStage,
+      baselineTrials,
+      busyS,
+      endS,
+      exhausted,
+      candidates: ledger.state.candidates.size,
+      ...tally(ledger),
+      wallS: (performance.now() - wallStart) / 1000,
+      repo: repoStats,
+    };
+  } finally {
+    await closeIntake().catch(() => undefined);
+    await repo.close().catch(() => undefined);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
