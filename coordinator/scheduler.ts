@@ -16,8 +16,14 @@ import type { TrialFactory } from './trial-factory.js';
 import type { Merger } from './merger.js';
 import type { Intake } from './intake.js';
 
-/** Attempts of one replicate after infra failures before the candidate counts as crashed. */
-export const MAX_INFRA_ATTEMPTS = 3;
+/**
+ * Attempts of one candidate replicate after infra failures before the
+ * candidate counts as crashed (workers back off on their own failures, so
+ * reaching this means the trial breaks every worker it meets).
+ */
+export const MAX_INFRA_ATTEMPTS = 10;
+/** Failures (not infra) of one baseline replicate before the baseline counts as broken. */
+export const MAX_BASELINE_FAILURES = 3;
 
 /** Statuses that end a candidate's stage as crashed. */
 const CANDIDATE_FAILURES = new Set([
@@ -237,8 +243,13 @@ export class Scheduler {
     if (!gpuClass) return;
     const samples = this.state.candidateSamples(v.candidate.id, v.parent, stage.name, gpuClass);
     const base = this.state.baseline(v.parent, stage.name, gpuClass);
-    if (base.length < this.d.config.swarm.baseline_replicates)
-      await this.ensureBaselinesFor(v.parent, stageIndex, gpuClass);
+    if (base.length < this.d.config.swarm.baseline_replicates) {
+      const broken = await this.ensureBaselinesFor(v.parent, stageIndex, gpuClass);
+      if (broken) {
+        await this.verdict(v, VerdictKind.CRASHED, { stage: stage.name, reason: broken, gpuClass });
+        return;
+      }
+    }
     if (pending && samples.length < stage.replicates) return;
     const j = judge(
       this.rule(stageIndex),
@@ -287,18 +298,33 @@ export class Scheduler {
     } else if (this.d.config.swarm.merge_policy === 'auto') await this.merge(v);
   }
 
-  private async ensureBaselinesFor(commit: string, stageIndex: number, gpuClass: string): Promise<void> {
+  /**
+   * Queues missing baseline replicates of `commit` at a stage for a GPU class.
+   * Infra failures are retried without a cap (they are never the code's fault,
+   * and workers back off on their own failures); other failures up to
+   * MAX_BASELINE_FAILURES. Returns the reason when the baseline itself fails, so
+   * candidates waiting on it are not left hanging.
+   */
+  private async ensureBaselinesFor(
+    commit: string,
+    stageIndex: number,
+    gpuClass: string,
+  ): Promise<string | undefined> {
     const want = this.d.config.swarm.baseline_replicates;
     const stage = this.d.factory.stage(stageIndex);
     const trials = this.state.baselineTrialsOf(commit, stage.name, gpuClass);
     for (let r = 0; r < want; r++) {
       const mine = trials.filter((t) => t.trial.replicate === r);
       const last = mine.reduce((m, t) => Math.max(m, t.trial.attempt), 0);
-      const lastView = mine.find((t) => t.trial.attempt === last);
-      if (
-        mine.length === 0 ||
-        (lastView?.result && lastView.result.status !== TrialStatus.OK && last < MAX_INFRA_ATTEMPTS)
-      )
+      const result = mine.find((t) => t.trial.attempt === last)?.result;
+      if (result && result.status !== TrialStatus.OK && result.status !== TrialStatus.INFRA) {
+        const failures = mine.filter(
+          (t) => t.result && t.result.status !== TrialStatus.OK && t.result.status !== TrialStatus.INFRA,
+        );
+        if (failures.length >= MAX_BASELINE_FAILURES)
+          return `the baseline ${commit.slice(0, 7)} itself fails at ${stage.name} on ${gpuClass}: ${TrialStatus[result.status].toLowerCase()}: ${result.reason}`;
+      }
+      if (mine.length === 0 || (result && result.status !== TrialStatus.OK))
         await this.queue(
           await this.d.factory.baselineTrial({
             parent: commit,
@@ -309,6 +335,7 @@ export class Scheduler {
           }),
         );
     }
+    return undefined;
   }
 
   /** Carries a candidate onto the head for (re)validation at the top stage, or rejects it on conflict. */
