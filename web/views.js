@@ -221,7 +221,11 @@ export function journalTable(candidates) {
         h(
           'td',
           { class: 'mono' },
-          v ? `${v.stage} ${word(v.kind, 'VERDICT_KIND_')} ${pm(v.delta, v.sigma)}` : '–',
+          !v
+            ? '–'
+            : v.kind === 'VERDICT_KIND_CRASHED'
+              ? `${v.stage} crashed: ${v.reason || ''}`
+              : `${v.stage} ${word(v.kind, 'VERDICT_KIND_')} ${pm(v.delta, v.sigma)}`,
         ),
         h('td', {}, c.candidate.proposer),
         h('td', {}, c.candidate.title),

@@ -1,6 +1,6 @@
 /** `arswarm ls`, `arswarm show ID`, `arswarm diff ID`: the journal of candidates. */
 import { Command, Option } from 'commander';
-import { CandidateState } from '../../gen/arswarm/v1/candidate_pb.js';
+import { CandidateState, VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
 import {
   GetCandidateResponseSchema,
   ListCandidatesResponseSchema,
@@ -40,7 +40,11 @@ export async function listAll(
 /** The last verdict as `stage verdict Δ ± σ`. */
 function lastVerdict(c: CandidateSummary): string {
   const v = c.verdicts.at(-1);
-  return v ? `${v.stage} ${word.verdict(v.kind)} ${deltaPm(v.delta, v.sigma)}` : '-';
+  if (!v) return '-';
+  // A crash has no Δ worth showing; its reason is in `show`.
+  return v.kind === VerdictKind.CRASHED
+    ? `${v.stage} crashed`
+    : `${v.stage} ${word.verdict(v.kind)} ${deltaPm(v.delta, v.sigma)}`;
 }
 
 export function lsCommand(): Command {
@@ -98,7 +102,7 @@ export function evidenceTable(evidence: StageEvidence[]): string {
       word.verdict(e.kind),
       deltaPm(e.delta, e.sigma),
       e.n,
-      e.seeds.join(',') || '-',
+      e.seeds.join(' ') || '-',
       e.gpuClass || '-',
       metric(e.candidateMean),
       metric(e.baselineMean),
