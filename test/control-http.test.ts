@@ -162,6 +162,7 @@ describe('HTTP gateway, events, metrics and probes', () => {
     expect((await fetch(`${base}/..%2fpackage.json`)).status).toBe(404);
     expect((await fetch(`${base}/%2e%2e/package.json`)).status).toBe(404);
     expect((await fetch(`${base}/nope.js`)).status).toBe(404);
+    expect((await fetch(`${base}/%E0%A4%A`)).status).toBe(404);
   });
 });
 

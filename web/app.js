@@ -6,6 +6,7 @@ import { h, journalTable, num, reviewCard, statusFigures, workersTable } from '.
 
 const $ = (id) => document.getElementById(id);
 const ROLES = ['viewer', 'reviewer', 'admin'];
+const JOURNAL_ROWS = 500;
 const can = (role, needed) => ROLES.indexOf(role) >= ROLES.indexOf(needed);
 
 const state = {
@@ -42,12 +43,17 @@ async function refresh() {
   state.busy = true;
   try {
     const api = state.api;
-    const [status, progress, review, list] = await Promise.all([
+    const [status, progress, review] = await Promise.all([
       api.call('GetStatus'),
       api.call('GetProgress'),
       api.call('ListReview'),
-      api.call('ListCandidates', { pageSize: 1000 }),
     ]);
+    // The journal shows the newest candidates: page tokens are offsets, oldest first.
+    const skip = Math.max(0, num(status.candidates) - JOURNAL_ROWS);
+    const list = await api.call('ListCandidates', {
+      pageSize: JOURNAL_ROWS,
+      pageToken: skip ? String(skip) : '',
+    });
     banner('');
     show($('figures'), statusFigures(status));
     const meta = { metric: progress.metric, lowerIsBetter: !!progress.lowerIsBetter };

@@ -156,7 +156,9 @@ export function reviewCard(item, { canDecide, decide }) {
       const r = await decide(c.id, approve, note.value);
       msg.textContent = r.mergedCommit
         ? `merged as ${r.mergedCommit.slice(0, 7)}`
-        : word(r.state, 'CANDIDATE_STATE_');
+        : approve
+          ? 'approved: revalidating against the new head, it merges when it passes'
+          : 'rejected';
     } catch (err) {
       msg.textContent = err.message;
       for (const b of buttons) b.disabled = false;

@@ -96,7 +96,13 @@ export class HttpServer {
   }
 
   private serveStatic(path: string, res: ServerResponse): void {
-    const rel = normalize(decodeURIComponent(path === '/' ? '/index.html' : path)).replace(/^([/\\])+/, '');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(path === '/' ? '/index.html' : path);
+    } catch {
+      return plain(res, 404, 'not found\n');
+    }
+    const rel = normalize(decoded).replace(/^([/\\])+/, '');
     const file = join(this.o.webDir, rel);
     if (!file.startsWith(this.o.webDir + sep) || rel.split(/[/\\]/).some((p) => p.startsWith('.')))
       return plain(res, 404, 'not found\n');
