@@ -11,8 +11,10 @@ quiet=0
 say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # `npm install` honours the lockfile; `npm ci` refuses this lockfile on
+  # machines whose npm omits other platforms' optional packages from it.
+  echo "setup: npm install (from package-lock.json)" >&2
+  npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
 need=()
