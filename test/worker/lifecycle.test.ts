@@ -26,7 +26,7 @@ async function runningPids(pidFile: string): Promise<number[]> {
       existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()
         ? readFileSync(pidFile, 'utf8').trim().split(' ').map(Number)
         : undefined,
-    15_000,
+    40_000,
     `the trial to start (${pidFile})`,
   );
 }
@@ -55,10 +55,10 @@ describe('worker lifecycle', () => {
     await runningPids(pidFile);
     w.kill('SIGTERM');
     expect(await exited(w)).toBe(0);
-    const r = (await h.waitResults([id])).get(id)!;
+    const r = (await h.waitResults([id], 40_000)).get(id)!;
     expect(r.status).toBe(TrialStatus.OK);
     expect(await pending()).toEqual({ waiting: 0, unacked: 0 });
-  }, 45_000);
+  }, 90_000);
 
   it('SIGTERM past the drain deadline kills the run and hands the trial back as infra', async () => {
     const pidFile = join(h.dir, 'drain-late.pid');
@@ -69,7 +69,7 @@ describe('worker lifecycle', () => {
     const [pid] = await runningPids(pidFile);
     w.kill('SIGTERM');
     expect(await exited(w)).toBe(0);
-    const r = (await h.waitResults([id])).get(id)!;
+    const r = (await h.waitResults([id], 40_000)).get(id)!;
     expect(r.status).toBe(TrialStatus.INFRA);
     expect(r.reason).toBe('worker shutting down');
     expect(alive(pid!)).toBe(false);
@@ -78,11 +78,11 @@ describe('worker lifecycle', () => {
     // The new attempt (as the coordinator queues it) finishes on another worker.
     const other = spawn('elsewhere');
     const retry = await h.queue(h.trial({ id: `${id}-a2`, attempt: 2, target: { env: { MODE: 'ok' } } }));
-    const r2 = (await h.waitResults([retry])).get(retry)!;
+    const r2 = (await h.waitResults([retry], 40_000)).get(retry)!;
     expect([r2.status, r2.workerId]).toEqual([TrialStatus.OK, 'elsewhere']);
     other.kill('SIGTERM');
     expect(await exited(other)).toBe(0);
-  }, 45_000);
+  }, 90_000);
 
   it('kill -9 mid-trial: redelivered after the ack wait, one result, orphan killed on restart', async () => {
     const pidFile = join(h.dir, 'killed.pid');
@@ -100,11 +100,11 @@ describe('worker lifecycle', () => {
     const again = spawn('phoenix');
     await until(
       () => again.output.join('').includes('killed a trial left running by a previous worker process'),
-      15_000,
+      40_000,
       'the restarted worker to kill the orphaned run',
     );
     await until(() => !alive(orphan!), 5000, 'the orphaned run to be gone');
-    const r = (await h.waitResults([id], 25_000)).get(id)!;
+    const r = (await h.waitResults([id], 40_000)).get(id)!;
     expect(r.status).toBe(TrialStatus.OK);
     expect(r.trial?.id).toBe(id);
     expect(r.workerId).toBe('phoenix');
@@ -114,5 +114,5 @@ describe('worker lifecycle', () => {
     expect(all).toHaveLength(1);
     again.kill('SIGTERM');
     expect(await exited(again)).toBe(0);
-  }, 60_000);
+  }, 90_000);
 });
