@@ -54,6 +54,11 @@ export interface TrialLoopDeps {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** First pause after an infra failure of this worker's own; doubles per consecutive one. */
+export const INFRA_BACKOFF_BASE_MS = 1000;
+/** Longest pause between pulls after repeated infra failures. */
+export const INFRA_BACKOFF_MAX_MS = 30_000;
+
 export class TrialLoop {
   private stopping = false;
   private readonly kill = new AbortController();
@@ -61,6 +66,7 @@ export class TrialLoop {
   private progress = 0;
   private trialsDone = 0;
   private idleMs = 0;
+  private infraStreak = 0;
   private readonly trialsDir: string;
   private readonly pidFile: string;
   private readonly logs: LogStore;
@@ -142,7 +148,15 @@ export class TrialLoop {
         msg.nak();
         break;
       }
-      await this.handle(msg);
+      const status = await this.handle(msg);
+      // A worker whose own environment fails (disk full, code fetch) must not
+      // drain the queue into infra results: it backs off, longer each time.
+      if (status === TrialStatus.INFRA && !this.stopping) {
+        this.infraStreak++;
+        const ms = Math.min(INFRA_BACKOFF_BASE_MS * 2 ** (this.infraStreak - 1), INFRA_BACKOFF_MAX_MS);
+        log('warn', 'infra failure: backing off before the next pull', { workerId: this.workerId, ms });
+        await sleep(ms);
+      } else if (status !== undefined) this.infraStreak = 0;
     }
   }
 
@@ -167,7 +181,8 @@ export class TrialLoop {
     return pullOne(nc, names.trialsStream, plan.longPoll.consumer, { expiresMs: options.pollExpiresMs });
   }
 
-  private async handle(msg: PulledMsg): Promise<void> {
+  /** Runs one pulled trial; resolves to the status it reported (undefined when none was). */
+  private async handle(msg: PulledMsg): Promise<TrialStatus | undefined> {
     const receivedAt = performance.now();
     const { js, names, options } = this.deps;
     const log = options.logger;
@@ -180,7 +195,7 @@ export class TrialLoop {
         subject: msg.subject,
       });
       msg.term('undecodable');
-      return;
+      return undefined;
     }
     const ladder = this.deps.ladder.current;
     const ackWaitMs = Number(ladder?.ackWaitMs ?? 0n) || 30_000;
@@ -236,7 +251,7 @@ export class TrialLoop {
         });
       }
       const publishedAt = await this.publish(run.result);
-      if (publishedAt === undefined) return; // never published: JetStream redelivers it
+      if (publishedAt === undefined) return undefined; // never published: JetStream redelivers it
       await msg.ackSync();
       const ackedAt = performance.now();
       this.trialsDone++;
@@ -256,6 +271,7 @@ export class TrialLoop {
         reason: run.result.reason,
         metric: run.result.metric,
       });
+      return run.result.status;
     } catch (err) {
       log('error', 'trial not acked; it will be redelivered', {
         trialId: trial.id,
