@@ -62,6 +62,10 @@ describe('ControlService over gRPC', () => {
     expect(await codeOf(clients.anonymous.getStatus({}))).toBe(Code.Unauthenticated);
     expect(await codeOf(clients.wrong.getStatus({}))).toBe(Code.Unauthenticated);
     expect(await codeOf(clients.wrong.approve({ id: 'c00001' }))).toBe(Code.Unauthenticated);
+    const stream = (async () => {
+      for await (const ev of clients.anonymous.watchEvents({ fromSeq: 1n })) void ev;
+    })();
+    expect(await codeOf(stream)).toBe(Code.Unauthenticated);
   });
 
   it('tells each token its name and role', async () => {
