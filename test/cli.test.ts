@@ -13,7 +13,14 @@ import { CandidateState } from '../gen/arswarm/v1/candidate_pb.js';
 import { LocalWorkers } from '../coordinator/local-workers.js';
 import type { Role } from '../common/config.js';
 import { BIN, type LocalSwarm } from './support/local-swarm.js';
-import { branchHead, knobDiff, startControlSwarm, TOKENS, waitFor } from './support/control-swarm.js';
+import {
+  branchHead,
+  knobDiff,
+  LADDER_TIMEOUT_MS,
+  startControlSwarm,
+  TOKENS,
+  waitFor,
+} from './support/control-swarm.js';
 
 interface Run {
   code: number;
@@ -119,35 +126,40 @@ describe('arswarm CLI against a running swarm', () => {
     expect(diff.stdout).toMatch(/^--- a\/train\.py\n\+\+\+ b\/train\.py\n/);
   }, 40_000);
 
-  it('shows the review queue with evidence, trials and logs once the ladder is passed', async () => {
-    await waitFor(
-      () =>
-        [...swarm.coordinator.ledger.state.candidates.values()].filter(
-          (v) => v.state === CandidateState.REVIEW,
-        ).length === 2 || undefined,
-      'two candidates in review',
-    );
-    const [review, reviewJson, show] = await Promise.all([
-      cli(['review'], { role: 'viewer' }),
-      cli(['review', '--json'], { role: 'viewer' }),
-      cli(['show', 'c00001', '--json'], { role: 'viewer' }),
-    ]);
-    expect(review.stdout).toMatch(/c00001 {2}double the learning rate/);
-    expect(review.stdout).toMatch(/screen\s+promote\s+\+0\.\d{4} ± 0\.\d{4}\s+1\s+1\s+cpu/);
-    expect((JSON.parse(reviewJson.stdout) as { items: unknown[] }).items).toHaveLength(2);
-    const trial = (JSON.parse(show.stdout) as { results: { trialId: string }[] }).results[0]!.trialId;
-    const [text, logs, logsMissing] = await Promise.all([
-      cli(['show', 'c00001'], { role: 'viewer' }),
-      cli(['logs', trial], { role: 'viewer' }),
-      cli(['logs', 'no.such.trial'], { role: 'viewer' }),
-    ]);
-    expect(text.stdout).toContain('far below the optimum');
-    expect(text.stdout).toMatch(/confirm\s+promote/);
-    expect(text.stdout).toContain(trial);
-    expect(logs.stdout).toMatch(/val_bpb: +\d\.\d+/);
-    expect(logs.stderr).toContain(`${trial}: ok on w`);
-    expect(logsMissing.code).toBe(3);
-  }, 60_000);
+  it(
+    'shows the review queue with evidence, trials and logs once the ladder is passed',
+    async () => {
+      await waitFor(
+        () =>
+          [...swarm.coordinator.ledger.state.candidates.values()].filter(
+            (v) => v.state === CandidateState.REVIEW,
+          ).length === 2 || undefined,
+        'two candidates in review',
+        LADDER_TIMEOUT_MS,
+      );
+      const [review, reviewJson, show] = await Promise.all([
+        cli(['review'], { role: 'viewer' }),
+        cli(['review', '--json'], { role: 'viewer' }),
+        cli(['show', 'c00001', '--json'], { role: 'viewer' }),
+      ]);
+      expect(review.stdout).toMatch(/c00001 {2}double the learning rate/);
+      expect(review.stdout).toMatch(/screen\s+promote\s+\+0\.\d{4} ± 0\.\d{4}\s+1\s+1\s+cpu/);
+      expect((JSON.parse(reviewJson.stdout) as { items: unknown[] }).items).toHaveLength(2);
+      const trial = (JSON.parse(show.stdout) as { results: { trialId: string }[] }).results[0]!.trialId;
+      const [text, logs, logsMissing] = await Promise.all([
+        cli(['show', 'c00001'], { role: 'viewer' }),
+        cli(['logs', trial], { role: 'viewer' }),
+        cli(['logs', 'no.such.trial'], { role: 'viewer' }),
+      ]);
+      expect(text.stdout).toContain('far below the optimum');
+      expect(text.stdout).toMatch(/confirm\s+promote/);
+      expect(text.stdout).toContain(trial);
+      expect(logs.stdout).toMatch(/val_bpb: +\d\.\d+/);
+      expect(logs.stderr).toContain(`${trial}: ok on w`);
+      expect(logsMissing.code).toBe(3);
+    },
+    LADDER_TIMEOUT_MS + 30_000,
+  );
 
   it('approves (merging) and rejects with notes', async () => {
     const approve = await cli(['review', 'approve', 'c00001', '-m', 'clear win'], { role: 'reviewer' });

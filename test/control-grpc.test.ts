@@ -16,7 +16,14 @@ import type { Role } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import { createClient, type ServiceClient } from '../common/grpc.js';
 import { BIN, type LocalSwarm } from './support/local-swarm.js';
-import { branchHead, knobDiff, startControlSwarm, TOKENS, waitFor } from './support/control-swarm.js';
+import {
+  branchHead,
+  knobDiff,
+  LADDER_TIMEOUT_MS,
+  startControlSwarm,
+  TOKENS,
+  waitFor,
+} from './support/control-swarm.js';
 
 type Client = ServiceClient<(typeof ControlService)['method']>;
 
@@ -141,26 +148,34 @@ describe('ControlService over gRPC', () => {
     expect(await codeOf(clients.viewer.listCandidates({ pageToken: 'x' }))).toBe(Code.InvalidArgument);
   });
 
-  it('brings both candidates to review with evidence for every stage', async () => {
-    const items = await waitFor(async () => {
-      const r = await clients.viewer.listReview({});
-      return r.items.length >= 2 ? r.items : undefined;
-    }, 'two candidates in review');
-    const item = items.find((i) => i.summary?.candidate?.id === good)!;
-    expect(item.onHead).toBe(true);
-    expect(item.evidence.map((e) => e.stage)).toEqual(['screen', 'confirm', 'scale']);
-    for (const e of item.evidence) {
-      expect(e.kind).toBe(VerdictKind.PROMOTE);
-      expect(e.delta).toBeGreaterThan(0);
-      expect(e.n).toBe(e.seeds.length);
-      expect(e.gpuClass).toBe('cpu');
-      expect(e.gpuSeconds).toBeGreaterThan(0);
-    }
-    expect(item.evidence[1]!.n).toBeGreaterThanOrEqual(3);
-    expect(item.diff).toContain('LEARNING_RATE');
-    const listed = await clients.viewer.listCandidates({ states: [CandidateState.REVIEW], stage: 'scale' });
-    expect(listed.candidates.map((c) => c.candidate?.id).sort()).toEqual([good, other].sort());
-  }, 60_000);
+  it(
+    'brings both candidates to review with evidence for every stage',
+    async () => {
+      const items = await waitFor(
+        async () => {
+          const r = await clients.viewer.listReview({});
+          return r.items.length >= 2 ? r.items : undefined;
+        },
+        'two candidates in review',
+        LADDER_TIMEOUT_MS,
+      );
+      const item = items.find((i) => i.summary?.candidate?.id === good)!;
+      expect(item.onHead).toBe(true);
+      expect(item.evidence.map((e) => e.stage)).toEqual(['screen', 'confirm', 'scale']);
+      for (const e of item.evidence) {
+        expect(e.kind).toBe(VerdictKind.PROMOTE);
+        expect(e.delta).toBeGreaterThan(0);
+        expect(e.n).toBe(e.seeds.length);
+        expect(e.gpuClass).toBe('cpu');
+        expect(e.gpuSeconds).toBeGreaterThan(0);
+      }
+      expect(item.evidence[1]!.n).toBeGreaterThanOrEqual(3);
+      expect(item.diff).toContain('LEARNING_RATE');
+      const listed = await clients.viewer.listCandidates({ states: [CandidateState.REVIEW], stage: 'scale' });
+      expect(listed.candidates.map((c) => c.candidate?.id).sort()).toEqual([good, other].sort());
+    },
+    LADDER_TIMEOUT_MS + 10_000,
+  );
 
   it('returns a candidate with its trials, evidence and log tails', async () => {
     const c = await clients.viewer.getCandidate({ id: good });

@@ -14,7 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CandidateState } from '../gen/arswarm/v1/candidate_pb.js';
 import type { Event } from '../gen/arswarm/v1/event_pb.js';
 import { ROOT, type LocalSwarm } from './support/local-swarm.js';
-import { branchHead, knobDiff, startControlSwarm, TOKENS, waitFor } from './support/control-swarm.js';
+import {
+  branchHead,
+  knobDiff,
+  LADDER_TIMEOUT_MS,
+  startControlSwarm,
+  TOKENS,
+  waitFor,
+} from './support/control-swarm.js';
 
 const SHOTS = join(ROOT, 'test-results');
 const CHROMIUM_ARGS = [
@@ -68,9 +75,9 @@ describe('dashboard', () => {
           ? true
           : undefined,
       'both candidates in review',
-      50_000,
+      LADDER_TIMEOUT_MS,
     );
-  }, 90_000);
+  }, LADDER_TIMEOUT_MS + 40_000);
 
   afterAll(async () => {
     await browser?.close();

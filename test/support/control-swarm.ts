@@ -73,6 +73,12 @@ export function knobDiff(repoDir: string, name: string, value: string): string {
   }
 }
 
+/**
+ * How long a test waits for candidates to climb the whole ladder: seconds on an
+ * idle machine, much longer on a loaded one (two swarms per test run, 2 cores).
+ */
+export const LADDER_TIMEOUT_MS = 150_000;
+
 /** Polls until `fn` returns a value (not undefined), or fails naming what it waited for. */
 export async function waitFor<T>(
   fn: () => T | undefined | Promise<T | undefined>,
