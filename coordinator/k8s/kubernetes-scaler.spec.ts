@@ -16,7 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArswarmError, Code } from '../../common/errors.js';
-import { createKubernetesScaler, kubernetesScalerOptionsFromEnv, parseWorkerDeployments } from './index.js';
+import {
+  createKubernetesScaler,
+  kubernetesScalerOptionsFromEnv,
+  parseWorkerDeployments,
+  type KubernetesScalerOptions,
+} from './index.js';
 
 const TOKEN = 'standin-service-account-token';
 const NS = 'research';
@@ -340,7 +345,7 @@ describe('createKubernetesScaler (against a stand-in of the Kubernetes API)', ()
 
 describe('scaler options', () => {
   it('are validated once: no pools, bad names and an unknown default pool are refused', () => {
-    const bad = [
+    const bad: KubernetesScalerOptions[] = [
       { deployments: {} },
       { deployments: { h100: 'Not_A_Name' } },
       { deployments, namespace: 'Research' },
