@@ -72,6 +72,7 @@ export class HttpServer {
         fail(
           new ArswarmError(Code.Unavailable, `cannot listen on ${host}:${port}: ${err.message}`, {
             cause: err,
+            hint: 'set swarm.http_port (0 = any free port) or `arswarm up --http-port`',
           }),
         ),
       );
