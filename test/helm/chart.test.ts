@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../common/config-load.js';
 import { names } from '../../common/subjects.js';
+import { kubernetesScalerOptionsFromEnv } from '../../coordinator/k8s/options.js';
 import {
   find,
   installHelm,
@@ -108,6 +109,9 @@ describe.each(Object.entries(VALUE_SETS))('value set: %s', (_name, files) => {
     const pairs = list.split(',').map((p) => p.split('='));
     expect(pairs.map(([, dep]) => dep).sort()).toEqual([...deployments].sort());
     for (const [pool, dep] of pairs) expect(dep).toBe(`swarm-arswarm-worker-${pool}`);
+    // The scaler reads exactly this environment.
+    const scaler = kubernetesScalerOptionsFromEnv({ ARSWARM_K8S_WORKER_DEPLOYMENTS: list, ARSWARM_K8S_NAMESPACE: 'research' });
+    expect(scaler?.deployments).toEqual(Object.fromEntries(pairs));
 
     const role = find(objs, 'Role', `${COORDINATOR}-scale-workers`);
     for (const rule of role.rules as Any[]) {
