@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1
+# The arswarm coordinator: Node 20 + git, runs as uid 10001.
+# Build from the repo root:  docker build -f docker/coordinator.Dockerfile -t arswarm-coordinator:0.1.0 .
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# Production dependencies only (tsx is one: bin/arswarm.js runs the TypeScript through it).
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS runtime
+# git: the shared branch, bundles for workers, merges. tini: PID 1 that reaps
+# the git children and forwards SIGTERM so the coordinator drains.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git tini ca-certificates openssh-client \
+ && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 arswarm \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/arswarm --create-home --shell /usr/sbin/nologin arswarm \
+ && mkdir -p /etc/arswarm /var/lib/arswarm \
+ && chown arswarm:arswarm /var/lib/arswarm
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json program.md ./
+# The CLI imports every command, the worker's included, so its sources come too.
+COPY bin ./bin
+COPY gen ./gen
+COPY common ./common
+COPY coordinator ./coordinator
+COPY worker ./worker
+COPY cli ./cli
+COPY web ./web
+# The bundled targets; the chart's default config points at examples/landscape.
+COPY examples ./examples
+ENV NODE_ENV=production \
+    HOME=/home/arswarm
+USER 10001:10001
+VOLUME ["/var/lib/arswarm"]
+EXPOSE 50051 8080
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/arswarm.js"]
+CMD ["coordinator", "--config", "/etc/arswarm/arswarm.yaml"]

@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# The arswarm worker: a CUDA runtime base, the distribution's python3, Node 20
+# and git; runs as uid 10001. nvidia-smi and the driver come from the NVIDIA
+# container toolkit at run time.
+# Build from the repo root:  docker build -f docker/worker.Dockerfile -t arswarm-worker:0.1.0 .
+# Targets that need PyTorch etc.:  --build-arg PYTHON_PACKAGES="torch numpy"
+ARG CUDA_IMAGE=nvidia/cuda:12.4.1-runtime-ubuntu22.04
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS node
+
+FROM node AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM ${CUDA_IMAGE} AS runtime
+ARG PYTHON_PACKAGES=""
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-pip python3-venv git tini ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && if [ -n "$PYTHON_PACKAGES" ]; then python3 -m pip install --no-cache-dir $PYTHON_PACKAGES; fi
+# The official Node binary is built for old glibc versions, so it runs on this base.
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+RUN groupadd --system --gid 10001 arswarm \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/arswarm --create-home --shell /usr/sbin/nologin arswarm \
+ && mkdir -p /var/cache/arswarm-worker /var/cache/arswarm-cache \
+ && chown arswarm:arswarm /var/cache/arswarm-worker /var/cache/arswarm-cache
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY gen ./gen
+COPY common ./common
+COPY coordinator ./coordinator
+COPY worker ./worker
+COPY cli ./cli
+ENV NODE_ENV=production \
+    HOME=/home/arswarm \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+USER 10001:10001
+# tini forwards SIGTERM to the worker only (not to its process group): the
+# worker drains, and stops the training process itself if it must.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/arswarm.js", "worker"]
+CMD ["--gpus", "all"]
