@@ -1,6 +1,7 @@
 /** `arswarm coordinator`: runs the coordinator alone (the Kubernetes entry point). */
 import { Command } from 'commander';
 import { Coordinator } from '../../coordinator/coordinator.js';
+import { createKubernetesScaler, kubernetesScalerOptionsFromEnv } from '../../coordinator/k8s/index.js';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { resolveConfigArgs } from '../config-args.js';
 
@@ -51,6 +52,10 @@ export function coordinatorCommand(): Command {
           httpHost: opts.httpHost,
           tokensFile: opts.tokensFile,
         });
+        // In a cluster the chart sets the namespace and the worker Deployments:
+        // SetWorkers then scales them through the Kubernetes API.
+        const k8s = kubernetesScalerOptionsFromEnv(process.env);
+        if (k8s) c.scaler = createKubernetesScaler(k8s);
         // The path only: a token is never logged.
         if (c.api.generated)
           console.error(
