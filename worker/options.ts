@@ -40,6 +40,8 @@ export interface WorkerOptions {
   prefix?: string;
   /** Bearer token for gRPC calls. @default undefined (none) */
   token?: string;
+  /** PEM file of the CA that signed the coordinator's gRPC certificate; plaintext gRPC when absent. @default undefined */
+  caCertFile?: string;
   /** GPUs to use: 'all', 'none' (CPU mode) or nvidia-smi indices. @default 'all' */
   gpus?: 'all' | 'none' | readonly number[];
   /** Cache repo, trial work dirs and logs live here. @default '~/.cache/arswarm-worker' */
@@ -75,8 +77,11 @@ export interface WorkerOptions {
 }
 
 /** Every option present. */
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'token' | 'onTrialTimings' | 'gpus'>> & {
+export type ResolvedWorkerOptions = Required<
+  Omit<WorkerOptions, 'token' | 'caCertFile' | 'onTrialTimings' | 'gpus'>
+> & {
   readonly token: string | undefined;
+  readonly caCertFile: string | undefined;
   readonly gpus: 'all' | 'none' | readonly number[];
   readonly onTrialTimings: ((t: TrialTimings) => void) | undefined;
 };
@@ -117,6 +122,7 @@ const schema = z.object({
     .regex(/^[A-Za-z][A-Za-z0-9_-]*$/)
     .default(DEFAULT_PREFIX),
   token: z.string().min(1).optional(),
+  caCertFile: z.string().min(1).optional(),
   gpus: z
     .union([z.literal('all'), z.literal('none'), z.array(z.number().int().min(0)).min(1)])
     .default('all'),
@@ -154,5 +160,5 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
     throw new ArswarmError(Code.InvalidArgument, `worker option ${field}: ${issue.message}`, { field });
   }
   const r = parsed.data;
-  return { ...r, token: r.token, onTrialTimings: r.onTrialTimings };
+  return { ...r, token: r.token, caCertFile: r.caCertFile, onTrialTimings: r.onTrialTimings };
 }

@@ -3,6 +3,7 @@
  * GPU (or one CPU loop), heartbeats in the workers KV bucket, and a drain that
  * finishes or hands back the current trials.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -73,7 +74,10 @@ export class Worker {
       });
       const js = jetstream(this.nc);
       const consumers = new ConsumerCache(await jetstreamManager(this.nc), this.names.trialsStream);
-      this.client = createClient(CodeService, o.codeAddr, { token: o.token });
+      this.client = createClient(CodeService, o.codeAddr, {
+        token: o.token,
+        rootCert: o.caCertFile ? readFileSync(o.caCertFile) : undefined,
+      });
       const cache = (this.cache = new CodeCache(o.workDir, this.client, token(o.id)));
       await cache.init();
       this.ladder = new LadderWatch(this.nc, this.names.controlBucket, (err) =>

@@ -39,6 +39,7 @@ interface Flags {
   code?: string;
   prefix?: string;
   token?: string;
+  caCert?: string;
   gpus?: 'all' | 'none' | number[];
   workDir?: string;
   pool?: string;
@@ -58,6 +59,11 @@ export function workerCommand(): Command {
     .option('--code <host:port>', 'CodeService address (env ARSWARM_CODE_ADDR)', env.ARSWARM_CODE_ADDR)
     .option('--prefix <prefix>', 'stream/subject prefix (env ARSWARM_PREFIX)', env.ARSWARM_PREFIX)
     .option('--token <token>', 'bearer token for gRPC (env ARSWARM_TOKEN)')
+    .option(
+      '--ca-cert <file>',
+      'CA certificate (PEM) when the coordinator serves gRPC over TLS (env ARSWARM_CA_CERT)',
+      env.ARSWARM_CA_CERT,
+    )
     .option('--gpus <list>', 'all, none (CPU mode) or indices such as 0,2', parseGpus)
     .option('--work-dir <dir>', 'cache, work trees and logs (env ARSWARM_WORK_DIR)', env.ARSWARM_WORK_DIR)
     .option('--pool <name>', 'pool label for heartbeats (env ARSWARM_POOL)', env.ARSWARM_POOL)
@@ -80,6 +86,7 @@ export function workerCommand(): Command {
         prefix: f.prefix,
         // Read here rather than as a flag default, so --help never prints a secret.
         token: f.token || env.ARSWARM_TOKEN || undefined,
+        caCertFile: f.caCert,
         gpus: f.gpus,
         workDir: f.workDir,
         pool: f.pool,
