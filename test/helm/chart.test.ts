@@ -11,7 +11,9 @@ import { parseConfig } from '../../common/config-load.js';
 import { names } from '../../common/subjects.js';
 import { kubernetesScalerOptionsFromEnv } from '../../coordinator/k8s/options.js';
 import {
+  CHART,
   find,
+  helm,
   installHelm,
   lint,
   ofKind,
@@ -329,6 +331,21 @@ describe('value set specifics', () => {
     expect(tokens).toEqual([{ name: 'ci', token, role: 'reviewer' }]);
     expect(find(objs, 'Secret', 'swarm-arswarm-anthropic').stringData['api-key']).toBe('sk-test');
     for (const d of workers(objs)) expect(JSON.stringify(d)).not.toContain('swarm-arswarm-anthropic');
+  });
+
+  it('NOTES.txt says how to open the dashboard (port-forward or Ingress) and how to review', async () => {
+    const notes = async (files: string[]) =>
+      (await helm('install', 'swarm', CHART, '-n', 'research', '--dry-run=client', ...files.flatMap((f) => ['-f', f]))).split(
+        'NOTES:',
+      )[1]!;
+    const plain = await notes([]);
+    expect(plain).toContain('kubectl -n research port-forward svc/swarm-arswarm-coordinator 8080:http');
+    expect(plain).toContain('cat /var/lib/arswarm/admin-token');
+    expect(plain).toContain('arswarm review approve');
+    expect(plain).toContain('arswarm scale N --pool default');
+    const withIngress = await notes(VALUE_SETS['KEDA + Ingress + existingSecret']!);
+    expect(withIngress).toContain('https://arswarm.lab.example.org/');
+    expect(withIngress).not.toContain('admin-token');
   });
 
   it('rejects typos and impossible values through values.schema.json', async () => {
