@@ -218,7 +218,7 @@ async function caught(p: Promise<unknown>): Promise<ArswarmError> {
 describe('createKubernetesScaler (against a stand-in of the Kubernetes API)', () => {
   it('reads the scale subresource, then replaces it with the new count and the resourceVersion read', async () => {
     const scaler = createKubernetesScaler({ deployments, kubeconfig });
-    expect(scaler.namespace).toBe(NS);
+    expect(await scaler.namespace()).toBe(NS);
     await expect(scaler.scale(5, 'h100')).resolves.toEqual({ pool: 'h100', previous: 2, desired: 5 });
     expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       `GET ${SCALE_PATH}`,
@@ -321,7 +321,7 @@ describe('createKubernetesScaler (against a stand-in of the Kubernetes API)', ()
 
   it('uses the namespace option over the kubeconfig context, and `default` when neither gives one', async () => {
     const none = createKubernetesScaler({ deployments, kubeconfig: join(dir, 'kubeconfig-no-namespace') });
-    expect(none.namespace).toBe('default');
+    expect(await none.namespace()).toBe('default');
     expect((await caught(none.current('h100'))).code).toBe(Code.NotFound);
     expect(api.requests.at(-1)!.path).toBe(
       '/apis/apps/v1/namespaces/default/deployments/swarm-arswarm-worker-h100',

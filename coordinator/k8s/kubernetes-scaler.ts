@@ -4,7 +4,7 @@
  * Scaling down lets the kubelet send SIGTERM, and a worker drains on SIGTERM
  * (finishes or hands back its trial), so no trial is lost.
  */
-import { ApiException, AppsV1Api, KubeConfig, type V1Scale } from '@kubernetes/client-node';
+import type { AppsV1Api, KubeConfig, V1Scale } from '@kubernetes/client-node';
 import { ArswarmError, Code } from '../../common/errors.js';
 import type { PoolStatus, ScaleResult, WorkerScaler } from '../scaler.js';
 import {
@@ -15,12 +15,31 @@ import {
 
 /** A WorkerScaler over Kubernetes Deployments, with the facts it resolved. */
 export interface KubernetesScaler extends WorkerScaler {
-  readonly namespace: string;
   readonly options: ResolvedKubernetesScalerOptions;
+  /** The namespace of the Deployments (loads the kubeconfig if not yet loaded). */
+  namespace(): Promise<string>;
 }
 
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+type ClientModule = typeof import('@kubernetes/client-node');
+
+// Loaded on first use, not at import: the CLI imports this module for every
+// command, and the client library is large and only needed on Kubernetes.
+let clientModule: ClientModule | undefined;
+
+async function loadClient(): Promise<ClientModule> {
+  try {
+    clientModule ??= await import('@kubernetes/client-node');
+  } catch (err) {
+    throw new ArswarmError(Code.FailedPrecondition, 'cannot load @kubernetes/client-node', {
+      cause: err,
+      reason: 'k8s_client',
+    });
+  }
+  return clientModule;
+}
+
+function loadKubeConfig(k8s: ClientModule, path: string | undefined): KubeConfig {
+  const kc = new k8s.KubeConfig();
   try {
     if (path) kc.loadFromFile(path);
     else kc.loadFromDefault();
@@ -37,7 +56,8 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
 /** Maps a Kubernetes API failure to the project's error, naming what was asked. */
 export function kubernetesError(err: unknown, what: string): ArswarmError {
   if (err instanceof ArswarmError) return err;
-  if (err instanceof ApiException) {
+  // Only the loaded library can have thrown its ApiException.
+  if (clientModule && err instanceof clientModule.ApiException) {
     const status = err.code;
     const detail = apiMessage(err.body);
     const message = `${what}: Kubernetes API ${status}${detail ? ` ${detail}` : ''}`;
@@ -77,15 +97,33 @@ function apiMessage(body: unknown): string {
   return '';
 }
 
+interface Client {
+  readonly apps: AppsV1Api;
+  readonly namespace: string;
+}
+
+/** Loads the client library and the kubeconfig (or the in-cluster service account). */
+async function connectKubernetes(o: ResolvedKubernetesScalerOptions): Promise<Client> {
+  const k8s = await loadClient();
+  const kc = loadKubeConfig(k8s, o.kubeconfig);
+  const namespace = o.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  return { apps: kc.makeApiClient(k8s.AppsV1Api), namespace };
+}
+
 /**
- * Creates the scaler. Loads the kubeconfig (or the in-cluster service
- * account) once; every call talks to the API server.
+ * Creates the scaler: options are validated now; the client library and the
+ * kubeconfig are loaded once, on the first call. Every call talks to the API
+ * server.
  */
 export function createKubernetesScaler(options: KubernetesScalerOptions): KubernetesScaler {
   const o = resolveKubernetesScalerOptions(options);
-  const kc = loadKubeConfig(o.kubeconfig);
-  const namespace = o.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
-  const apps = kc.makeApiClient(AppsV1Api);
+  let connecting: Promise<Client> | undefined;
+  const client = (): Promise<Client> => {
+    connecting ??= connectKubernetes(o);
+    // A failed load is retried on the next call rather than remembered.
+    connecting.catch(() => (connecting = undefined));
+    return connecting;
+  };
 
   const deploymentOf = (pool: string | undefined): { pool: string; name: string } => {
     const p = pool ?? o.defaultPool;
@@ -107,6 +145,7 @@ export function createKubernetesScaler(options: KubernetesScalerOptions): Kubern
         { field: 'replicas' },
       );
     const target = deploymentOf(pool);
+    const { apps, namespace } = await client();
     const what = `scale deployment ${namespace}/${target.name}`;
     for (let attempt = 0; ; attempt++) {
       let current: V1Scale;
@@ -142,6 +181,7 @@ export function createKubernetesScaler(options: KubernetesScalerOptions): Kubern
 
   const status = async (pool: string): Promise<PoolStatus> => {
     const target = deploymentOf(pool);
+    const { apps, namespace } = await client();
     try {
       const d = await apps.readNamespacedDeployment({ name: target.name, namespace });
       return { pool: target.pool, desired: d.spec?.replicas ?? 0, ready: d.status?.readyReplicas ?? 0 };
@@ -151,8 +191,10 @@ export function createKubernetesScaler(options: KubernetesScalerOptions): Kubern
   };
 
   return {
-    namespace,
     options: o,
+    async namespace(): Promise<string> {
+      return (await client()).namespace;
+    },
     scale,
     async current(pool?: string): Promise<PoolStatus[]> {
       const pools = pool === undefined ? Object.keys(o.deployments) : [deploymentOf(pool).pool];
