@@ -147,7 +147,9 @@ describe.each(Object.entries(VALUE_SETS))('value set: %s', (_name, files) => {
         vars.has('ARSWARM_NATS_PASSWORD') ? ['worker-password'] : [],
       );
       expect(c.envFrom).toBeUndefined();
-      expect((pod.volumes as Any[]).filter((v) => v.secret)).toEqual([]);
+      // At most the coordinator's CA certificate, never a whole Secret (its key).
+      for (const v of (pod.volumes as Any[]).filter((x) => x.secret))
+        expect(v.secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
       expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
       expect(pod.securityContext.runAsNonRoot).toBe(true);
     }
@@ -314,6 +316,16 @@ describe('value set specifics', () => {
     // TLS: the config names the mounted files and the probes speak HTTPS.
     expect(config.api.tls_cert_file).toBe('/etc/arswarm/tls/tls.crt');
     expect(c.readinessProbe.httpGet.scheme).toBe('HTTPS');
+    // Workers verify the coordinator with the CA, and get nothing else of its Secret.
+    for (const d of workers(objs)) {
+      const w = container(d, 'worker');
+      expect(env(w).get('ARSWARM_CA_CERT').value).toBe('/etc/arswarm/ca/ca.crt');
+      const ca = (d.spec.template.spec.volumes as Any[]).find((v) => v.name === 'coordinator-ca');
+      expect(ca.secret).toEqual({
+        secretName: 'arswarm-coordinator-tls',
+        items: [{ key: 'ca.crt', path: 'ca.crt' }],
+      });
+    }
     // The target is cloned into the state volume by an init container.
     expect(config.target.repo).toBe('/var/lib/arswarm/target');
     const init = coord.spec.template.spec.initContainers[0];
