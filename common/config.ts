@@ -231,6 +231,8 @@ export const swarmSchema = z
     ack_wait_seconds: z.number().int().min(1).max(3600).default(60),
     /** Push the shared branch here after every merge (a git remote URL or path), retried with backoff. */
     push_remote: z.string().min(1).optional(),
+    /** JetStream replicas of every stream (3 on a 3-node NATS cluster). @default 1 */
+    stream_replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
     /** Deliveries of one trial before it counts as failed. @default 5 */
     max_deliveries: z.number().int().min(1).max(100).default(5),
   })

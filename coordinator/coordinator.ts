@@ -30,6 +30,7 @@ import { bundleChunks } from '../common/git-bundle.js';
 import { listen, serviceDefinition, serviceHandlers } from '../common/grpc.js';
 import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subjects.js';
 import { ControlApi } from './api/index.js';
+import { BundleCache } from './bundle-cache.js';
 import { Intake, type Submission } from './intake.js';
 import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
 import { jetStreamStore, Ledger } from './ledger/ledger.js';
@@ -98,6 +99,8 @@ export class Coordinator {
   private results?: ConsumerMessages;
   private timer?: NodeJS.Timeout;
   private readonly serial = new Mutex();
+  /** Bundles for CodeService, shared by workers that ask for the same commit. */
+  private readonly bundles = new BundleCache((want, have) => bundleChunks(this.repo.dir, want, have));
   private readonly consumers = new Set<string>();
   private readonly log: (msg: string) => void;
   private settledResolve?: () => void;
@@ -136,7 +139,7 @@ export class Coordinator {
     });
     this.js = jetstream(this.nc);
     this.jsm = await jetstreamManager(this.nc);
-    this.kv = await ensureSwarmStreams(this.nc, this.jsm, this.names);
+    this.kv = await ensureSwarmStreams(this.nc, this.jsm, this.names, config.swarm.stream_replicas);
     const stageNames = config.stages.map((s) => s.name);
     this.ledger = await Ledger.open(jetStreamStore(this.js, this.jsm, this.names), stageNames);
     this.repo = await TargetRepo.open({
@@ -280,7 +283,7 @@ export class Coordinator {
     server.addService(serviceDefinition(ControlService), serviceHandlers(ControlService, this.api.impl));
     server.addService(
       serviceDefinition(CodeService),
-      serviceHandlers(CodeService, { fetchBundle: (req) => bundleChunks(this.repo.dir, req.want, req.have) }),
+      serviceHandlers(CodeService, { fetchBundle: (req) => this.bundles.fetch(req.want, req.have) }),
     );
     this.grpcPort = await listen(
       server,

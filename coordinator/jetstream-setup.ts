@@ -31,6 +31,8 @@ export async function ensureSwarmStreams(
   nc: NatsConnection,
   jsm: JetStreamManager,
   names: Names,
+  /** JetStream replicas of every stream and bucket. */
+  replicas = 1,
 ): Promise<SwarmStreams> {
   await ensureStream(jsm, {
     name: names.trialsStream,
@@ -38,6 +40,7 @@ export async function ensureSwarmStreams(
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: nanos(DEFAULT_DUPLICATE_WINDOW_MS),
+    num_replicas: replicas,
   });
   await ensureStream(jsm, {
     name: names.resultsStream,
@@ -46,6 +49,7 @@ export async function ensureSwarmStreams(
     storage: StorageType.File,
     max_age: nanos(7 * 24 * 3600_000),
     duplicate_window: nanos(DEFAULT_DUPLICATE_WINDOW_MS),
+    num_replicas: replicas,
   });
   await ensureStream(jsm, {
     name: names.eventsStream,
@@ -53,11 +57,16 @@ export async function ensureSwarmStreams(
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     duplicate_window: nanos(DEFAULT_DUPLICATE_WINDOW_MS),
+    num_replicas: replicas,
   });
   await ensureResultsConsumer(jsm, names);
   const kvm = new Kvm(nc);
-  const workers = await kvm.create(names.workersBucket, { ttl: DEFAULT_HEARTBEAT_TTL_MS, history: 1 });
-  const control = await kvm.create(names.controlBucket, { history: 1 });
+  const workers = await kvm.create(names.workersBucket, {
+    ttl: DEFAULT_HEARTBEAT_TTL_MS,
+    history: 1,
+    replicas,
+  });
+  const control = await kvm.create(names.controlBucket, { history: 1, replicas });
   return { workers, control };
 }
 
