@@ -3,6 +3,8 @@
  * gRPC services and the results consumer. All state changes run one at a
  * time through `serial`, so the ledger is appended in a consistent order.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
   jetstream,
@@ -32,6 +34,7 @@ import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subject
 import { ControlApi } from './api/index.js';
 import { BundleCache } from './bundle-cache.js';
 import { Intake, type Submission } from './intake.js';
+import { journalMarkdown } from './journal.js';
 import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
 import { jetStreamStore, Ledger } from './ledger/ledger.js';
 import { candidateOf, Merger } from './merger.js';
@@ -44,6 +47,9 @@ import { Pusher } from './pusher.js';
 import { Scheduler } from './scheduler.js';
 import { TrialFactory } from './trial-factory.js';
 import { WorkersView } from './workers-view.js';
+
+/** Longest delay before journal.md reflects a decision. */
+export const JOURNAL_DEBOUNCE_MS = 2000;
 
 export type CoordinatorState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
@@ -181,6 +187,7 @@ export class Coordinator {
       workerCount: () => Math.max(this.workers.live().length, 1),
       log: this.log,
     });
+    this.writeJournalOnChange();
     if (config.swarm.push_remote) {
       const pusher = new Pusher(this.repo, config.swarm.push_remote, this.log);
       this.pusher = pusher;
@@ -206,6 +213,33 @@ export class Coordinator {
     this.log(
       `running: branch ${config.swarm.branch} at ${this.ledger.state.head.slice(0, 7)}, ${this.ledger.state.events} ledger events replayed, gRPC on ${this.grpcPort}, HTTP on ${this.httpPort}`,
     );
+  }
+
+  /**
+   * Keeps `<stateDir>/journal.md` (the research log people open) current:
+   * rewritten at most every JOURNAL_DEBOUNCE_MS after a decision changes it.
+   */
+  private writeJournalOnChange(): void {
+    const path = join(this.o.stateDir, 'journal.md');
+    let timer: NodeJS.Timeout | undefined;
+    const write = () => {
+      timer = undefined;
+      void writeFile(
+        path,
+        journalMarkdown(this.ledger.state, {
+          metric: this.o.config.target.metric.name,
+          lowerIsBetter: this.o.config.target.metric.direction === 'minimize',
+          limit: 500,
+        }),
+      ).catch((err: unknown) => this.log(`cannot write ${path}: ${(err as Error).message}`));
+    };
+    write();
+    this.ledger.onEvent((ev) => {
+      const c = ev.body.case;
+      if (c === 'trialQueued' || c === 'trialStarted' || c === 'trialFinished' || timer) return;
+      timer = setTimeout(write, JOURNAL_DEBOUNCE_MS);
+      timer.unref();
+    });
   }
 
   /** Makes the ledger and the shared branch agree after a crash between a merge commit and its event. */

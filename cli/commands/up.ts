@@ -104,6 +104,7 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
     console.log(`\nshared branch ${config.swarm.branch}:\n${log.trimEnd()}\n`);
     console.log(summaryLine(c));
     console.log(`results.tsv: ${tsvPath}`);
+    console.log(`journal:     ${join(stateDir, 'journal.md')}`);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
