@@ -19,6 +19,7 @@ import { historyEntries, journalMarkdown, formatDelta, type HistoryEntry } from 
 import type { EventBody, Ledger } from './ledger/ledger.js';
 import { diffKey, type CandidateView } from './ledger/state.js';
 import { describeEffect, effectKey } from './proposers/effect.js';
+import { applyUnifiedDiff, parseHunks, unifiedDiff } from './proposers/unified-diff.js';
 import { ProposalPool, type BaseContext, type PriorSpend, type ReadyProposal } from './proposers/pool.js';
 import type { Proposal, Proposer } from './proposers/proposer.js';
 import type { FileChange, TargetRepo } from './repo.js';
@@ -70,6 +71,8 @@ export class Intake {
   /** Effect keys of recorded candidates (their first diff), by id. */
   private readonly effects = new Map<string, string>();
   private context?: { head: string; files: string[]; editable: string[] };
+  /** File contents by `commit:path` (a commit never changes). */
+  private readonly reads = new Map<string, Promise<string | undefined>>();
 
   constructor(
     private readonly config: Config,
@@ -89,13 +92,23 @@ export class Intake {
     };
     this.exclusive = options.exclusive ?? ((fn) => fn());
     this.background = options.background ?? true;
+    // A merge makes every buffered proposal stale: read the new head's editable files
+    // now, off the serial section, so carrying them over needs no git.
+    ledger.onEvent((ev) => {
+      if (ev.body.case !== 'merged') return;
+      const commit = ev.body.value.commit;
+      void this.repo
+        .matching(commit, t.editable)
+        .then((files) => Promise.all(files.map((f) => this.readAt(commit, f))))
+        .catch(() => undefined);
+    });
     const workers = options.workerCount ?? (() => config.swarm.workers);
     const wanted = options.wanted ?? (() => true);
     this.pool = new ProposalPool(
       {
         proposers,
         baseContext: () => this.baseContext(),
-        makeDiff: (head, changes) => this.repo.makeDiff(head, changes),
+        makeDiff: (head, changes) => this.diffOf(head, changes),
         record: (body) => this.record(body),
         priorSpend: (name) => this.priorSpend(name),
         candidatesOf: (name) => this.candidatesOf(name),
@@ -162,7 +175,7 @@ export class Intake {
       // A free proposal is cheaper to make again at the new head than to carry over.
       if (!usage) return null;
       try {
-        diff = await this.repo.rebaseDiff(item.diff, head);
+        diff = await this.carryOver(item.diff, head);
       } catch (err) {
         await this.refuse(
           this.candidate({
@@ -288,18 +301,57 @@ export class Intake {
       head,
       files,
       editable,
-      readFile: (path) => this.repo.readFile(head, path),
-      readFileAt: (commit, path) => this.repo.readFile(commit, path),
+      readFile: (path) => this.readAt(head, path),
+      readFileAt: (commit, path) => this.readAt(commit, path),
       stageParams: this.stageParams,
       rules: this.rules,
       journal: () => this.journal(),
       history: () => this.history(),
       check: async (changes: FileChange[], title: string) => {
-        const diff = await this.repo.makeDiff(head, changes);
+        const diff = await this.diffOf(head, changes);
         this.precheck(head, diff, title);
         return diff;
       },
     };
+  }
+
+  /** A diff made against an older head, applied to the current one (in-process; git only for new files). */
+  private async carryOver(diff: string, head: string): Promise<string> {
+    const parsed = parseHunks(diff);
+    if (!parsed) return this.repo.rebaseDiff(diff, head);
+    const texts = new Map<string, string>();
+    for (const path of parsed.keys()) {
+      const t = await this.readAt(head, path);
+      if (t !== undefined) texts.set(path, t);
+    }
+    const after = applyUnifiedDiff(diff, texts);
+    return unifiedDiff([...after].map(([path, text]) => ({ path, before: texts.get(path)!, after: text })));
+  }
+
+  private readAt(commit: string, path: string): Promise<string | undefined> {
+    const key = `${commit}:${path}`;
+    let p = this.reads.get(key);
+    if (!p) {
+      if (this.reads.size > 2000) this.reads.clear();
+      p = this.repo.readFile(commit, path);
+      this.reads.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * The diff of whole-file changes against a commit, made in-process (no git,
+   * no scratch-worktree lock); new files go through git, which writes their
+   * headers.
+   */
+  private async diffOf(commit: string, changes: readonly FileChange[]): Promise<string> {
+    const edits = [];
+    for (const c of changes) {
+      const before = await this.readAt(commit, c.path);
+      if (before === undefined) return this.repo.makeDiff(commit, changes);
+      edits.push({ path: c.path, before, after: c.content });
+    }
+    return unifiedDiff(edits);
   }
 
   private async record(body: EventBody): Promise<void> {

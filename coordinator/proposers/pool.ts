@@ -155,13 +155,26 @@ export class ProposalPool {
     return this.started;
   }
 
-  /** Aborts proposals in progress and waits for them to end. */
+  /**
+   * Aborts proposals in progress and waits for them to end. What paid
+   * proposals (buffered or cut short) cost is recorded as `abandoned`, so
+   * budgets still count it after a restart.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const r of this.runs)
       r.ac.abort(new ArswarmError(Code.Cancelled, 'pool closed', { reason: 'aborted' }));
     await Promise.all([...this.runs].map((r) => r.done));
+    for (const item of this.buffer.splice(0))
+      if (item.usage)
+        await this.abandoned(
+          item.proposer,
+          item.usage,
+          `"${item.proposal.title}" was not used before shutdown`,
+        );
+    await Promise.all(this.slots.map((s) => s.p.close?.().catch(() => undefined)));
   }
 
   stats(): PoolStats {
@@ -243,6 +256,17 @@ export class ProposalPool {
     if (l.candidates && this.d.candidatesOf(s.p.name) >= l.candidates)
       return `${this.d.candidatesOf(s.p.name)} of ${l.candidates} candidates`;
     return undefined;
+  }
+
+  private async abandoned(proposer: string, usage: LlmCost, why: string): Promise<void> {
+    await this.d
+      .record({
+        case: 'proposerFailed',
+        value: { proposer, code: 'abandoned', reason: `proposal abandoned: ${why}`, usage: wire(usage) },
+      })
+      .catch((err: unknown) =>
+        this.d.log(`cannot record what ${proposer} spent: ${ArswarmError.from(err).message}`),
+      );
   }
 
   /** Stops a proposer for good (budget), with one event. */
@@ -336,7 +360,10 @@ export class ProposalPool {
       this.counters.produced++;
       this.counters.latencyMs += latencyMs;
     } catch (err) {
-      if (this.closed) return;
+      if (this.closed) {
+        if (usage) await this.abandoned(s.p.name, usage, 'cut short by shutdown');
+        return;
+      }
       const e = timeout.aborted
         ? new ArswarmError(Code.DeadlineExceeded, `no proposal within ${Math.round(s.timeoutMs / 1000)} s`, {
             reason: 'timeout',

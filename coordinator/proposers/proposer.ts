@@ -77,6 +77,8 @@ export interface Proposer {
   readonly limits?: ProposerLimits;
   /** Resolves to a proposal, or null when it has nothing new to offer at this head. */
   propose(ctx: ProposalContext): Promise<Proposal | null>;
+  /** Releases what it holds (processes, sockets) when the pool closes. */
+  close?(): Promise<void>;
 }
 
 /** Adds two costs (the model of the later one wins). */

@@ -112,7 +112,11 @@ describe('claude proposer in a coordinator', () => {
       exclusiveMs.push(performance.now() - s);
       await new Promise((r) => setTimeout(r, 100));
     }
-    await until(() => swarm.coordinator.ledger.state.candidates.size >= 3, 30_000, 'three candidates');
+    await until(
+      () => swarm.coordinator.ledger.state.candidateTrials('c00003').length > 0,
+      30_000,
+      'the third candidate and its trial',
+    );
   }, 120_000);
 
   afterAll(async () => {

@@ -25,7 +25,7 @@ import type { LlmCost, Proposal, ProposalContext, Proposer, ProposerLimits } fro
 import { applyEdits } from './edits.js';
 import { firstMessage, inlineFiles, systemPrompt } from './prompt.js';
 import { withRetry } from './retry.js';
-import { checkPythonSyntax } from './syntax.js';
+import { PythonSyntaxChecker } from './syntax.js';
 import {
   describeZodError,
   listHistoryInput,
@@ -114,6 +114,7 @@ export class ClaudeProposer implements Proposer {
   private readonly client: Anthropic;
   private readonly picker: ModePicker;
   private readonly log: (msg: string) => void;
+  private readonly syntax: PythonSyntaxChecker;
 
   constructor(private readonly o: ClaudeProposerOptions) {
     this.name = o.name ?? 'claude';
@@ -128,10 +129,15 @@ export class ClaudeProposer implements Proposer {
       timeout: Math.min(o.limits?.timeoutMs ?? 600_000, 600_000),
       logLevel: 'off',
     });
+    this.syntax = new PythonSyntaxChecker({ python: o.python, log: this.log });
     this.picker = new ModePicker(
       o.modes ?? { explore: 1, exploit: 1, combine: 1, ablation: 1 },
       o.metric ?? 'val_bpb',
     );
+  }
+
+  async close(): Promise<void> {
+    await this.syntax.close();
   }
 
   async propose(ctx: ProposalContext): Promise<Proposal | null> {
@@ -320,7 +326,7 @@ export class ClaudeProposer implements Proposer {
     const { title, hypothesis, edits } = p.data;
     try {
       const changes = await applyEdits(edits, ctx.rules, (path) => ctx.readFile(path));
-      await checkPythonSyntax(changes, { python: this.o.python, signal: ctx.signal });
+      await this.syntax.check(changes);
       const diff = await ctx.check(changes, title);
       return {
         text: 'accepted',

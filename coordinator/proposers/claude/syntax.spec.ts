@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArswarmError } from '../../../common/errors.js';
-import { checkPythonSyntax } from './syntax.js';
+import { checkPythonSyntax, PythonSyntaxChecker } from './syntax.js';
 
 describe('python syntax check', () => {
   it('passes valid files and skips non-Python ones', async () => {
@@ -19,6 +19,21 @@ describe('python syntax check', () => {
     expect(err!.message).toMatch(/^pkg\/train.py does not compile:/);
     expect(err!.message).toMatch(/line 1/);
     expect(err!.message).not.toMatch(/arswarm-syntax-/);
+  });
+
+  it('answers many checks, concurrently, from one python process', async () => {
+    const c = new PythonSyntaxChecker();
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        c.check([{ path: 'train.py', content: i % 3 ? `X = ${i}\n` : `X = (${i}\n` }]).then(
+          () => 'ok',
+          (e: unknown) => (e as ArswarmError).reason,
+        ),
+      ),
+    );
+    expect(results.filter((r) => r === 'syntax_error')).toHaveLength(4);
+    expect(results.filter((r) => r === 'ok')).toHaveLength(8);
+    await c.close();
   });
 
   it('skips the check when python3 is missing', async () => {
