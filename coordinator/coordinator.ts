@@ -11,20 +11,15 @@ import {
   jetstreamManager,
   type ConsumerMessages,
   type JetStreamClient,
+  type JsMsg,
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 import { CodeService } from '../gen/arswarm/v1/code_pb.js';
 import { ControlService } from '../gen/arswarm/v1/control_pb.js';
-import {
-  LadderSchema,
-  TrialResultSchema,
-  TrialSchema,
-  TrialStartedSchema,
-  type Trial,
-} from '../gen/arswarm/v1/trial_pb.js';
-import { decode, encode } from '../common/codec.js';
+import { LadderSchema, TrialSchema, type Trial } from '../gen/arswarm/v1/trial_pb.js';
+import { encode } from '../common/codec.js';
 import type { Config } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import { sha256 } from '../common/git.js';
@@ -44,6 +39,7 @@ import type { Proposer } from './proposers/proposer.js';
 import { TargetRepo } from './repo.js';
 import type { WorkerScaler } from './scaler.js';
 import { Pusher } from './pusher.js';
+import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './reports.js';
 import { Scheduler } from './scheduler.js';
 import { TrialFactory } from './trial-factory.js';
 import { WorkersView } from './workers-view.js';
@@ -338,36 +334,32 @@ export class Coordinator {
 
   private async consumeResults(): Promise<void> {
     const consumer = await this.js.consumers.get(this.names.resultsStream, this.names.resultsConsumer);
-    this.results = await consumer.consume({ max_messages: 256 });
-    for await (const m of this.results) {
-      try {
-        await this.serial.run(async () => {
-          if (m.subject === this.names.resultStarted) {
-            const st = decode(TrialStartedSchema, m.data);
-            const tv = this.ledger.state.trials.get(st.trialId);
-            if (tv && !tv.result && tv.started?.workerId !== st.workerId)
-              await this.ledger.append({ case: 'trialStarted', value: st });
-          } else {
-            const r = decode(TrialResultSchema, m.data);
-            // Exactly-once accounting: a trial id is finished once, whatever the redeliveries.
-            if (!this.ledger.state.trials.get(r.trialId)?.result) {
-              await this.ledger.append({ case: 'trialFinished', value: { result: r } }, `f.${r.trialId}`);
-              const cid = this.ledger.state.trials.get(r.trialId)?.trial.candidateId;
-              if (cid) await this.scheduler.onCandidateResult(cid);
-            }
-          }
+    const results = (this.results = await consumer.consume({ max_messages: MAX_REPORT_BATCH }));
+    const batch: JsMsg[] = [];
+    for await (const m of results) {
+      batch.push(m);
+      // Reports that have already arrived are recorded together.
+      if (batch.length < MAX_REPORT_BATCH && results.getPending() > 0) continue;
+      const msgs = batch.splice(0);
+      const outcomes = await this.serial
+        .run(() =>
+          recordReports(msgs, {
+            ledger: this.ledger,
+            names: this.names,
+            onCandidateResult: (cid) => this.scheduler.onCandidateResult(cid),
+            log: this.log,
+          }),
+        )
+        .catch((err: unknown): ReportOutcome[] => {
+          this.log(`result handling failed, will retry: ${ArswarmError.from(err).message}`);
+          return msgs.map(() => 'nak');
         });
-        m.ack();
-      } catch (err) {
-        const e = ArswarmError.from(err);
-        if (e.code === Code.InvalidArgument) {
-          this.log(`dropping malformed result message: ${e.message}`);
-          m.term();
-        } else {
-          this.log(`result handling failed, will retry: ${e.message}`);
-          m.nak(1000);
-        }
-      }
+      msgs.forEach((m, i) => {
+        const o = outcomes[i];
+        if (o === 'ack') m.ack();
+        else if (o === 'term') m.term();
+        else m.nak(1000);
+      });
     }
   }
 
