@@ -23,6 +23,7 @@ import { freePort, startNatsServer } from '../common/nats-server.js';
 import { names } from '../common/subjects.js';
 import { fillDisk, SwarmProcs } from './chaos/swarm-procs.js';
 import { machine, parseArgs, progress, type BenchReport } from './report.js';
+import { seededRandom } from '../common/random.js';
 
 export const FAULT_KINDS = [
   'worker_kill',
@@ -52,22 +53,11 @@ export interface ChaosResult {
   problems: string[];
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const log = o.log ?? progress;
-  const random = mulberry32(o.seed);
+  const random = seededRandom(o.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const dir = mkdtempSync(join(tmpdir(), 'arswarm-chaos-'));
   const prefix = 'chaos';

@@ -148,6 +148,26 @@ export class Scheduler {
     await this.d.ledger.append({ case: 'trialQueued', value: { trial } }, `q.${trial.id}`);
   }
 
+  /** Queues one replicate of a candidate at a stage against its current parent and diff. */
+  private async queueReplicate(
+    v: CandidateView,
+    stageIndex: number,
+    replicate: number,
+    attempt: number,
+  ): Promise<void> {
+    const { id: candidateId } = v.candidate;
+    await this.queue(
+      await this.d.factory.candidateTrial({
+        candidateId,
+        parent: v.parent,
+        diff: v.diff,
+        stageIndex,
+        replicate,
+        attempt,
+      }),
+    );
+  }
+
   private async verdict(
     v: CandidateView,
     kind: VerdictKind,
@@ -209,30 +229,11 @@ export class Scheduler {
           });
           return;
         }
-        await this.queue(
-          await this.d.factory.candidateTrial({
-            candidateId: v.candidate.id,
-            parent: v.parent,
-            diff: v.diff,
-            stageIndex,
-            replicate: r,
-            attempt: info.attempt + 1,
-          }),
-        );
+        await this.queueReplicate(v, stageIndex, r, info.attempt + 1);
       }
     }
     for (let r = 0; r < stage.replicates; r++)
-      if (!replicates.has(r))
-        await this.queue(
-          await this.d.factory.candidateTrial({
-            candidateId: v.candidate.id,
-            parent: v.parent,
-            diff: v.diff,
-            stageIndex,
-            replicate: r,
-            attempt: 1,
-          }),
-        );
+      if (!replicates.has(r)) await this.queueReplicate(v, stageIndex, r, 1);
     const pending = [...replicates.values()].some((i) => !i.done) || replicates.size < stage.replicates;
     // Judge within the GPU class that ran most of its trials.
     const classes = new Map<string, number>();
@@ -273,16 +274,7 @@ export class Scheduler {
     };
     if (j.kind === 'more') {
       await this.verdict(v, VerdictKind.INCONCLUSIVE, evidence);
-      await this.queue(
-        await this.d.factory.candidateTrial({
-          candidateId: v.candidate.id,
-          parent: v.parent,
-          diff: v.diff,
-          stageIndex,
-          replicate: replicates.size,
-          attempt: 1,
-        }),
-      );
+      await this.queueReplicate(v, stageIndex, replicates.size, 1);
       return;
     }
     if (j.kind === 'reject') {

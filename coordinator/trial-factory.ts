@@ -112,6 +112,22 @@ export class TrialFactory {
       .map(([name, file]) => ({ file, name, value: stage.env[name]! }));
   }
 
+  /** The fields every trial of a stage against a parent shares: stage, target contract, seed. */
+  private async common(parent: string, stageIndex: number, replicate: number, attempt: number) {
+    const stage = this.stage(stageIndex);
+    const target = await this.target(parent);
+    target.overrides = this.overrides(stage).map((o) => create(ConstantOverrideSchema, o));
+    return {
+      stage,
+      target,
+      parentCommit: parent,
+      seed: seedOf(stageIndex, replicate),
+      replicate,
+      attempt,
+      queuedAtMs: BigInt(Date.now()),
+    };
+  }
+
   async candidateTrial(a: {
     candidateId: string;
     parent: string;
@@ -120,22 +136,14 @@ export class TrialFactory {
     replicate: number;
     attempt: number;
   }): Promise<Trial> {
-    const stage = this.stage(a.stageIndex);
-    const target = await this.target(a.parent);
-    target.overrides = this.overrides(stage).map((o) => create(ConstantOverrideSchema, o));
+    const common = await this.common(a.parent, a.stageIndex, a.replicate, a.attempt);
     return create(TrialSchema, {
-      id: candidateTrialId(a.candidateId, stage.name, a.parent, a.replicate, a.attempt),
+      ...common,
+      id: candidateTrialId(a.candidateId, common.stage.name, a.parent, a.replicate, a.attempt),
       kind: TrialKind.CANDIDATE,
       candidateId: a.candidateId,
-      stage,
-      parentCommit: a.parent,
       diff: a.diff,
-      seed: seedOf(a.stageIndex, a.replicate),
-      replicate: a.replicate,
-      attempt: a.attempt,
       gpuClass: ANY_GPU_CLASS,
-      target,
-      queuedAtMs: BigInt(Date.now()),
     });
   }
 
@@ -146,21 +154,13 @@ export class TrialFactory {
     replicate: number;
     attempt: number;
   }): Promise<Trial> {
-    const stage = this.stage(a.stageIndex);
-    const target = await this.target(a.parent);
-    target.overrides = this.overrides(stage).map((o) => create(ConstantOverrideSchema, o));
+    const common = await this.common(a.parent, a.stageIndex, a.replicate, a.attempt);
     return create(TrialSchema, {
-      id: baselineTrialId(a.parent, stage.name, a.gpuClass, a.replicate, a.attempt),
+      ...common,
+      id: baselineTrialId(a.parent, common.stage.name, a.gpuClass, a.replicate, a.attempt),
       kind: TrialKind.BASELINE,
-      stage,
-      parentCommit: a.parent,
       diff: '',
-      seed: seedOf(a.stageIndex, a.replicate),
-      replicate: a.replicate,
-      attempt: a.attempt,
       gpuClass: a.gpuClass,
-      target,
-      queuedAtMs: BigInt(Date.now()),
     });
   }
 }

@@ -13,6 +13,7 @@
 import { ArswarmError } from '../../common/errors.js';
 import { canonicalValue, diffEffect } from './effect.js';
 import type { Proposal, ProposalContext, Proposer } from './proposer.js';
+import { seededRandom } from '../../common/random.js';
 
 export interface KnobsOptions {
   /** Constants never touched. @default ['SEED'] */
@@ -75,17 +76,6 @@ export function steps(k: Knob, ring = 0): number[] {
   return ring === 0 ? [k.value * 2, k.value / 2] : [k.value * Math.SQRT2, k.value / Math.SQRT2];
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The key of a full setting: every knob's canonical value. */
 export function settingKey(values: ReadonlyMap<string, string>): string {
   return [...values.entries()]
@@ -107,7 +97,7 @@ export class KnobsProposer implements Proposer {
 
   constructor(options: KnobsOptions = {}) {
     this.exclude = new Set(options.exclude ?? ['SEED']);
-    this.random = mulberry32(options.seed ?? 1);
+    this.random = seededRandom(options.seed ?? 1);
     this.maxChecks = options.maxChecks ?? 24;
   }
 
