@@ -115,6 +115,7 @@ export class ProposalPool {
   private rr = 0;
   private closed = false;
   private started?: Promise<void>;
+  private loaded?: Promise<void>;
   private head = '';
   private readonly counters = { produced: 0, failures: 0, takes: 0, emptyTakes: 0, latencyMs: 0 };
 
@@ -134,9 +135,9 @@ export class ProposalPool {
     }));
   }
 
-  /** Loads what each proposer spent before, then starts proposing in the background. */
-  start(): Promise<void> {
-    this.started ??= (async () => {
+  /** Loads what each proposer spent before (and stops those whose budget is spent). */
+  private load(): Promise<void> {
+    this.loaded ??= (async () => {
       for (const s of this.slots) {
         const prior = await this.d.priorSpend(s.p.name);
         s.spent = { tokens: prior.tokens, dollars: prior.dollars };
@@ -147,6 +148,14 @@ export class ProposalPool {
           else this.d.log(`proposer ${s.p.name} stays stopped: budget exhausted (${over})`);
         }
       }
+    })();
+    return this.loaded;
+  }
+
+  /** Loads what each proposer spent before, then starts proposing in the background. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      await this.load();
       if (this.closed) return;
       this.timer = setInterval(() => this.pump(), this.o.pumpIntervalMs ?? 200);
       this.timer.unref();
@@ -218,7 +227,7 @@ export class ProposalPool {
    * background: the caller waits). Null when no proposer has anything.
    */
   async proposeNow(): Promise<ReadyProposal | null> {
-    await this.start();
+    await this.load();
     const ready = this.buffer.shift();
     if (ready) return ready;
     for (let i = 0; i < this.slots.length; i++) {
