@@ -139,8 +139,9 @@ export class Intake {
     return journalMarkdown(this.ledger.state, { metric: m.name, lowerIsBetter: m.direction === 'minimize' });
   }
 
-  history(): HistoryEntry[] {
-    return historyEntries(this.ledger.state);
+  /** Every idea so far, oldest first; from the `from`-th on when given. */
+  history(from = 0): HistoryEntry[] {
+    return historyEntries(this.ledger.state, from);
   }
 
   /**
@@ -306,7 +307,7 @@ export class Intake {
       stageParams: this.stageParams,
       rules: this.rules,
       journal: () => this.journal(),
-      history: () => this.history(),
+      history: (from) => this.history(from),
       check: async (changes: FileChange[], title: string) => {
         const diff = await this.diffOf(head, changes);
         this.precheck(head, diff, title);

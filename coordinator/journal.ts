@@ -55,10 +55,12 @@ const STATUS: Partial<Record<CandidateState, IdeaStatus>> = {
 
 const measured = (v: Verdict) => v.n > 0 && v.kind !== VerdictKind.CRASHED;
 
-/** Every candidate as a history entry, oldest first. */
-export function historyEntries(state: LedgerState): HistoryEntry[] {
+/** Every candidate as a history entry, oldest first; from the `from`-th candidate on when given. */
+export function historyEntries(state: LedgerState, from = 0): HistoryEntry[] {
   const out: HistoryEntry[] = [];
+  let i = 0;
   for (const v of state.candidates.values()) {
+    if (i++ < from) continue;
     const status = STATUS[v.state];
     if (!status) continue;
     const decided = v.verdicts.filter((x) => x.kind !== VerdictKind.INCONCLUSIVE);

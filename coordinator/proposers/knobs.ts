@@ -92,8 +92,8 @@ export class KnobsProposer implements Proposer {
   private readonly maxChecks: number;
   /** Full settings already proposed or evaluated. */
   private readonly seen = new Set<string>();
-  /** History entries already folded into `seen`. */
-  private readonly remembered = new Set<string>();
+  /** History entries already folded into `seen` (a prefix of the ledger's candidates). */
+  private remembered = 0;
 
   constructor(options: KnobsOptions = {}) {
     this.exclude = new Set(options.exclude ?? ['SEED']);
@@ -120,9 +120,9 @@ export class KnobsProposer implements Proposer {
   /** Folds every evaluated (or in-flight) idea of the ledger into `seen`. */
   private async remember(ctx: ProposalContext): Promise<void> {
     const parents = new Map<string, Map<string, string>>();
-    for (const e of ctx.history()) {
-      if (this.remembered.has(e.id)) continue;
-      this.remembered.add(e.id);
+    const fresh = ctx.history(this.remembered);
+    this.remembered += fresh.length;
+    for (const e of fresh) {
       if (e.status === 'refused' || !e.diff) continue;
       let base = parents.get(e.parent);
       if (!base) {

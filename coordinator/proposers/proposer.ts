@@ -21,8 +21,8 @@ export interface ProposalContext {
   rules: PatchRules;
   /** The research journal as text (kept, rejected with Δ, crashed, in flight, near misses). */
   journal(): string;
-  /** Every idea so far, oldest first. */
-  history(): HistoryEntry[];
+  /** Every idea so far, oldest first; from the `from`-th on when given (new ones since a previous call). */
+  history(from?: number): HistoryEntry[];
   /**
    * Checks a change set as the intake will: resolves to its diff against
    * `head`, or throws the refusal (ArswarmError with a `reason`: patch rules,

@@ -78,7 +78,7 @@ export function fakeContext(o: FakeContextOptions): FakeContext {
     stageParams: new Set(o.stageParams ?? []),
     rules,
     journal: () => '# Research journal\n',
-    history: () => [...(o.history ?? [])],
+    history: (from = 0) => (o.history ?? []).slice(from),
     check: async (changes: FileChange[], title: string) => {
       const diff = changes.map((c) => wholeFileDiff(c.path, o.files[c.path] ?? '', c.content)).join('');
       checkPatch(diff, rules);
