@@ -17,6 +17,7 @@ import { ArswarmError, Code } from '../common/errors.js';
 import { checkPatch, type PatchRules } from '../common/patch-check.js';
 import { historyEntries, journalMarkdown, formatDelta, type HistoryEntry } from './journal.js';
 import type { EventBody, Ledger } from './ledger/ledger.js';
+import { IdeaIndex } from './idea-index.js';
 import { diffKey, type CandidateView } from './ledger/state.js';
 import { describeEffect, effectKey } from './proposers/effect.js';
 import { applyUnifiedDiff, parseHunks, unifiedDiff } from './proposers/unified-diff.js';
@@ -54,22 +55,14 @@ export interface IntakeOptions {
   pool?: ConstructorParameters<typeof ProposalPool>[1];
 }
 
-/** States whose ideas a near-duplicate may not repeat: in flight, or tried and failed. */
-const NEAR_DUP_STATES = new Set([
-  CandidateState.ACTIVE,
-  CandidateState.REVIEW,
-  CandidateState.REJECTED,
-  CandidateState.CRASHED,
-]);
-
 export class Intake {
   readonly pool: ProposalPool;
   private readonly stageParams: Set<string>;
   private readonly rules: PatchRules;
   private readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
   private readonly background: boolean;
-  /** Effect keys of recorded candidates (their first diff), by id. */
-  private readonly effects = new Map<string, string>();
+  /** Recorded candidates by title and effect, for the duplicate checks. */
+  private readonly ideas: IdeaIndex;
   private context?: { head: string; files: string[]; editable: string[] };
   /** File contents by `commit:path` (a commit never changes). */
   private readonly reads = new Map<string, Promise<string | undefined>>();
@@ -91,6 +84,7 @@ export class Intake {
       maxPatchBytes: t.max_patch_bytes,
     };
     this.exclusive = options.exclusive ?? ((fn) => fn());
+    this.ideas = new IdeaIndex(ledger);
     this.background = options.background ?? true;
     // A merge makes every buffered proposal stale: read the new head's editable files
     // now, off the serial section, so carrying them over needs no git.
@@ -243,15 +237,6 @@ export class Intake {
     this.validate({ id: '', parentCommit: parent, diff, title: title.trim() });
   }
 
-  private effectOf(v: CandidateView): string {
-    let k = this.effects.get(v.candidate.id);
-    if (k === undefined) {
-      k = effectKey(v.candidate.diff);
-      this.effects.set(v.candidate.id, k);
-    }
-    return k;
-  }
-
   private validate(c: Pick<Candidate, 'id' | 'parentCommit' | 'diff' | 'title'>): void {
     if (!c.title)
       throw new ArswarmError(Code.InvalidArgument, 'a candidate needs a title', {
@@ -269,26 +254,22 @@ export class Intake {
         { reason: 'duplicate', candidateId: dup },
       );
     }
-    const title = c.title.toLowerCase();
-    const effect = effectKey(c.diff);
-    for (const v of state.candidates.values()) {
-      if (v.candidate.id === c.id) continue;
-      if (v.state === CandidateState.ACTIVE && v.candidate.title.toLowerCase() === title)
-        throw new ArswarmError(
-          Code.AlreadyExists,
-          `an idea with the same title is in flight (${v.candidate.id})`,
-          {
-            reason: 'duplicate_title',
-            candidateId: v.candidate.id,
-          },
-        );
-      if (effect && NEAR_DUP_STATES.has(v.state) && this.effectOf(v) === effect)
-        throw new ArswarmError(
-          Code.AlreadyExists,
-          `same effect as ${v.candidate.id} "${v.candidate.title}" (${describeState(v)}): ${describeEffect(c.diff)}`,
-          { reason: 'near_duplicate', candidateId: v.candidate.id },
-        );
-    }
+    const clash = this.ideas.firstClash(c.title, effectKey(c.diff), c.id);
+    if (clash?.by === 'title')
+      throw new ArswarmError(
+        Code.AlreadyExists,
+        `an idea with the same title is in flight (${clash.v.candidate.id})`,
+        {
+          reason: 'duplicate_title',
+          candidateId: clash.v.candidate.id,
+        },
+      );
+    if (clash)
+      throw new ArswarmError(
+        Code.AlreadyExists,
+        `same effect as ${clash.v.candidate.id} "${clash.v.candidate.title}" (${describeState(clash.v)}): ${describeEffect(c.diff)}`,
+        { reason: 'near_duplicate', candidateId: clash.v.candidate.id },
+      );
   }
 
   private async baseContext(): Promise<BaseContext> {
