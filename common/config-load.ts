@@ -71,5 +71,7 @@ export function loadConfig(path: string): LoadedConfig {
   if (api.tokens_file) api.tokens_file = at(api.tokens_file);
   if (api.tls_cert_file) api.tls_cert_file = at(api.tls_cert_file);
   if (api.tls_key_file) api.tls_key_file = at(api.tls_key_file);
+  for (const p of config.proposers)
+    if (p.kind === 'claude' && p.api_key_file) p.api_key_file = at(p.api_key_file);
   return { config, path: abs, repoDir: at(config.target.repo), stateDir: at(config.swarm.state_dir) };
 }

@@ -7,6 +7,8 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@na
 
 /** How long an answer is trusted. @default 10000 */
 export const DEFAULT_CONSUMER_CACHE_MS = 10_000;
+/** How soon a consumer found missing is looked up again. */
+export const MISSING_CONSUMER_RECHECK_MS = 1000;
 
 export class ConsumerCache {
   private readonly known = new Map<string, { exists: boolean; at: number }>();
@@ -21,7 +23,13 @@ export class ConsumerCache {
   /** Whether the durable consumer exists (cached); errors other than "not found" count as existing. */
   async exists(consumer: string): Promise<boolean> {
     const hit = this.known.get(consumer);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.exists;
+    // A missing consumer is looked up again soon: the coordinator creates
+    // class-specific queues on demand and they must be noticed quickly.
+    if (
+      hit &&
+      Date.now() - hit.at < (hit.exists ? this.ttlMs : Math.min(this.ttlMs, MISSING_CONSUMER_RECHECK_MS))
+    )
+      return hit.exists;
     let p = this.pending.get(consumer);
     if (!p) {
       p = this.jsm.consumers

@@ -191,6 +191,8 @@ export class LedgerState {
       }
       case 'proposerFailed':
         this.proposerFailures++;
+        // A failed attempt still cost tokens.
+        this.costUsd += b.value.usage?.costUsd ?? 0;
         break;
       case 'reviewDecided': {
         const v = this.candidates.get(b.value.candidateId);

@@ -126,7 +126,7 @@ describe('worker trial outcomes', () => {
   it('kills the whole process tree at the timeout', async () => {
     const pidFile = join(h.dir, 'hang.pids');
     const t = h.trial({ target: { env: { MODE: 'hang', PID_FILE: pidFile } } });
-    t.stage = { ...t.stage!, timeoutSeconds: 1 };
+    t.stage = { ...t.stage!, timeoutSeconds: 3 };
     const id = await h.queue(t);
     const r = (await h.waitResults([id])).get(id)!;
     expect(r.status).toBe(TrialStatus.TIMEOUT);
