@@ -117,6 +117,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       'max_payload: 8MB',
       options.extraConfig ?? '',
     ].join('\n'),
+    // The extra config may hold passwords.
+    { mode: 0o600 },
   );
   let proc: ChildProcess;
   let output = '';

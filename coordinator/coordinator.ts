@@ -25,6 +25,7 @@ import { ArswarmError, Code } from '../common/errors.js';
 import { sha256 } from '../common/git.js';
 import { bundleChunks } from '../common/git-bundle.js';
 import { listen, serviceDefinition, serviceHandlers } from '../common/grpc.js';
+import { loginOptions, natsConnectError, type NatsCredentials } from '../common/nats-permissions.js';
 import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subjects.js';
 import { ControlApi } from './api/index.js';
 import { BundleCache } from './bundle-cache.js';
@@ -57,6 +58,8 @@ export interface CoordinatorOptions {
   stateDir: string;
   /** NATS server URL (an `embedded` config is resolved by the caller). */
   natsUrl: string;
+  /** NATS login of the coordinator role (ARSWARM_NATS_USER / ARSWARM_NATS_PASSWORD). @default none */
+  natsCredentials?: NatsCredentials;
   /** Interface the gRPC server binds. @default '127.0.0.1' */
   grpcHost?: string;
   /** Overrides swarm.grpc_port (0 = free port). */
@@ -133,11 +136,9 @@ export class Coordinator {
       servers: this.o.natsUrl,
       name: 'arswarm-coordinator',
       maxReconnectAttempts: -1,
+      ...loginOptions(this.o.natsCredentials),
     }).catch((err: unknown) => {
-      throw new ArswarmError(Code.Unavailable, `cannot reach NATS at ${this.o.natsUrl}`, {
-        cause: err,
-        hint: 'is nats-server running?',
-      });
+      throw natsConnectError(err, this.o.natsUrl, this.o.natsCredentials?.user);
     });
     this.js = jetstream(this.nc);
     this.jsm = await jetstreamManager(this.nc);

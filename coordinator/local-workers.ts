@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ArswarmError, Code } from '../common/errors.js';
+import type { NatsCredentials } from '../common/nats-permissions.js';
 import type { PoolStatus, ScaleResult, WorkerScaler } from './scaler.js';
 
 export const LOCAL_POOL = 'local';
@@ -16,6 +17,8 @@ export interface LocalWorkersOptions {
   /** Path of bin/arswarm.js. */
   bin: string;
   natsUrl: string;
+  /** The worker role's NATS login, handed over in the environment (never as an argument). @default none */
+  natsCredentials?: NatsCredentials;
   codeAddr: string;
   prefix: string;
   /** Work dirs go under here, one per worker. */
@@ -24,6 +27,28 @@ export interface LocalWorkersOptions {
   onStderr?: (workerId: string, line: string) => void;
   /** Grace before SIGKILL after SIGTERM, ms. @default 60000 */
   killAfterMs?: number;
+}
+
+/** Variables of the parent a worker process does not get: other parts' credentials. */
+const NOT_FOR_WORKERS =
+  /^(ANTHROPIC_|OPENAI_|AWS_SECRET|GITHUB_TOKEN$|ARSWARM_(TOKEN|TOKENS_FILE|NATS_USER|NATS_PASSWORD|NATS_PASSWORD_FILE)$)/;
+
+/**
+ * The environment of a local worker process: the parent's, without the
+ * credentials of other parts (the API key, control tokens, the coordinator's
+ * NATS login), plus the worker's own NATS login.
+ */
+export function workerProcessEnv(
+  base: NodeJS.ProcessEnv,
+  login: NatsCredentials | undefined,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !NOT_FOR_WORKERS.test(k)) env[k] = v;
+  if (login) {
+    env.ARSWARM_NATS_USER = login.user;
+    env.ARSWARM_NATS_PASSWORD = login.password;
+  }
+  return env;
 }
 
 export class LocalWorkers implements WorkerScaler {
@@ -56,7 +81,7 @@ export class LocalWorkers implements WorkerScaler {
         '--id',
         id,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: workerProcessEnv(process.env, this.o.natsCredentials) },
     );
     p.stderr?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) if (line.trim()) this.o.onStderr?.(id, line);

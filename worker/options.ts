@@ -38,6 +38,10 @@ export interface WorkerOptions {
   codeAddr?: string;
   /** Prefix of every stream, subject and bucket. @default 'arswarm' */
   prefix?: string;
+  /** NATS user (the worker role's login); the CLI reads ARSWARM_NATS_USER. @default undefined (none) */
+  natsUser?: string;
+  /** Password of `natsUser`; the CLI reads ARSWARM_NATS_PASSWORD or a file, never an argument. @default undefined */
+  natsPassword?: string;
   /** Bearer token for gRPC calls. @default undefined (none) */
   token?: string;
   /** PEM file of the CA that signed the coordinator's gRPC certificate; plaintext gRPC when absent. @default undefined */
@@ -78,8 +82,10 @@ export interface WorkerOptions {
 
 /** Every option present. */
 export type ResolvedWorkerOptions = Required<
-  Omit<WorkerOptions, 'token' | 'caCertFile' | 'onTrialTimings' | 'gpus'>
+  Omit<WorkerOptions, 'natsUser' | 'natsPassword' | 'token' | 'caCertFile' | 'onTrialTimings' | 'gpus'>
 > & {
+  readonly natsUser: string | undefined;
+  readonly natsPassword: string | undefined;
   readonly token: string | undefined;
   readonly caCertFile: string | undefined;
   readonly gpus: 'all' | 'none' | readonly number[];
@@ -111,45 +117,52 @@ export const stderrLogger: WorkerLogger = (level, message, fields) => {
 
 const fn = <T>() => z.custom<T>((v) => typeof v === 'function', 'must be a function');
 
-const schema = z.object({
-  natsUrl: z.string().min(1).default(DEFAULT_NATS_URL),
-  codeAddr: z
-    .string()
-    .regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'must be host:port')
-    .default(DEFAULT_CODE_ADDR),
-  prefix: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9_-]*$/)
-    .default(DEFAULT_PREFIX),
-  token: z.string().min(1).optional(),
-  caCertFile: z.string().min(1).optional(),
-  gpus: z
-    .union([z.literal('all'), z.literal('none'), z.array(z.number().int().min(0)).min(1)])
-    .default('all'),
-  workDir: z.string().min(1).default(defaultWorkDir),
-  pool: z.string().default(''),
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be letters, digits, . _ or -')
-    .default(() => `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${process.pid}`),
-  drainTimeoutMs: z.number().int().min(0).default(DEFAULT_DRAIN_TIMEOUT_MS),
-  heartbeatMs: z.number().int().min(50).default(DEFAULT_HEARTBEAT_MS),
-  cacheEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)).default({}),
-  killGraceMs: z.number().int().min(0).default(DEFAULT_KILL_GRACE_MS),
-  logTailBytes: z
-    .number()
-    .int()
-    .min(0)
-    .max(1 << 20)
-    .default(DEFAULT_LOG_TAIL_BYTES),
-  maxLogBytes: z.number().int().min(0).default(DEFAULT_MAX_LOG_BYTES),
-  maxLogFiles: z.number().int().min(1).default(DEFAULT_MAX_LOG_FILES),
-  nvidiaSmi: z.string().min(1).default('nvidia-smi'),
-  pollExpiresMs: z.number().int().min(100).max(30_000).default(DEFAULT_POLL_EXPIRES_MS),
-  memorySampleMs: z.number().int().min(50).default(DEFAULT_MEMORY_SAMPLE_MS),
-  logger: fn<WorkerLogger>().default(() => stderrLogger),
-  onTrialTimings: fn<(t: TrialTimings) => void>().optional(),
-});
+const schema = z
+  .object({
+    natsUrl: z.string().min(1).default(DEFAULT_NATS_URL),
+    codeAddr: z
+      .string()
+      .regex(/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'must be host:port')
+      .default(DEFAULT_CODE_ADDR),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_-]*$/)
+      .default(DEFAULT_PREFIX),
+    natsUser: z.string().min(1).optional(),
+    natsPassword: z.string().min(1).optional(),
+    token: z.string().min(1).optional(),
+    caCertFile: z.string().min(1).optional(),
+    gpus: z
+      .union([z.literal('all'), z.literal('none'), z.array(z.number().int().min(0)).min(1)])
+      .default('all'),
+    workDir: z.string().min(1).default(defaultWorkDir),
+    pool: z.string().default(''),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be letters, digits, . _ or -')
+      .default(() => `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${process.pid}`),
+    drainTimeoutMs: z.number().int().min(0).default(DEFAULT_DRAIN_TIMEOUT_MS),
+    heartbeatMs: z.number().int().min(50).default(DEFAULT_HEARTBEAT_MS),
+    cacheEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)).default({}),
+    killGraceMs: z.number().int().min(0).default(DEFAULT_KILL_GRACE_MS),
+    logTailBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(1 << 20)
+      .default(DEFAULT_LOG_TAIL_BYTES),
+    maxLogBytes: z.number().int().min(0).default(DEFAULT_MAX_LOG_BYTES),
+    maxLogFiles: z.number().int().min(1).default(DEFAULT_MAX_LOG_FILES),
+    nvidiaSmi: z.string().min(1).default('nvidia-smi'),
+    pollExpiresMs: z.number().int().min(100).max(30_000).default(DEFAULT_POLL_EXPIRES_MS),
+    memorySampleMs: z.number().int().min(50).default(DEFAULT_MEMORY_SAMPLE_MS),
+    logger: fn<WorkerLogger>().default(() => stderrLogger),
+    onTrialTimings: fn<(t: TrialTimings) => void>().optional(),
+  })
+  .refine((o) => (o.natsUser === undefined) === (o.natsPassword === undefined), {
+    message: 'give both natsUser and natsPassword, or neither',
+    path: ['natsPassword'],
+  });
 
 /** Validates options and fills every default; throws an InvalidArgument error naming the bad field. */
 export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorkerOptions {
@@ -160,5 +173,12 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
     throw new ArswarmError(Code.InvalidArgument, `worker option ${field}: ${issue.message}`, { field });
   }
   const r = parsed.data;
-  return { ...r, token: r.token, caCertFile: r.caCertFile, onTrialTimings: r.onTrialTimings };
+  return {
+    ...r,
+    natsUser: r.natsUser,
+    natsPassword: r.natsPassword,
+    token: r.token,
+    caCertFile: r.caCertFile,
+    onTrialTimings: r.onTrialTimings,
+  };
 }

@@ -11,6 +11,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encode } from '../common/codec.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import { createClient } from '../common/grpc.js';
+import { natsConnectError } from '../common/nats-permissions.js';
 import { names as makeNames, token, type Names } from '../common/subjects.js';
 import { CodeService } from '../gen/arswarm/v1/code_pb.js';
 import { WorkerHeartbeatSchema, WorkerState } from '../gen/arswarm/v1/trial_pb.js';
@@ -71,6 +72,9 @@ export class Worker {
         servers: o.natsUrl,
         name: `arswarm-worker ${o.id}`,
         maxReconnectAttempts: -1,
+        ...(o.natsUser ? { user: o.natsUser, pass: o.natsPassword } : {}),
+      }).catch((err: unknown) => {
+        throw natsConnectError(err, o.natsUrl, o.natsUser);
       });
       const js = jetstream(this.nc);
       const consumers = new ConsumerCache(await jetstreamManager(this.nc), this.names.trialsStream);

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { createKubernetesScaler, kubernetesScalerOptionsFromEnv } from '../../coordinator/k8s/index.js';
 import { ArswarmError, Code } from '../../common/errors.js';
+import { natsCredentialsFromEnv } from '../../common/nats-permissions.js';
 import { resolveConfigArgs } from '../config-args.js';
 
 export function coordinatorCommand(): Command {
@@ -48,6 +49,8 @@ export function coordinatorCommand(): Command {
           repoDir: loaded.repoDir,
           stateDir: opts.stateDir ?? loaded.stateDir,
           natsUrl,
+          // From the environment only (the chart sets them from a Secret), never a flag.
+          natsCredentials: natsCredentialsFromEnv(process.env),
           grpcHost: opts.grpcHost,
           httpHost: opts.httpHost,
           tokensFile: opts.tokensFile,

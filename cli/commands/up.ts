@@ -16,6 +16,14 @@ import { LocalWorkers } from '../../coordinator/local-workers.js';
 import { resultsTsv } from '../../coordinator/results-tsv.js';
 import type { LoadedConfig } from '../../common/config-load.js';
 import { startNatsServer, type NatsServer } from '../../common/nats-server.js';
+import {
+  authorizationConfig,
+  generateNatsUsers,
+  natsCredentialsFromEnv,
+  writeNatsUsers,
+  type NatsCredentials,
+} from '../../common/nats-permissions.js';
+import { names } from '../../common/subjects.js';
 import { resolveConfigArgs } from '../config-args.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'arswarm.js');
@@ -47,10 +55,23 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
 
   let nats: NatsServer | undefined;
   let natsUrl = config.swarm.nats_url;
+  // An external server's login comes from the environment and serves both roles.
+  let login: { coordinator?: NatsCredentials; worker?: NatsCredentials } = {
+    coordinator: natsCredentialsFromEnv(process.env),
+    worker: natsCredentialsFromEnv(process.env),
+  };
   if (natsUrl === 'embedded') {
-    nats = await startNatsServer({ storeDir: join(stateDir, 'nats') });
+    // Fresh logins per run, one per role: workers cannot write the ledger or manage streams.
+    const users = generateNatsUsers();
+    login = users;
+    nats = await startNatsServer({
+      storeDir: join(stateDir, 'nats'),
+      extraConfig: authorizationConfig(names(config.swarm.prefix), users),
+    });
     natsUrl = nats.url;
-    say(`nats-server ${nats.url} (store ${nats.storeDir})`);
+    const usersFile = join(stateDir, 'nats-users.yaml');
+    writeNatsUsers(usersFile, nats.url, users);
+    say(`nats-server ${nats.url} (store ${nats.storeDir}; logins in ${usersFile})`);
   }
   let workers: LocalWorkers | undefined;
   let coordinator: Coordinator | undefined;
@@ -73,6 +94,7 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
       repoDir: loaded.repoDir,
       stateDir,
       natsUrl,
+      natsCredentials: login.coordinator,
       tokensFile: process.env.ARSWARM_TOKENS_FILE,
       log: (m) => say(`[coordinator] ${m}`),
     });
@@ -80,6 +102,7 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
     workers = new LocalWorkers({
       bin: BIN,
       natsUrl,
+      natsCredentials: login.worker,
       codeAddr,
       prefix: config.swarm.prefix,
       workDir: stateDir,

@@ -1,4 +1,5 @@
 /** `arswarm worker`: runs trials from the swarm's queues on this host's GPUs (or CPU). */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { Worker, type WorkerLogger, type WorkerOptions } from '../../worker/index.js';
@@ -24,6 +25,19 @@ function collectCacheEnv(v: string, prev: Record<string, string>): Record<string
   return { ...prev, [m[1]!]: m[2]! };
 }
 
+/** The NATS password from a file (a mounted Secret) or ARSWARM_NATS_PASSWORD. */
+function natsPassword(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (!file) return env.ARSWARM_NATS_PASSWORD || undefined;
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch (err) {
+    throw new ArswarmError(Code.InvalidArgument, `cannot read the NATS password file ${file}`, {
+      field: 'nats-password-file',
+      cause: err,
+    });
+  }
+}
+
 const levels = ['debug', 'info', 'warn', 'error'] as const;
 
 function logger(min: (typeof levels)[number]): WorkerLogger {
@@ -36,6 +50,8 @@ function logger(min: (typeof levels)[number]): WorkerLogger {
 
 interface Flags {
   nats?: string;
+  natsUser?: string;
+  natsPasswordFile?: string;
   code?: string;
   prefix?: string;
   token?: string;
@@ -56,6 +72,12 @@ export function workerCommand(): Command {
   return new Command('worker')
     .description('pull trials from the swarm and run them, one loop per GPU')
     .option('--nats <url>', 'NATS URL (env ARSWARM_NATS_URL)', env.ARSWARM_NATS_URL)
+    .option('--nats-user <user>', 'NATS user (env ARSWARM_NATS_USER)', env.ARSWARM_NATS_USER)
+    .option(
+      '--nats-password-file <file>',
+      'file holding the NATS password (env ARSWARM_NATS_PASSWORD_FILE; or set ARSWARM_NATS_PASSWORD)',
+      env.ARSWARM_NATS_PASSWORD_FILE,
+    )
     .option('--code <host:port>', 'CodeService address (env ARSWARM_CODE_ADDR)', env.ARSWARM_CODE_ADDR)
     .option('--prefix <prefix>', 'stream/subject prefix (env ARSWARM_PREFIX)', env.ARSWARM_PREFIX)
     .option('--token <token>', 'bearer token for gRPC (env ARSWARM_TOKEN)')
@@ -82,6 +104,9 @@ export function workerCommand(): Command {
         throw new ArswarmError(Code.InvalidArgument, 'empty --prefix', { field: 'prefix' });
       const options: WorkerOptions = {
         natsUrl: f.nats,
+        natsUser: f.natsUser || undefined,
+        // Never an argument: other processes on the host can read those.
+        natsPassword: natsPassword(f.natsPasswordFile, env),
         codeAddr: f.code,
         prefix: f.prefix,
         // Read here rather than as a flag default, so --help never prints a secret.
