@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lastProgress, parseOutput, ProgressTracker } from './output-parser.js';
+import { isFailLine, lastProgress, parseOutput, ProgressTracker } from './output-parser.js';
 
 const block = [
   '---',
@@ -67,5 +67,14 @@ describe('progress', () => {
     expect(t.progress).toBe(0);
     t.push('0%) | loss 3\r');
     expect(t.progress).toBe(0.25);
+  });
+});
+
+describe('isFailLine', () => {
+  it('accepts FAIL alone or glued to a progress line, and nothing else', () => {
+    expect(isFailLine('FAIL')).toBe(true);
+    expect(isFailLine('step 00953 (100.0%) | loss: 3.2 | remaining: 0s    FAIL')).toBe(true);
+    expect(isFailLine('val_bpb: FAIL')).toBe(false);
+    expect(isFailLine('FAILED to converge')).toBe(false);
   });
 });

@@ -23,6 +23,15 @@ const NON_FINITE = /^[-+]?(nan|inf|infinity)$/i;
 const OOM = /CUDA out of memory|OutOfMemoryError|CUDA error: out of memory|\bout of memory\b/i;
 const PROGRESS = /\((\d{1,3}(?:\.\d+)?)%\)/g;
 
+/**
+ * `FAIL` alone on a line, or glued to the end of a progress line: autoresearch
+ * prints progress with `end=""`, so its FAIL follows the last progress text.
+ */
+export function isFailLine(line: string): boolean {
+  const t = line.trim();
+  return t === 'FAIL' || (/^step \d+/.test(t) && /\sFAIL$/.test(t));
+}
+
 /** Splits output into lines, treating `\r`, `\r\n` and `\n` alike. */
 export function outputLines(text: string): string[] {
   return text.split(/\r\n|\r|\n/);
@@ -63,7 +72,7 @@ export function parseOutput(text: string): ParsedOutput {
     hasBlock: pairs > 0,
     metrics,
     nonFinite,
-    failLine: lines.some((l) => l.trim() === 'FAIL'),
+    failLine: lines.some(isFailLine),
     oomText: OOM.test(text),
   };
 }

@@ -119,11 +119,9 @@ describe('autoresearch example', () => {
     expect(parsed.metrics.val_bpb).toBeUndefined();
   });
 
-  // Known gap: train.py prints FAIL right after a progress line written with
-  // end="", so the real output has `...remaining: 250s    FAIL` with no newline
-  // before FAIL, and the worker's parser does not see it (the exit status 1
-  // still makes the trial a crash). Drop `.fails` once the parser handles it.
-  it.fails('sees FAIL glued to the last progress line, as autoresearch prints it', () => {
+  // train.py prints FAIL right after a progress line written with end="", so
+  // the real output has `...remaining: 250s    FAIL` with no newline before it.
+  it('sees FAIL glued to the last progress line, as autoresearch prints it', () => {
     const parsed = parseOutput(`Time budget: 300s\n\r${PROGRESS[0]}FAIL\n`);
     expect(parsed.hasBlock).toBe(false);
     expect(parsed.failLine).toBe(true);
