@@ -11,9 +11,9 @@
  * long a new coordinator takes to serve GetStatus again.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { freePort, startNatsServer } from '../common/nats-server.js';
@@ -25,7 +25,7 @@ import { coresBetween, procSample, type ProcSample } from './scale/proc-stats.js
 import { SimFleet } from './scale/sim-workers.js';
 import { Submitter } from './scale/submitter.js';
 import { writeScaleTarget } from './scale/target.js';
-import { machine, parseArgs, percentile, progress, type BenchReport } from './report.js';
+import { machine, median, parseArgs, percentile, progress, type BenchReport } from './report.js';
 
 export interface ScaleOptions {
   workers: number;
@@ -131,6 +131,11 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const allStartedS = (performance.now() - t0) / 1000;
     log(`scale: warm after ${round(allStartedS)} s; measuring ${o.durationS} s`);
 
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const load0 = loadavg()[0]!;
+    const simCpu0 = process.cpuUsage();
+    const nats0 = procSample(nats.pid);
     const w0 = performance.now();
     const status0 = await control.getStatus({}, { timeoutMs: 30_000 });
     const s0 = procSample(pid)!;
@@ -148,12 +153,19 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     }
     const w1 = performance.now();
     const s1 = procSample(pid)!;
+    const nats1 = procSample(nats.pid);
+    const simCpu = process.cpuUsage(simCpu0);
+    loopDelay.disable();
+    const load1 = loadavg()[0]!;
     const status1 = await control.getStatus({}, { timeoutMs: 30_000 });
     const windowS = (w1 - w0) / 1000;
     const inWindow = fleet.trials.filter((t) => t.receivedAt >= w0 && t.receivedAt < w1);
     const dispatch = inWindow.filter((t) => t.dispatchMs !== undefined).map((t) => t.dispatchMs!);
     const acked = fleet.trials.filter((t) => t.ackedAt >= w0 && t.ackedAt < w1).length;
     const windowSamples = samples.filter((s) => s.atMs >= wall0);
+    const depths = submitter.depths
+      .filter(([at]) => at >= wall0 && at <= wall0 + windowS * 1000)
+      .map(([, d]) => d);
 
     const problems: string[] = [];
     let settleS = 0;
@@ -245,12 +257,20 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
         all_workers_busy_s: round(allStartedS),
         window_s: round(windowS),
         window_rss_max_mb: round(Math.max(...windowSamples.map((s) => s.rssMb))),
+        queue_depth_min: Math.min(...depths),
+        queue_depth_median: median(depths),
+        sim_cpu_cores: round((simCpu.user + simCpu.system) / 1e6 / windowS, 2),
+        sim_loop_delay_p99_ms: round(loopDelay.percentile(99) / 1e6),
+        nats_cpu_cores: nats0 && nats1 ? round(coresBetween(nats0, nats1), 2) : NaN,
+        load_avg_1m_start: round(load0, 1),
+        load_avg_1m_end: round(load1, 1),
         bundle_fetches: fleet.bundleFetches,
         submitted: submitter.submitted,
         submit_failures: submitter.failed,
         worker_errors: fleet.errors,
         settle_s: round(settleS),
-        lost,
+        // Without --settle, queued trials still unfinished when the workers stopped are in flight, not lost.
+        ...(o.settle ? { lost } : { in_flight_at_stop: lost }),
         double_counted: doubleCounted,
       },
     };

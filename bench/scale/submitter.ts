@@ -30,6 +30,8 @@ export class Submitter {
   submitted = 0;
   refused = 0;
   failed = 0;
+  /** Depth of the lowest stage's queue each time it was read: [Date.now(), trials]. */
+  readonly depths: [number, number][] = [];
   private next = 0;
   private inflight = 0;
   private stopping = false;
@@ -55,6 +57,7 @@ export class Submitter {
       let pending: number;
       try {
         pending = (await this.o.jsm.consumers.info(this.o.stream, this.o.consumer)).num_pending;
+        this.depths.push([Date.now(), pending]);
       } catch {
         await sleep(200);
         continue;
