@@ -145,8 +145,12 @@ export async function run(args: string[]): Promise<BenchReport> {
       figures[`${name}_time_to_half_s`] = med((r) => r.timeToHalfS);
       figures[`${name}_trials`] = med((r) => r.trials);
     }
-    if (figures.sequential_time_to_target_s !== undefined && figures.arswarm_time_to_target_s !== undefined)
+    if (figures.sequential_time_to_target_s !== undefined && figures.arswarm_time_to_target_s !== undefined) {
       figures.speedup_vs_sequential = figures.sequential_time_to_target_s / figures.arswarm_time_to_target_s;
+      // Informative when the target is out of reach (both censored at the budget).
+      figures.speedup_to_half_vs_sequential =
+        figures.sequential_time_to_half_s! / figures.arswarm_time_to_half_s!;
+    }
     figures.start_true_metric = start;
     figures.optimum_true_metric = optimum;
     figures.target_true_metric = start - o.fraction * (start - optimum);

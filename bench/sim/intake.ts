@@ -27,7 +27,5 @@ export function makeIntake(o: SimIntakeOptions): Intake {
   return new Intake(o.config, o.repo, o.ledger, proposers, o.log, {
     background: false,
     workerCount: () => o.workers,
-    // The pool's background pump sizes its buffer from this; proposals are made on demand instead.
-    wanted: () => false,
   });
 }
