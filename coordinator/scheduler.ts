@@ -82,7 +82,10 @@ export class Scheduler {
       )
         await this.merge(v);
     }
-    if (!this.limitReached()) await this.ensureBaselines(this.state.head, 0);
+    // Baselines of the head at every stage, so a promotion after a merge never
+    // waits a slot for its reference runs.
+    if (!this.limitReached())
+      for (let i = 0; i < this.d.factory.stages.length; i++) await this.ensureBaselines(this.state.head, i);
     if (!this.state.paused && !this.limitReached()) await this.feed();
   }
 
@@ -244,8 +247,11 @@ export class Scheduler {
     if (!gpuClass) return;
     const samples = this.state.candidateSamples(v.candidate.id, v.parent, stage.name, gpuClass);
     const base = this.state.baseline(v.parent, stage.name, gpuClass);
-    if (base.length < this.d.config.swarm.baseline_replicates) {
-      const broken = await this.ensureBaselinesFor(v.parent, stageIndex, gpuClass);
+    // As many baseline runs as the candidate has replicates, so every extra
+    // replicate has a paired baseline run with its seed.
+    const wantBase = Math.max(this.d.config.swarm.baseline_replicates, replicates.size);
+    if (base.length < wantBase) {
+      const broken = await this.ensureBaselinesFor(v.parent, stageIndex, gpuClass, wantBase);
       if (broken) {
         await this.verdict(v, VerdictKind.CRASHED, { stage: stage.name, reason: broken, gpuClass });
         return;
@@ -301,8 +307,8 @@ export class Scheduler {
     commit: string,
     stageIndex: number,
     gpuClass: string,
+    want = this.d.config.swarm.baseline_replicates,
   ): Promise<string | undefined> {
-    const want = this.d.config.swarm.baseline_replicates;
     const stage = this.d.factory.stage(stageIndex);
     const trials = this.state.baselineTrialsOf(commit, stage.name, gpuClass);
     for (let r = 0; r < want; r++) {
