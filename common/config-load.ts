@@ -53,15 +53,14 @@ export function loadConfig(path: string): LoadedConfig {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    throw new ArswarmError(
-      Code.InvalidArgument,
-      `config ${abs} is not valid YAML${where}: ${(err as Error).message}`,
-      {
-        cause: err,
-        reason: 'invalid_yaml',
-      },
-    );
+    const pos = err instanceof YAMLParseError ? err.linePos?.[0] : undefined;
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+    // The parser's message ends with an excerpt of the file, which may hold a token: keep its first line only.
+    const what = ((err as Error).message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new ArswarmError(Code.InvalidArgument, `config ${abs} is not valid YAML${where}: ${what}`, {
+      cause: err,
+      reason: 'invalid_yaml',
+    });
   }
   const config = parseConfig(raw, abs);
   const base = dirname(abs);

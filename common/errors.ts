@@ -69,7 +69,12 @@ export class ArswarmError extends Error {
   static from(err: unknown, code: Code = Code.Unknown): ArswarmError {
     if (err instanceof ArswarmError) return err;
     if (isGrpcStatusError(err))
-      return new ArswarmError(err.code as Code, err.details || err.message, { cause: err });
+      return new ArswarmError(err.code as Code, err.details || err.message, {
+        cause: err,
+        // The server puts the reason and the field in trailing metadata (common/grpc.ts toStatus).
+        reason: metadataValue(err, 'arswarm-reason'),
+        field: metadataValue(err, 'arswarm-field'),
+      });
     if (err instanceof Error) return new ArswarmError(code, err.message, { cause: err });
     return new ArswarmError(code, String(err));
   }
@@ -86,4 +91,11 @@ function isGrpcStatusError(err: unknown): err is Error & { code: number; details
     typeof (err as { code?: unknown }).code === 'number' &&
     typeof (err as { details?: unknown }).details === 'string'
   );
+}
+
+/** A string value of a grpc-js error's trailing metadata, read structurally (no grpc import here). */
+function metadataValue(err: Error, key: string): string | undefined {
+  const md = (err as { metadata?: { get?: (k: string) => unknown[] } }).metadata;
+  const v = typeof md?.get === 'function' ? md.get(key)[0] : undefined;
+  return typeof v === 'string' && v ? v : undefined;
 }

@@ -78,6 +78,37 @@ function deserializer(desc: DescMessage) {
   return (buf: Buffer) => fromBinary(desc, buf);
 }
 
+/**
+ * A request that did not decode (invalid UTF-8 in a string, truncated bytes).
+ * grpc-js answers a throwing deserializer with a bare INTERNAL status; handing
+ * this marker to the handler instead lets the caller hear InvalidArgument and why.
+ */
+class MalformedRequest {
+  constructor(readonly error: ArswarmError) {}
+}
+
+function requestDeserializer(desc: DescMessage) {
+  return (buf: Buffer): unknown => {
+    try {
+      return fromBinary(desc, buf);
+    } catch (err) {
+      return new MalformedRequest(
+        new ArswarmError(
+          Code.InvalidArgument,
+          `malformed ${desc.typeName}: ${err instanceof Error ? err.message : String(err)}`,
+          { reason: 'malformed_request', cause: err },
+        ),
+      );
+    }
+  };
+}
+
+/** The request, or a throw when it did not decode. */
+function decoded(request: unknown): unknown {
+  if (request instanceof MalformedRequest) throw request.error;
+  return request;
+}
+
 /** Converts anything thrown by a handler into a grpc status object. */
 export function toStatus(err: unknown): Partial<grpc.StatusObject> & { code: grpc.status } {
   const e = ArswarmError.from(err, Code.Internal);
@@ -102,7 +133,7 @@ export function serviceDefinition<S extends GenServiceMethods>(
       requestStream: m.methodKind === 'client_streaming' || m.methodKind === 'bidi_streaming',
       responseStream: m.methodKind === 'server_streaming' || m.methodKind === 'bidi_streaming',
       requestSerialize: serializer(m.input),
-      requestDeserialize: deserializer(m.input),
+      requestDeserialize: requestDeserializer(m.input),
       responseSerialize: serializer(m.output),
       responseDeserialize: deserializer(m.output),
     };
@@ -124,7 +155,7 @@ export function serviceHandlers<S extends GenServiceMethods>(
         call.on('cancelled', () => ac.abort());
         const ctx: CallContext = { metadata: call.metadata, signal: ac.signal, peer: call.getPeer() };
         Promise.resolve()
-          .then(() => fn(call.request, ctx))
+          .then(() => fn(decoded(call.request), ctx))
           .then(
             (res) => cb(null, res),
             (err: unknown) => cb(toStatus(err)),
@@ -137,7 +168,7 @@ export function serviceHandlers<S extends GenServiceMethods>(
         const ctx: CallContext = { metadata: call.metadata, signal: ac.signal, peer: call.getPeer() };
         void (async () => {
           try {
-            for await (const item of fn(call.request, ctx) as AsyncIterable<unknown>) {
+            for await (const item of fn(decoded(call.request), ctx) as AsyncIterable<unknown>) {
               if (ac.signal.aborted) break;
               if (!call.write(item)) await new Promise((r) => call.once('drain', r));
             }
@@ -145,7 +176,8 @@ export function serviceHandlers<S extends GenServiceMethods>(
           } catch (err) {
             // grpc-js turns an 'error' event into the call's final status; destroy() would end the
             // stream without any status and leave the client waiting for its deadline.
-            if (!ac.signal.aborted) call.emit('error', Object.assign(new Error('handler failed'), toStatus(err)));
+            if (!ac.signal.aborted)
+              call.emit('error', Object.assign(new Error('handler failed'), toStatus(err)));
           }
         })();
       };

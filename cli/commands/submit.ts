@@ -8,10 +8,21 @@ import { printJson, word } from '../output.js';
 import { follow } from './review.js';
 
 function readPatch(path: string): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
+    bytes = readFileSync(path === '-' ? 0 : path);
   } catch (err) {
     throw new ArswarmError(Code.NotFound, `cannot read patch ${path}`, { cause: err, field: 'patch' });
+  }
+  // Decoding leniently would send U+FFFD in place of the bad bytes: a different patch.
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw new ArswarmError(Code.InvalidArgument, `patch ${path} is not valid UTF-8`, {
+      cause: err,
+      field: 'patch',
+      reason: 'invalid_utf8',
+    });
   }
 }
 

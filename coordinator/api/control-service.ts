@@ -52,6 +52,7 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
   const lowerIsBetter = config.target.metric.direction === 'minimize';
   const state = () => host.ledger.state;
   const candidate = (id: string): CandidateView => {
+    if (!id) throw new ArswarmError(Code.InvalidArgument, 'id is required', { field: 'id' });
     const v = state().candidates.get(id);
     if (!v) throw new ArswarmError(Code.NotFound, `no candidate "${id}"`, { candidateId: id, field: 'id' });
     return v;
@@ -213,6 +214,8 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
     },
 
     async getTrialLog(req) {
+      if (!req.trialId)
+        throw new ArswarmError(Code.InvalidArgument, 'trial_id is required', { field: 'trial_id' });
       const tv = state().trials.get(req.trialId);
       if (!tv)
         throw new ArswarmError(Code.NotFound, `no trial "${req.trialId}"`, {
