@@ -68,6 +68,8 @@ export interface CoordinatorOptions {
   httpHost?: string;
   /** Overrides swarm.http_port (0 = free port). */
   httpPort?: number;
+  /** The config file, left out when a plain target folder is imported. @default none (only `arswarm.yaml` is) */
+  configPath?: string;
   /** Overrides api.tokens_file (ARSWARM_TOKENS_FILE). */
   tokensFile?: string;
   /** Scheduler tick. @default 250 */
@@ -150,6 +152,15 @@ export class Coordinator {
       stateDir: this.o.stateDir,
       branch: config.swarm.branch,
       base: config.target.base,
+      // Never into the shared branch (which every trial checks out): files that may hold secrets.
+      exclude: [
+        this.o.stateDir,
+        ...(this.o.configPath ? [this.o.configPath] : []),
+        ...[this.o.tokensFile, config.api.tokens_file, config.api.tls_key_file].filter(
+          (f): f is string => !!f,
+        ),
+        ...config.proposers.flatMap((p) => (p.kind === 'claude' && p.api_key_file ? [p.api_key_file] : [])),
+      ],
     });
     await this.reconcileBranch();
     const factory = new TrialFactory(config, this.repo);

@@ -5,7 +5,7 @@
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import type { SimpleGit } from 'simple-git';
 import { ArswarmError, Code } from '../common/errors.js';
@@ -21,7 +21,17 @@ export interface RepoOptions {
   branch: string;
   /** Ref of the source the branch starts from. */
   base: string;
+  /**
+   * Absolute paths a plain folder's import leaves out (the swarm's config,
+   * its state dir, credential files), besides `arswarm.yaml` at its root:
+   * the import becomes the shared branch, which every trial checks out.
+   * @default []
+   */
+  exclude?: readonly string[];
 }
+
+/** Swarm files that sit in a target folder by convention but are not the target's (they may hold tokens). */
+const SWARM_FILES = /^arswarm\.ya?ml$/;
 
 /** A file change for makeDiff. */
 export interface FileChange {
@@ -78,9 +88,17 @@ export class TargetRepo {
     }
     // A plain folder (the bundled examples): import its files as the first commit.
     const tmp = mkdtempSync(join(tmpdir(), 'arswarm-import-'));
+    const exclude = new Set((options.exclude ?? []).map((p) => resolve(p)));
     cpSync(src, tmp, {
       recursive: true,
-      filter: (p) => !/(^|\/)(\.arswarm|__pycache__|node_modules|results\.tsv)(\/|$)/.test(relative(src, p)),
+      filter: (p) => {
+        const rel = relative(src, p);
+        return (
+          !/(^|\/)(\.arswarm|__pycache__|node_modules|results\.tsv)(\/|$)/.test(rel) &&
+          !SWARM_FILES.test(rel) &&
+          !exclude.has(resolve(p))
+        );
+      },
     });
     const g = git(tmp);
     await g.raw(['init', '-q', '-b', 'main']);

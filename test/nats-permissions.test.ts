@@ -11,27 +11,15 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, encode } from '../common/codec.js';
 import { ArswarmError, Code } from '../common/errors.js';
-import { startNatsServer, type NatsServer } from '../common/nats-server.js';
+import { sha256 } from '../common/git.js';
 import { pullOne } from '../common/nats-pull.js';
-import {
-  authorizationConfig,
-  generateNatsUsers,
-  natsConnectError,
-  type NatsRole,
-  type NatsUsers,
-} from '../common/nats-permissions.js';
-import { names } from '../common/subjects.js';
-import {
-  ensureStageConsumer,
-  ensureSwarmStreams,
-  type SwarmStreams,
-} from '../coordinator/jetstream-setup.js';
+import { natsConnectError } from '../common/nats-permissions.js';
 import {
   LadderSchema,
   TrialResultSchema,
@@ -40,32 +28,22 @@ import {
   WorkerHeartbeatSchema,
 } from '../gen/arswarm/v1/trial_pb.js';
 import { Worker } from '../worker/index.js';
-import { sha256 } from '../common/git.js';
+import { SCREEN, startSecuredNats, type SecuredNats } from './support/secured-nats.js';
 import { commitFiles, DEFAULT_FILES, gitIn, startCodeServer } from './support/worker-harness.js';
 
-const n = names(`perm${process.pid}`);
 const dir = mkdtempSync(join(tmpdir(), 'arswarm-natsperm-'));
-const logFile = join(dir, 'nats.log');
-const STAGE = { name: 'screen', index: 0, budgetSeconds: 1, timeoutSeconds: 20, env: { DEPTH: '4' } };
+const STAGE = { ...SCREEN, env: { DEPTH: '4' } };
 
-let server: NatsServer;
-let users: NatsUsers;
-let coord: NatsConnection;
-let coordJsm: JetStreamManager;
-let kv: SwarmStreams;
+let nats: SecuredNats;
 let head = '';
 let code: Awaited<ReturnType<typeof startCodeServer>>;
-
-function login(role: NatsRole, password = users[role].password): Promise<NatsConnection> {
-  return connect({ servers: server.url, user: users[role].user, pass: password, maxReconnectAttempts: 0 });
-}
-
-/** The server's own record of refused subjects. */
-function violations(): string[] {
-  return readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => /(Publish|Subscription) Violation/.test(l));
-}
+// Short names for what most tests use.
+let n: SecuredNats['names'];
+let coord: NatsConnection;
+let coordJsm: SecuredNats['jsm'];
+let kv: SecuredNats['kv'];
+const violations = () => nats.violations();
+const login: SecuredNats['login'] = (role, password) => nats.login(role, password);
 
 /** Runs `fn`, which must fail; returns the error. */
 async function failure(fn: () => Promise<unknown>): Promise<unknown> {
@@ -110,19 +88,8 @@ function trial(id: string) {
 }
 
 beforeAll(async () => {
-  users = generateNatsUsers();
-  server = await startNatsServer({
-    storeDir: join(dir, 'nats'),
-    extraConfig: [authorizationConfig(n, users), `log_file: ${JSON.stringify(logFile)}`].join('\n'),
-  });
-  coord = await login('coordinator');
-  coordJsm = await jetstreamManager(coord);
-  kv = await ensureSwarmStreams(coord, coordJsm, n);
-  await ensureStageConsumer(coordJsm, n, 'screen', 10_000);
-  await kv.control.put(
-    'ladder',
-    encode(LadderSchema, { stages: [STAGE], maxDeliveries: 5, ackWaitMs: 10_000n }),
-  );
+  nats = await startSecuredNats(dir, `perm${process.pid}`, STAGE);
+  ({ names: n, nc: coord, jsm: coordJsm, kv } = nats);
   const repo = join(dir, 'target');
   gitIn(dir, 'init', '-q', '-b', 'main', repo);
   head = commitFiles(repo, DEFAULT_FILES, 'initial');
@@ -131,8 +98,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   code?.server.forceShutdown();
-  await coord?.close().catch(() => undefined);
-  await server?.stop();
+  await nats?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -211,19 +177,19 @@ describe('the coordinator login', () => {
 
 describe('logins', () => {
   it('refuses a client without a login or with a wrong password, naming the user but not the password', async () => {
-    const anonymous = await failure(() => connect({ servers: server.url, maxReconnectAttempts: 0 }));
+    const anonymous = await failure(() => connect({ servers: nats.server.url, maxReconnectAttempts: 0 }));
     expect(anonymous).toBeInstanceOf(errors.AuthorizationError);
-    expect(natsConnectError(anonymous, server.url, undefined).code).toBe(Code.Unauthenticated);
+    expect(natsConnectError(anonymous, nats.server.url, undefined).code).toBe(Code.Unauthenticated);
     const wrong = 'wrong-password-31337';
     const refused = await failure(() => login('worker', wrong));
-    const err = natsConnectError(refused, server.url, 'worker');
+    const err = natsConnectError(refused, nats.server.url, 'worker');
     expect(err.code).toBe(Code.Unauthenticated);
     expect(err.message).toContain('"worker"');
     expect(err.describe()).not.toContain(wrong);
 
     const w = new Worker({
-      natsUrl: server.url,
-      natsUser: users.worker.user,
+      natsUrl: nats.server.url,
+      natsUser: nats.users.worker.user,
       natsPassword: wrong,
       codeAddr: code.addr,
       prefix: n.prefix,
@@ -239,9 +205,9 @@ describe('logins', () => {
 
   it('lets a real Worker run a trial end to end with the worker login, without a violation', async () => {
     const worker = new Worker({
-      natsUrl: server.url,
-      natsUser: users.worker.user,
-      natsPassword: users.worker.password,
+      natsUrl: nats.server.url,
+      natsUser: nats.users.worker.user,
+      natsPassword: nats.users.worker.password,
       codeAddr: code.addr,
       prefix: n.prefix,
       gpus: 'none',
@@ -256,15 +222,9 @@ describe('logins', () => {
     try {
       await jetstream(coord).publish(n.trials('screen'), encode(TrialSchema, trial('perm-t3')));
       const deadline = Date.now() + 30_000;
-      let result: ReturnType<typeof decode<typeof TrialResultSchema>> | undefined;
+      let result: Awaited<ReturnType<SecuredNats['results']>>[number] | undefined;
       while (!result && Date.now() < deadline) {
-        const info = await coordJsm.streams.info(n.resultsStream);
-        for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-          const m = await coordJsm.streams.getMessage(n.resultsStream, { seq }).catch(() => null);
-          if (m?.subject !== n.resultFinished) continue;
-          const r = decode(TrialResultSchema, m.data);
-          if (r.trialId === 'perm-t3') result = r;
-        }
+        result = (await nats.results()).find((r) => r.trialId === 'perm-t3');
         if (!result) await new Promise((r) => setTimeout(r, 200));
       }
       expect(result?.status).toBe(TrialStatus.OK);

@@ -47,6 +47,7 @@ export function coordinatorCommand(): Command {
         const c = await Coordinator.start({
           config: loaded.config,
           repoDir: loaded.repoDir,
+          configPath: loaded.path,
           stateDir: opts.stateDir ?? loaded.stateDir,
           natsUrl,
           // From the environment only (the chart sets them from a Secret), never a flag.

@@ -92,6 +92,7 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
     coordinator = await Coordinator.start({
       config,
       repoDir: loaded.repoDir,
+      configPath: loaded.path,
       stateDir,
       natsUrl,
       natsCredentials: login.coordinator,
