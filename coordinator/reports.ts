@@ -56,6 +56,9 @@ export async function recordReports(
         const r = decode(TrialResultSchema, m.data);
         // Exactly-once accounting: a trial id is finished once, whatever the redeliveries.
         if (!state.trials.get(r.trialId)?.result && !finishing.has(r.trialId)) {
+          // The ledger holds the trial already (its TrialQueued): a second copy would
+          // double the bytes every restart decodes. Kept only for a trial to adopt.
+          if (state.trials.has(r.trialId)) r.trial = undefined;
           facts.push({
             body: { case: 'trialFinished', value: { result: r } },
             dedupeId: `f.${r.trialId}`,

@@ -17,6 +17,7 @@ import {
   type TrialResult,
   type TrialStarted,
 } from '../../gen/arswarm/v1/trial_pb.js';
+import { SharedParts } from './shared-parts.js';
 
 export interface CandidateView {
   candidate: Candidate;
@@ -37,6 +38,16 @@ export interface TrialView {
   trial: Trial;
   started?: TrialStarted;
   result?: TrialResult;
+}
+
+/** A stage's trials by where they are, kept as the facts arrive. */
+export interface StageCounts {
+  queued: number;
+  running: number;
+  finished: number;
+  /** Lowest and highest metric of its OK results (NaN before the first). */
+  okMin: number;
+  okMax: number;
 }
 
 /** One OK measurement: its seed and sign-free metric. */
@@ -73,6 +84,10 @@ export class LedgerState {
   readonly diffKeys = new Map<string, string>();
   /** Stage names in ladder order. */
   readonly stageNames: readonly string[];
+  /** Trials per stage name (status pages read these instead of walking every trial). */
+  readonly stageCounts = new Map<string, StageCounts>();
+  /** One instance of each distinct Stage and TargetSpec the trials carry. */
+  private readonly parts = new SharedParts();
 
   constructor(stageNames: readonly string[]) {
     this.stageNames = stageNames;
@@ -141,7 +156,14 @@ export class LedgerState {
       }
       case 'trialStarted': {
         const tv = this.trials.get(b.value.trialId);
-        if (tv && !tv.result) tv.started = b.value;
+        if (tv && !tv.result) {
+          if (!tv.started) {
+            const c = this.countsOf(tv.trial);
+            c.queued--;
+            c.running++;
+          }
+          tv.started = b.value;
+        }
         break;
       }
       case 'trialFinished': {
@@ -154,10 +176,17 @@ export class LedgerState {
           this.index(tv);
         }
         if (!tv || tv.result) break;
-        tv.result = r;
+        // One Trial object per trial: the result's copy of it (if any) is not kept.
+        tv.result = r.trial === tv.trial ? r : { ...r, trial: tv.trial };
         this.pending.delete(r.trialId);
         this.finished++;
+        const c = this.countsOf(tv.trial);
+        if (tv.started) c.running--;
+        else c.queued--;
+        c.finished++;
         if (r.status === TrialStatus.OK) {
+          if (Number.isNaN(c.okMin) || r.metric < c.okMin) c.okMin = r.metric;
+          if (Number.isNaN(c.okMax) || r.metric > c.okMax) c.okMax = r.metric;
           const key = sampleKeyOf(tv.trial, r.gpuClass);
           const list = this.samples.get(key) ?? [];
           list.push({ seed: tv.trial.seed, metric: r.metric, trialId: r.trialId });
@@ -217,7 +246,9 @@ export class LedgerState {
 
   private index(tv: TrialView): void {
     const t = tv.trial;
+    this.parts.share(t);
     this.trials.set(t.id, tv);
+    this.countsOf(t).queued++;
     if (t.kind === TrialKind.BASELINE) {
       const key = `${t.parentCommit}|${t.stage?.name ?? ''}|${t.gpuClass}`;
       this.baselineTrials.set(key, [...(this.baselineTrials.get(key) ?? []), tv]);
@@ -226,6 +257,16 @@ export class LedgerState {
       list.push(tv);
       this.byCandidate.set(t.candidateId, list);
     }
+  }
+
+  private countsOf(t: Trial): StageCounts {
+    const stage = t.stage?.name ?? '';
+    let c = this.stageCounts.get(stage);
+    if (!c) {
+      c = { queued: 0, running: 0, finished: 0, okMin: NaN, okMax: NaN };
+      this.stageCounts.set(stage, c);
+    }
+    return c;
   }
 
   /** Baseline trials queued for a commit at a stage for a GPU class. */
