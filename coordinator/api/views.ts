@@ -14,7 +14,7 @@ import {
   StageEvidenceSchema,
   StageStatusSchema,
 } from '../../gen/arswarm/v1/control_pb.js';
-import { TrialStatus, type WorkerHeartbeat } from '../../gen/arswarm/v1/trial_pb.js';
+import type { WorkerHeartbeat } from '../../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../../common/config.js';
 import type { CandidateView, LedgerState } from '../ledger/state.js';
 import type { PoolStatus } from '../scaler.js';
@@ -75,23 +75,11 @@ function stageStatus(
   lowerIsBetter: boolean,
   classes: readonly string[],
 ): StageStatus {
-  let queued = 0,
-    running = 0,
-    finished = 0,
-    best = NaN;
-  for (const tv of state.trials.values()) {
-    if (tv.trial.stage?.name !== name) continue;
-    if (tv.result) {
-      finished++;
-      const m = tv.result.metric;
-      if (
-        tv.result.status === TrialStatus.OK &&
-        (Number.isNaN(best) || (lowerIsBetter ? m < best : m > best))
-      )
-        best = m;
-    } else if (tv.started) running++;
-    else queued++;
-  }
+  const c = state.stageCounts.get(name);
+  const queued = c?.queued ?? 0;
+  const running = c?.running ?? 0;
+  const finished = c?.finished ?? 0;
+  const best = (lowerIsBetter ? c?.okMin : c?.okMax) ?? NaN;
   const baselineMean: Record<string, number> = {};
   for (const cls of classes) {
     const b = state.baseline(state.head, name, cls);
