@@ -145,8 +145,7 @@ export class Coordinator {
     this.js = jetstream(this.nc);
     this.jsm = await jetstreamManager(this.nc);
     this.kv = await ensureSwarmStreams(this.nc, this.jsm, this.names, config.swarm.stream_replicas);
-    const stageNames = config.stages.map((s) => s.name);
-    this.ledger = await Ledger.open(jetStreamStore(this.js, this.jsm, this.names), stageNames);
+    // The repo first: its git processes fork faster before the replay has grown the heap.
     this.repo = await TargetRepo.open({
       sourceDir: this.o.repoDir,
       stateDir: this.o.stateDir,
@@ -162,6 +161,8 @@ export class Coordinator {
         ...config.proposers.flatMap((p) => (p.kind === 'claude' && p.api_key_file ? [p.api_key_file] : [])),
       ],
     });
+    const stageNames = config.stages.map((s) => s.name);
+    this.ledger = await Ledger.open(jetStreamStore(this.js, this.jsm, this.names), stageNames);
     await this.reconcileBranch();
     const factory = new TrialFactory(config, this.repo);
     const ackWaitMs = config.swarm.ack_wait_seconds * 1000;

@@ -30,11 +30,14 @@ export class IdeaIndex {
   private readonly byTitle = new Map<string, string[]>();
   private readonly byEffect = new Map<string, string[]>();
 
+  /** Built on first use, so a restart does not parse every recorded diff before it serves. */
+  private built = false;
+
   constructor(private readonly ledger: Ledger) {
-    for (const v of ledger.state.candidates.values()) this.add(v.candidate);
     ledger.onEvent((ev) => {
       const b = ev.body;
-      if (b.case === 'candidateProposed' || b.case === 'candidateRefused') this.add(b.value.candidate!);
+      if (this.built && (b.case === 'candidateProposed' || b.case === 'candidateRefused'))
+        this.add(b.value.candidate!);
     });
   }
 
@@ -52,6 +55,10 @@ export class IdeaIndex {
    */
   firstClash(title: string, effect: string, selfId: string): Clash | undefined {
     const state = this.ledger.state;
+    if (!this.built) {
+      for (const v of state.candidates.values()) this.add(v.candidate);
+      this.built = true;
+    }
     const first = (ids: readonly string[] | undefined, ok: (v: CandidateView) => boolean) => {
       for (const id of ids ?? []) {
         const v = state.candidates.get(id);
