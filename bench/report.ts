@@ -39,10 +39,12 @@ export function parseArgs(args: readonly string[]): Record<string, string> {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (!a.startsWith('--')) continue;
-    const [k, v] = a.slice(2).split('=', 2);
-    if (v !== undefined) out[k!] = v;
-    else if (args[i + 1] !== undefined && !args[i + 1]!.startsWith('--')) out[k!] = args[++i]!;
-    else out[k!] = 'true';
+    const eq = a.indexOf('=');
+    const k = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    const v = eq < 0 ? undefined : a.slice(eq + 1);
+    if (v !== undefined) out[k] = v;
+    else if (args[i + 1] !== undefined && !args[i + 1]!.startsWith('--')) out[k] = args[++i]!;
+    else out[k] = 'true';
   }
   return out;
 }
