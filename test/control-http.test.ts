@@ -124,13 +124,19 @@ describe('HTTP gateway, events, metrics and probes', () => {
   });
 
   it('exposes Prometheus metrics', async () => {
-    const res = await fetch(`${base}/metrics`);
-    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-    const text = await res.text();
+    let res = await fetch(`${base}/metrics`);
+    let text = await res.text();
     const value = (series: string) => {
       const line = text.split('\n').find((l) => l.startsWith(`${series} `));
       return line === undefined ? undefined : Number(line.slice(series.length + 1));
     };
+    // Baselines of every stage run first (highest stage first): wait for screen results.
+    for (let i = 0; i < 600 && (value('arswarm_trials_total{stage="screen",status="ok"}') ?? 0) < 4; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await fetch(`${base}/metrics`);
+      text = await res.text();
+    }
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(text).toContain('# TYPE arswarm_queue_depth gauge');
     expect(value('arswarm_queue_depth{stage="scale"}')).toBeGreaterThanOrEqual(0);
     expect(value('arswarm_trials_total{stage="screen",status="ok"}')).toBeGreaterThanOrEqual(4);
