@@ -3,7 +3,7 @@
  *
  * Forking a process costs time in proportion to its memory: ~5 ms for a bare
  * Node process, 30 ms and more for a worker holding a few hundred MB. So each
- * loop keeps one small `sh` standing by, started while the loop is idle, in
+ * loop keeps one small `sh` standing by, started while the previous trial runs, in
  * its own process group with the loop's environment, its stdout and stderr
  * already piped. A trial hands it a script on stdin (cd, the trial's exports,
  * `exec sh -c COMMAND`) and closes it; the standby becomes the command.
@@ -41,7 +41,7 @@ export class Launcher {
     private readonly env: Record<string, string>,
   ) {}
 
-  /** Starts a standby if none is waiting (call while idle). */
+  /** Starts a standby if none is waiting (call off the critical path, e.g. while a trial runs). */
   prepare(): void {
     if (this.standby && this.standby.exitCode === null && this.standby.signalCode === null) return;
     const p = spawn('sh', ['-c', STANDBY], {

@@ -54,6 +54,9 @@ export interface TrialLoopDeps {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long into a run the next trial's standby process is forked. */
+export const STANDBY_DELAY_MS = 1000;
+
 /** First pause after an infra failure of this worker's own; doubles per consecutive one. */
 export const INFRA_BACKOFF_BASE_MS = 1000;
 /** Longest pause between pulls after repeated infra failures. */
@@ -200,6 +203,7 @@ export class TrialLoop {
     const ladder = this.deps.ladder.current;
     const ackWaitMs = Number(ladder?.ackWaitMs ?? 0n) || 30_000;
     const working = setInterval(() => msg.working(), Math.max(100, Math.min(ackWaitMs / 3, 10_000)));
+    let standby: NodeJS.Timeout | undefined;
     this.current = trial;
     this.progress = 0;
     let run: TrialRun;
@@ -246,8 +250,12 @@ export class TrialLoop {
           deliveryCount: msg.deliveryCount,
           launcher: this.launcher,
           onProgress: (p) => (this.progress = p),
-          onSpawn: (pgid) =>
-            void writeFile(this.pidFile, JSON.stringify({ pgid, trialId: trial.id })).catch(() => undefined),
+          onSpawn: (pgid) => {
+            void writeFile(this.pidFile, JSON.stringify({ pgid, trialId: trial.id })).catch(() => undefined);
+            // The next trial's standby is forked while this one runs, not between trials
+            // (and not at its start, when other loops on the host may be between trials too).
+            standby = setTimeout(() => !this.stopping && this.launcher.prepare(), STANDBY_DELAY_MS);
+          },
         });
       }
       const publishedAt = await this.publish(run.result);
@@ -279,9 +287,11 @@ export class TrialLoop {
       });
     } finally {
       clearInterval(working);
+      clearTimeout(standby);
       this.current = undefined;
       await rm(this.pidFile, { force: true }).catch(() => undefined);
       await this.cleanup(trial);
+      // Usually a no-op: the standby was started during the run (not when the trial failed before it).
       if (!this.stopping) this.launcher.prepare();
     }
   }
