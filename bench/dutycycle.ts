@@ -24,7 +24,7 @@ import { TrialStatus, type TrialResult } from '../gen/arswarm/v1/trial_pb.js';
 import { BIN } from './chaos/swarm-procs.js';
 import { readLedger } from './scale/ledger-fill.js';
 import { CoordinatorProc } from './scale/coordinator-proc.js';
-import { machine, median, parseArgs, progress, type BenchReport } from './report.js';
+import { machine, median, parseArgs, percentile, progress, type BenchReport } from './report.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
@@ -137,11 +137,43 @@ export async function run(args: string[]): Promise<BenchReport> {
             '--id',
             `w${i}`,
             '--log-level',
-            'warn',
+            'info',
           ],
-          { stdio: ['ignore', 'ignore', 'inherit'] },
+          { stdio: ['ignore', 'ignore', 'pipe'] },
         ),
       );
+    // The workers' own log lines: when each acked a trial and received the next.
+    const marks: { worker: string; trial: string; msg: string; at: number }[] = [];
+    for (const p of procs) {
+      let buf = '';
+      p.stderr!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          try {
+            const j = JSON.parse(line) as {
+              t: string;
+              level: string;
+              msg: string;
+              workerId?: string;
+              trialId?: string;
+            };
+            if (j.msg === 'trial started' || j.msg === 'trial finished')
+              marks.push({
+                worker: j.workerId ?? '',
+                trial: j.trialId ?? '',
+                msg: j.msg,
+                at: Date.parse(j.t),
+              });
+            else if (j.level === 'warn' || j.level === 'error') progress(`[worker] ${line.slice(0, 300)}`);
+          } catch {
+            progress(`[worker] ${line.slice(0, 300)}`);
+          }
+        }
+      });
+    }
     // Results so far, from the ledger (as the coordinator recorded them).
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
@@ -212,6 +244,27 @@ export async function run(args: string[]): Promise<BenchReport> {
         progress(
           `${w}: ${rs.map((r) => `${stamps(r).start - t0}..${stamps(r).end - t0} (${r.trialId.slice(0, 24)})`).join(' ')}`,
         );
+    // Between trials on one worker: its ack of one trial -> its receipt of the next.
+    const between: number[] = [];
+    const last = new Map<string, number>();
+    for (const m of marks) {
+      if (m.msg === 'trial finished') last.set(m.worker, m.at);
+      else {
+        const ackedAt = last.get(m.worker);
+        if (ackedAt !== undefined && m.at >= t0 && m.at <= t1) between.push(m.at - ackedAt);
+        last.delete(m.worker);
+      }
+    }
+    // Around the command: its end -> the worker's ack, and the worker's receipt -> the command's start.
+    const stampsOf = new Map(all.map((r) => [r.trialId, stamps(r)]));
+    const exitToAck: number[] = [];
+    const receiptToStart: number[] = [];
+    for (const m of marks) {
+      const st = stampsOf.get(m.trial);
+      if (!st || m.at < t0 || m.at > t1) continue;
+      if (m.msg === 'trial finished') exitToAck.push(m.at - st.end);
+      else receiptToStart.push(st.start - m.at);
+    }
     const span = (t1 - t0) * workers;
     const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
     return {
@@ -233,6 +286,10 @@ export async function run(args: string[]): Promise<BenchReport> {
         duty_cycle_run_ms: round(sum(insideRun) / span),
         gap_between_runs_median_ms: Math.round(median(overheads)),
         gap_between_runs_max_ms: Math.round(Math.max(...overheads)),
+        exit_to_ack_median_ms: median(exitToAck),
+        ack_to_next_trial_median_ms: median(between),
+        ack_to_next_trial_p90_ms: percentile(between, 90),
+        receipt_to_start_median_ms: median(receiptToStart),
         worker_setup_median_ms: median(setupMs),
         worker_report_median_ms: median(reportMs),
         trials_in_window: trials,
