@@ -19,6 +19,11 @@ export interface EventStore {
   append(data: Uint8Array, dedupeId?: string): Promise<{ seq: number; duplicate: boolean }>;
   /** Reads events from `fromSeq` (inclusive) to the end as it is now. */
   read(fromSeq: number): AsyncIterable<Event>;
+  /**
+   * Calls `fn` for every event from `fromSeq` to the end as it is now, like
+   * `read` without an async step per event (the start-up replay).
+   */
+  scan?(fromSeq: number, fn: (ev: Event) => void): Promise<void>;
 }
 
 /** The JetStream events stream as an EventStore. */
@@ -29,6 +34,7 @@ export function jetStreamStore(js: JetStreamClient, jsm: JetStreamManager, names
       return { seq: ack.seq, duplicate: ack.duplicate };
     },
     read: (fromSeq) => replay(js, jsm, names, fromSeq),
+    scan: (fromSeq, fn) => scanEvents(js, jsm, names, fromSeq, fn),
   };
 }
 
@@ -69,7 +75,8 @@ export class Ledger {
   /** Opens the ledger and rebuilds the state from every stored event. */
   static async open(store: EventStore, stageNames: readonly string[]): Promise<Ledger> {
     const state = new LedgerState(stageNames);
-    for await (const ev of store.read(1)) state.apply(ev);
+    if (store.scan) await store.scan(1, (ev) => state.apply(ev));
+    else for await (const ev of store.read(1)) state.apply(ev);
     return new Ledger(store, state);
   }
 
@@ -140,6 +147,70 @@ export class Ledger {
   }
 }
 
+/** The consumer that reads the events stream from `fromSeq`; undefined when there is nothing to read. */
+async function eventsConsumer(js: JetStreamClient, jsm: JetStreamManager, names: Names, fromSeq: number) {
+  const info = await jsm.streams.info(names.eventsStream);
+  if (info.state.messages === 0 || fromSeq > info.state.last_seq) return undefined;
+  return js.consumers.get(
+    names.eventsStream,
+    fromSeq > 1
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
+      : { deliver_policy: DeliverPolicy.All },
+  );
+}
+
+/**
+ * Calls `fn` for every stored event from `fromSeq`, in order, from the
+ * consumer's callback: at a few hundred thousand events the async iteration
+ * of `replay` (two awaits per event) cost about a tenth of a restart.
+ */
+export async function scanEvents(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  names: Names,
+  fromSeq: number,
+  fn: (ev: Event) => void,
+): Promise<void> {
+  const consumer = await eventsConsumer(js, jsm, names, fromSeq);
+  if (!consumer) return;
+  let stopped = false;
+  let finish!: () => void;
+  let fail!: (err: unknown) => void;
+  const finished = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  const msgs = await consumer.consume({
+    max_messages: 1000,
+    callback: (m) => {
+      if (stopped) return;
+      try {
+        const ev = decode(EventSchema, m.data);
+        ev.seq = BigInt(m.seq);
+        fn(ev);
+      } catch (err) {
+        stopped = true;
+        fail(err);
+        return;
+      }
+      if (m.info.pending === 0) {
+        stopped = true;
+        finish();
+      }
+    },
+  });
+  void msgs.closed().then((err) => {
+    if (stopped) return;
+    stopped = true;
+    fail(err ?? new Error(`the ${names.eventsStream} consumer closed before the end of the stream`));
+  });
+  try {
+    await finished;
+  } finally {
+    await msgs.close();
+  }
+}
+
 /** Every stored event from `fromSeq`, in order (for replay and audits). */
 export async function* replay(
   js: JetStreamClient,
@@ -147,14 +218,8 @@ export async function* replay(
   names: Names,
   fromSeq = 1,
 ): AsyncGenerator<Event> {
-  const info = await jsm.streams.info(names.eventsStream);
-  if (info.state.messages === 0 || fromSeq > info.state.last_seq) return;
-  const consumer = await js.consumers.get(
-    names.eventsStream,
-    fromSeq > 1
-      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
-      : { deliver_policy: DeliverPolicy.All },
-  );
+  const consumer = await eventsConsumer(js, jsm, names, fromSeq);
+  if (!consumer) return;
   const msgs = await consumer.consume({ max_messages: 1000 });
   try {
     for await (const m of msgs) {
