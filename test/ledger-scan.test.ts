@@ -59,6 +59,14 @@ describe('ledger on JetStream', () => {
     expect(reopened.state.trials.size).toBe(2000);
     expect(reopened.state.finished).toBe(300);
     expect(reopened.state.stageCounts.get('screen')).toEqual(ledger.state.stageCounts.get('screen'));
+    // Log tails are read back from the stream by sequence.
+    await reopened.append({
+      case: 'trialFinished',
+      value: { result: { trialId: 't1999', metric: 1, logTail: 'the tail\n' } },
+    });
+    expect(reopened.state.trials.get('t1999')!.result!.logTail).toBe('');
+    expect((await reopened.result('t1999'))!.logTail).toBe('the tail\n');
+    expect((await (await Ledger.open(store, STAGES)).result('t1999'))!.logTail).toBe('the tail\n');
   }, 60_000);
 
   it('stops the scan on an error from the callback', async () => {

@@ -105,7 +105,9 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
       const trials = state().candidateTrials(req.id);
       return {
         summary: summary(v, stageNames),
-        results: trials.filter((t) => t.result).map((t) => t.result!),
+        results: (await Promise.all(trials.map((t) => host.ledger.result(t.trial.id)))).filter(
+          (r) => r !== undefined,
+        ),
         pending: trials.filter((t) => !t.result).map((t) => t.trial),
         evidence: evidence(state(), v),
         refusedReason: v.refusedReason,
@@ -222,7 +224,7 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
           trialId: req.trialId,
           field: 'trial_id',
         });
-      const r = tv.result;
+      const r = await host.ledger.result(req.trialId);
       return {
         trialId: req.trialId,
         finished: !!r,

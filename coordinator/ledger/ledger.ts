@@ -6,6 +6,7 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { EventSchema, type Event } from '../../gen/arswarm/v1/event_pb.js';
+import type { TrialResult } from '../../gen/arswarm/v1/trial_pb.js';
 import { decode, encode } from '../../common/codec.js';
 import type { Names } from '../../common/subjects.js';
 import { LedgerState } from './state.js';
@@ -24,6 +25,8 @@ export interface EventStore {
    * `read` without an async step per event (the start-up replay).
    */
   scan?(fromSeq: number, fn: (ev: Event) => void): Promise<void>;
+  /** The event at a sequence number (undefined when there is none). */
+  get?(seq: number): Promise<Event | undefined>;
 }
 
 /** The JetStream events stream as an EventStore. */
@@ -35,6 +38,13 @@ export function jetStreamStore(js: JetStreamClient, jsm: JetStreamManager, names
     },
     read: (fromSeq) => replay(js, jsm, names, fromSeq),
     scan: (fromSeq, fn) => scanEvents(js, jsm, names, fromSeq, fn),
+    async get(seq) {
+      const m = await jsm.streams.getMessage(names.eventsStream, { seq });
+      if (!m) return undefined;
+      const ev = decode(EventSchema, m.data);
+      ev.seq = BigInt(seq);
+      return ev;
+    },
   };
 }
 
@@ -55,6 +65,13 @@ export function memoryStore(): EventStore {
         ev.seq = BigInt(i);
         yield ev;
       }
+    },
+    async get(seq) {
+      const data = events[seq - 1];
+      if (!data) return undefined;
+      const ev = decode(EventSchema, data);
+      ev.seq = BigInt(seq);
+      return ev;
     },
   };
 }
@@ -129,6 +146,19 @@ export class Ledger {
       out.push({ ok: true, event: ev });
     }
     return out;
+  }
+
+  /**
+   * A trial's result as recorded, with its log tail (the state keeps results
+   * without their tails); undefined before the trial has finished.
+   */
+  async result(trialId: string): Promise<TrialResult | undefined> {
+    const tv = this.state.trials.get(trialId);
+    if (!tv?.result) return undefined;
+    if (!tv.resultSeq || !this.store.get) return tv.result;
+    const ev = await this.store.get(Number(tv.resultSeq));
+    const recorded = ev?.body.case === 'trialFinished' ? ev.body.value.result : undefined;
+    return recorded?.trialId === trialId ? { ...tv.result, logTail: recorded.logTail } : tv.result;
   }
 
   /** Calls `fn` for every event appended from now on; returns an unsubscribe function. */

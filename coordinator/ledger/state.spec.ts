@@ -2,6 +2,7 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { EventSchema } from '../../gen/arswarm/v1/event_pb.js';
 import { TrialKind, TrialSchema, TrialStatus } from '../../gen/arswarm/v1/trial_pb.js';
+import { Ledger, memoryStore } from './ledger.js';
 import { LedgerState } from './state.js';
 
 type Body = MessageInitShape<typeof EventSchema>['body'];
@@ -86,5 +87,24 @@ describe('LedgerState', () => {
     // The result keeps one Trial object: the queued one.
     const done = [...s.trials.values()].find((tv) => tv.result)!;
     expect(done.result!.trial).toBe(done.trial);
+  });
+
+  it('keeps log tails in the ledger, not in memory, and reads them back by sequence', async () => {
+    const ledger = await Ledger.open(memoryStore(), STAGES);
+    await ledger.append({ case: 'trialQueued', value: { trial: trial('t1', 'screen') } });
+    const tail = 'step 1\n'.repeat(1000) + '---\nval_bpb: 1.0\n';
+    await ledger.append({
+      case: 'trialFinished',
+      value: { result: { trialId: 't1', status: TrialStatus.OK, metric: 1, logTail: tail } },
+    });
+    expect(ledger.state.trials.get('t1')!.result!.logTail).toBe('');
+    const r = await ledger.result('t1');
+    expect(r!.logTail).toBe(tail);
+    expect(r!.metric).toBe(1);
+    expect(r!.trial).toBe(ledger.state.trials.get('t1')!.trial);
+    expect(await ledger.result('t2')).toBeUndefined();
+    // Rebuilt from the store, the same.
+    const again = await Ledger.open(memoryStore(), STAGES);
+    expect(await again.result('t1')).toBeUndefined();
   });
 });

@@ -37,7 +37,10 @@ export interface CandidateView {
 export interface TrialView {
   trial: Trial;
   started?: TrialStarted;
+  /** Without its log tail, which stays in the ledger (Ledger.result reads it). */
   result?: TrialResult;
+  /** Sequence of the TrialFinished event. */
+  resultSeq?: bigint;
 }
 
 /** A stage's trials by where they are, kept as the facts arrive. */
@@ -176,8 +179,10 @@ export class LedgerState {
           this.index(tv);
         }
         if (!tv || tv.result) break;
-        // One Trial object per trial: the result's copy of it (if any) is not kept.
-        tv.result = r.trial === tv.trial ? r : { ...r, trial: tv.trial };
+        // One Trial object per trial (the result's copy, if any, is not kept), and no
+        // log tail in memory (up to 8 KiB a trial): it is read from the ledger when asked for.
+        tv.result = { ...r, trial: tv.trial, logTail: ev.seq > 0n ? '' : r.logTail };
+        tv.resultSeq = ev.seq;
         this.pending.delete(r.trialId);
         this.finished++;
         const c = this.countsOf(tv.trial);
@@ -253,6 +258,10 @@ export class LedgerState {
       const key = `${t.parentCommit}|${t.stage?.name ?? ''}|${t.gpuClass}`;
       this.baselineTrials.set(key, [...(this.baselineTrials.get(key) ?? []), tv]);
     } else {
+      // A candidate's trials carry its diff (or its rebased one): keep one copy of the text.
+      const v = this.candidates.get(t.candidateId);
+      if (v && t.diff === v.diff) t.diff = v.diff;
+      else if (v && t.diff === v.candidate.diff) t.diff = v.candidate.diff;
       const list = this.byCandidate.get(t.candidateId) ?? [];
       list.push(tv);
       this.byCandidate.set(t.candidateId, list);
