@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- scale [--workers 1000] [--trial-s 4] [--duration-s 60] [--warmup-s 20]
- *   [--ledger-trials 100000] [--restarts 1] [--connections N] [--depth N] [--no-fetch] [--settle]
+ *   [--ledger-trials 100000] [--restarts 1] [--log-tail-bytes 0] [--connections N] [--depth N]
+ *   [--no-fetch] [--settle]
  *   [--profile DIR] [--node-flags "FLAGS"]`
  *
  * The real coordinator (a child process) and a real nats-server with many
@@ -41,6 +42,8 @@ export interface ScaleOptions {
   /** Trials kept waiting in the lowest stage's queue. @default workers / 2 */
   depth?: number;
   fetchCode: boolean;
+  /** Log tail bytes per result (a real worker sends up to 8 KiB). @default 0 */
+  logTailBytes?: number;
   /** After the window: stop submitting and wait until every queued trial has its result. */
   settle?: boolean;
   /** Coordinator restarts over the grown ledger; recovery_s is their median. @default 1 */
@@ -114,6 +117,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       trialMs: o.trialS * 1000,
       connections: o.connections,
       fetchCode: o.fetchCode,
+      logTailBytes: o.logTailBytes,
       log,
     });
     const screen = n.stageConsumer('screen', ANY_GPU_CLASS);
@@ -322,6 +326,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     connections: a.connections ? Number(a.connections) : undefined,
     depth: a.depth ? Number(a.depth) : undefined,
     fetchCode: a['no-fetch'] === undefined,
+    logTailBytes: Number(a['log-tail-bytes'] ?? 0),
     settle: a.settle !== undefined,
     profileDir: a.profile,
     restarts: Number(a.restarts ?? 1),
@@ -342,6 +347,7 @@ export async function run(args: string[]): Promise<BenchReport> {
       connections: o.connections ?? Math.ceil(o.workers / 50),
       depth: o.depth ?? Math.max(20, Math.ceil(o.workers / 2)),
       fetch_code: o.fetchCode,
+      log_tail_bytes: o.logTailBytes,
       heartbeat_ms: 2000,
       candidates: 'SubmitCandidate, one constant each, no proposers in the coordinator',
     },

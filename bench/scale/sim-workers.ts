@@ -51,6 +51,11 @@ export interface SimFleetOptions {
   pollExpiresMs?: number;
   /** Fetch a bundle the first time a worker meets a parent commit. @default true */
   fetchCode?: boolean;
+  /**
+   * Bytes of output each result carries as its log tail (a real worker sends
+   * the last 8 KiB of the command's output). @default 0: just the metric block
+   */
+  logTailBytes?: number;
   /** The metric a trial reports. @default 1 + N(0, 0.0002) */
   metric?: (trial: Trial) => number;
   log?: (msg: string) => void;
@@ -120,8 +125,13 @@ export class SimFleet {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly code: ReturnType<typeof createClient<(typeof CodeService)['method']>>;
   private readonly log: (msg: string) => void;
+  /** Progress lines before the metric block, up to logTailBytes. */
+  private readonly filler: string;
 
   constructor(private readonly o: SimFleetOptions) {
+    const line =
+      'step 00042 (42.0%) | loss: 3.141593 | lrm: 1.00 | dt: 312ms | tok/sec: 104,857 | mfu: 38.2\n';
+    this.filler = line.repeat(Math.ceil((o.logTailBytes ?? 0) / line.length)).slice(0, o.logTailBytes ?? 0);
     this.names = makeNames(o.prefix);
     this.code = createClient(CodeService, o.codeAddr, { token: o.token, timeoutMs: 60_000 });
     this.log = o.log ?? (() => undefined);
@@ -252,7 +262,7 @@ export class SimFleet {
           peakMemoryMb: 100,
           fetchMs: BigInt(Math.round(fetchedAt - receivedAt)),
           runMs: BigInt(this.o.trialMs),
-          logTail: `---\nval_bpb: ${metric.toFixed(6)}\n`,
+          logTail: this.filler + `---\nval_bpb: ${metric.toFixed(6)}\n`,
           gpuClass: SIM_GPU_CLASS,
           workerId: id,
           startedAtMs: BigInt(startedAt),
