@@ -47,6 +47,10 @@ describe('knobs', () => {
     expect(steps({ ...heads!, value: 0 })).toEqual([1]);
     expect(steps(lr!, 1).map((v) => formatValue(v, false))).toEqual(['0.001414', '0.0007071']);
     expect(steps(heads!, 1)).toEqual([6, 2]);
+    // Further rings: finer for rates, wider for sizes, never an endless supply of the same value.
+    expect(steps(lr!, 2).map((v) => formatValue(v, false))).toEqual(['0.001189', '0.0008409']);
+    expect(steps(heads!, 3)).toEqual([8, 0]);
+    expect(steps(heads!, 4)).toEqual([9]);
     expect(formatValue(0.002, false)).toBe('0.002');
     expect(formatValue(2, false)).toBe('2.0');
   });
@@ -63,9 +67,10 @@ describe('knobs', () => {
       expect(prop.diff).toContain('+');
       titles.push(prop.title);
     }
-    // 2 coarse + 2 fine steps for each of LEARNING_RATE and N_HEADS, coarse ones first.
-    expect(titles).toHaveLength(8);
+    // Two steps per ring for LEARNING_RATE; N_HEADS = 4 stays positive (4 +- 1..4, then 9..12); coarse ones first.
+    expect(titles).toHaveLength(2 * KNOB_RINGS + 11);
     expect(titles.slice(0, 4).every((t) => /-> (0\.002|0\.0005|5|3)$/.test(t))).toBe(true);
+    expect(titles.slice(4, 8).every((t) => /-> (0\.001414|0\.0007071|6|2)$/.test(t))).toBe(true);
   });
 
   it('rebuilds its memory from the ledger history: a restart does not re-propose an evaluated setting', async () => {

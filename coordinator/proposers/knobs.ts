@@ -1,8 +1,10 @@
 /**
  * The offline `knobs` proposer: perturbs numeric UPPER_CASE module-level
  * constants of editable files — log-scale steps for real numbers (x2 and /2,
- * then x√2 and /√2 once those are spent), integer steps for sizes (+-1, and
- * x2 and /2 for large ones, then +-2) — one constant per candidate.
+ * then x√2 and /√2 once those are spent, then ever finer), integer steps for
+ * sizes (+-1, and x2 and /2 for large ones, then +-2, +-3, ...) — one
+ * constant per candidate. The rings go on (up to KNOB_RINGS) so that a head
+ * whose near neighbours were all tried does not leave the swarm idle for good.
  *
  * It never proposes a full setting (every knob's value) that was evaluated
  * before, by anyone: its memory is rebuilt from the ledger's history, so a
@@ -58,9 +60,14 @@ export function formatValue(v: number, isInt: boolean): string {
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
+/** Rings of steps around a knob's value; each is offered once the ones before it are spent at a head. */
+export const KNOB_RINGS = 8;
+
 /**
  * The neighbouring values tried for a knob. Ring 0 are the coarse steps,
- * ring 1 the finer ones offered once ring 0 is spent at a head.
+ * ring 1 the finer ones offered once ring 0 is spent at a head, and rings
+ * 2 and up finer still (reals: a factor of 2^(1/2^ring)) or one further
+ * (integers: +-(ring+1)).
  */
 export function steps(k: Knob, ring = 0): number[] {
   if (k.isInt) {
@@ -70,10 +77,12 @@ export function steps(k: Knob, ring = 0): number[] {
       if (Math.abs(k.value) >= 8) out.push(k.value * 2, Math.round(k.value / 2));
       return out.filter(keepSign);
     }
-    return [k.value + 2, k.value - 2].filter(keepSign);
+    return [k.value + ring + 1, k.value - ring - 1].filter(keepSign);
   }
-  if (k.value === 0) return ring === 0 ? [0.01, 0.1] : [0.001, 0.03];
-  return ring === 0 ? [k.value * 2, k.value / 2] : [k.value * Math.SQRT2, k.value / Math.SQRT2];
+  if (k.value === 0) return ring === 0 ? [0.01, 0.1] : ring === 1 ? [0.001, 0.03] : [10 ** -(ring + 2)];
+  if (ring === 0) return [k.value * 2, k.value / 2];
+  const f = 2 ** (1 / 2 ** ring);
+  return [k.value * f, k.value / f];
 }
 
 /** The key of a full setting: every knob's canonical value. */
@@ -158,7 +167,7 @@ export class KnobsProposer implements Proposer {
     };
     this.seen.add(setting());
     let checks = 0;
-    for (const ring of [0, 1]) {
+    for (let ring = 0; ring < KNOB_RINGS; ring++) {
       const options: { k: Knob; v: string }[] = [];
       for (const k of knobs)
         for (const v of steps(k, ring)) {
