@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { fakeContext, wholeFileDiff } from '../../test/support/proposal-context.js';
 import type { HistoryEntry } from '../journal.js';
-import { findKnobs, formatValue, KnobsProposer, steps } from './knobs.js';
+import { findKnobs, formatValue, KNOB_RINGS, KnobsProposer, steps } from './knobs.js';
 
 const src = [
   'import os',
@@ -68,7 +68,7 @@ describe('knobs', () => {
       titles.push(prop.title);
     }
     // Two steps per ring for LEARNING_RATE; N_HEADS = 4 stays positive (4 +- 1..4, then 9..12); coarse ones first.
-    expect(titles).toHaveLength(2 * KNOB_RINGS + 11);
+    expect(titles).toHaveLength(2 * KNOB_RINGS + 12);
     expect(titles.slice(0, 4).every((t) => /-> (0\.002|0\.0005|5|3)$/.test(t))).toBe(true);
     expect(titles.slice(4, 8).every((t) => /-> (0\.001414|0\.0007071|6|2)$/.test(t))).toBe(true);
   });
