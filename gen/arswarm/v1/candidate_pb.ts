@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file arswarm/v1/candidate.proto.
  */
 export const file_arswarm_v1_candidate: GenFile = /*@__PURE__*/
-  fileDesc("ChphcnN3YXJtL3YxL2NhbmRpZGF0ZS5wcm90bxIKYXJzd2FybS52MSJYCghMbG1Vc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAQSFQoNb3V0cHV0X3Rva2VucxgCIAEoBBIQCghjb3N0X3VzZBgDIAEoARINCgVtb2RlbBgEIAEoCSKtAQoJQ2FuZGlkYXRlEgoKAmlkGAEgASgJEhUKDXBhcmVudF9jb21taXQYAiABKAkSDAoEZGlmZhgDIAEoCRINCgV0aXRsZRgEIAEoCRISCgpoeXBvdGhlc2lzGAUgASgJEhAKCHByb3Bvc2VyGAYgASgJEiMKBXVzYWdlGAcgASgLMhQuYXJzd2FybS52MS5MbG1Vc2FnZRIVCg1jcmVhdGVkX2F0X21zGAggASgDIuMBCgdWZXJkaWN0EhQKDGNhbmRpZGF0ZV9pZBgBIAEoCRINCgVzdGFnZRgCIAEoCRIlCgRraW5kGAMgASgOMhcuYXJzd2FybS52MS5WZXJkaWN0S2luZBINCgVkZWx0YRgEIAEoARINCgVzaWdtYRgFIAEoARIJCgFuGAYgASgNEhEKCWdwdV9jbGFzcxgHIAEoCRIOCgZyZWFzb24YCCABKAkSEQoJdHJpYWxfaWRzGAkgAygJEhYKDmNhbmRpZGF0ZV9tZWFuGAogASgBEhUKDWJhc2VsaW5lX21lYW4YCyABKAEq3QEKDkNhbmRpZGF0ZVN0YXRlEh8KG0NBTkRJREFURV9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkNBTkRJREFURV9TVEFURV9BQ1RJVkUQARIcChhDQU5ESURBVEVfU1RBVEVfUkVKRUNURUQQAhIbChdDQU5ESURBVEVfU1RBVEVfQ1JBU0hFRBADEhoKFkNBTkRJREFURV9TVEFURV9SRVZJRVcQBBIaChZDQU5ESURBVEVfU1RBVEVfTUVSR0VEEAUSGwoXQ0FORElEQVRFX1NUQVRFX1JFRlVTRUQQBiqXAQoLVmVyZGljdEtpbmQSHAoYVkVSRElDVF9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUVkVSRElDVF9LSU5EX1BST01PVEUQARIXChNWRVJESUNUX0tJTkRfUkVKRUNUEAISHQoZVkVSRElDVF9LSU5EX0lOQ09OQ0xVU0lWRRADEhgKFFZFUkRJQ1RfS0lORF9DUkFTSEVEEARiBnByb3RvMw");
+  fileDesc("ChphcnN3YXJtL3YxL2NhbmRpZGF0ZS5wcm90bxIKYXJzd2FybS52MSJYCghMbG1Vc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAQSFQoNb3V0cHV0X3Rva2VucxgCIAEoBBIQCghjb3N0X3VzZBgDIAEoARINCgVtb2RlbBgEIAEoCSKtAQoJQ2FuZGlkYXRlEgoKAmlkGAEgASgJEhUKDXBhcmVudF9jb21taXQYAiABKAkSDAoEZGlmZhgDIAEoCRINCgV0aXRsZRgEIAEoCRISCgpoeXBvdGhlc2lzGAUgASgJEhAKCHByb3Bvc2VyGAYgASgJEiMKBXVzYWdlGAcgASgLMhQuYXJzd2FybS52MS5MbG1Vc2FnZRIVCg1jcmVhdGVkX2F0X21zGAggASgDIuMBCgdWZXJkaWN0EhQKDGNhbmRpZGF0ZV9pZBgBIAEoCRINCgVzdGFnZRgCIAEoCRIlCgRraW5kGAMgASgOMhcuYXJzd2FybS52MS5WZXJkaWN0S2luZBINCgVkZWx0YRgEIAEoARINCgVzaWdtYRgFIAEoARIJCgFuGAYgASgNEhEKCWdwdV9jbGFzcxgHIAEoCRIOCgZyZWFzb24YCCABKAkSEQoJdHJpYWxfaWRzGAkgAygJEhYKDmNhbmRpZGF0ZV9tZWFuGAogASgBEhUKDWJhc2VsaW5lX21lYW4YCyABKAEingEKEENhbmRpZGF0ZUZsYWdnZWQSFAoMY2FuZGlkYXRlX2lkGAEgASgJEhUKDXBhcmVudF9jb21taXQYAiABKAkSJwoGc291cmNlGAMgASgOMhcuYXJzd2FybS52MS5BdWRpdFNvdXJjZRIMCgRydWxlGAQgASgJEg8KB3JlYXNvbnMYBSADKAkSFQoNYXVkaXRvcl9tb2RlbBgGIAEoCSKBAQoQQ2FuZGlkYXRlQXVkaXRlZBIUCgxjYW5kaWRhdGVfaWQYASABKAkSFQoNcGFyZW50X2NvbW1pdBgCIAEoCRINCgVmbGFncxgDIAEoDRIMCgRub3RlGAQgASgJEiMKBXVzYWdlGAUgASgLMhQuYXJzd2FybS52MS5MbG1Vc2FnZSrdAQoOQ2FuZGlkYXRlU3RhdGUSHwobQ0FORElEQVRFX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWQ0FORElEQVRFX1NUQVRFX0FDVElWRRABEhwKGENBTkRJREFURV9TVEFURV9SRUpFQ1RFRBACEhsKF0NBTkRJREFURV9TVEFURV9DUkFTSEVEEAMSGgoWQ0FORElEQVRFX1NUQVRFX1JFVklFVxAEEhoKFkNBTkRJREFURV9TVEFURV9NRVJHRUQQBRIbChdDQU5ESURBVEVfU1RBVEVfUkVGVVNFRBAGKpcBCgtWZXJkaWN0S2luZBIcChhWRVJESUNUX0tJTkRfVU5TUEVDSUZJRUQQABIYChRWRVJESUNUX0tJTkRfUFJPTU9URRABEhcKE1ZFUkRJQ1RfS0lORF9SRUpFQ1QQAhIdChlWRVJESUNUX0tJTkRfSU5DT05DTFVTSVZFEAMSGAoUVkVSRElDVF9LSU5EX0NSQVNIRUQQBCp0CgtBdWRpdFNvdXJjZRIcChhBVURJVF9TT1VSQ0VfVU5TUEVDSUZJRUQQABIVChFBVURJVF9TT1VSQ0VfUlVMRRABEhQKEEFVRElUX1NPVVJDRV9MTE0QAhIaChZBVURJVF9TT1VSQ0VfVU5BVURJVEVEEANiBnByb3RvMw");
 
 /**
  * @generated from message arswarm.v1.LlmUsage
@@ -172,6 +172,102 @@ export const VerdictSchema: GenMessage<Verdict> = /*@__PURE__*/
   messageDesc(file_arswarm_v1_candidate, 2);
 
 /**
+ * Suspected gaming found by the audit of a candidate that passed the top
+ * stage: it waits for review even under merge_policy auto, and only a
+ * person's approval merges it.
+ *
+ * @generated from message arswarm.v1.CandidateFlagged
+ */
+export type CandidateFlagged = Message<"arswarm.v1.CandidateFlagged"> & {
+  /**
+   * @generated from field: string candidate_id = 1;
+   */
+  candidateId: string;
+
+  /**
+   * The parent the audited diff applies to.
+   *
+   * @generated from field: string parent_commit = 2;
+   */
+  parentCommit: string;
+
+  /**
+   * @generated from field: arswarm.v1.AuditSource source = 3;
+   */
+  source: AuditSource;
+
+  /**
+   * Rule id (e.g. eval-result-mutation, result-integrity), llm-suspect or llm-unavailable.
+   *
+   * @generated from field: string rule = 4;
+   */
+  rule: string;
+
+  /**
+   * @generated from field: repeated string reasons = 5;
+   */
+  reasons: string[];
+
+  /**
+   * The LLM auditor's model (sources LLM and UNAUDITED).
+   *
+   * @generated from field: string auditor_model = 6;
+   */
+  auditorModel: string;
+};
+
+/**
+ * Describes the message arswarm.v1.CandidateFlagged.
+ * Use `create(CandidateFlaggedSchema)` to create a new message.
+ */
+export const CandidateFlaggedSchema: GenMessage<CandidateFlagged> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_candidate, 3);
+
+/**
+ * The audit of a candidate that passed the top stage ended; its flags were
+ * recorded just before this.
+ *
+ * @generated from message arswarm.v1.CandidateAudited
+ */
+export type CandidateAudited = Message<"arswarm.v1.CandidateAudited"> & {
+  /**
+   * @generated from field: string candidate_id = 1;
+   */
+  candidateId: string;
+
+  /**
+   * @generated from field: string parent_commit = 2;
+   */
+  parentCommit: string;
+
+  /**
+   * @generated from field: uint32 flags = 3;
+   */
+  flags: number;
+
+  /**
+   * What ran, or why the LLM audit did not.
+   *
+   * @generated from field: string note = 4;
+   */
+  note: string;
+
+  /**
+   * The LLM auditor's spend on this audit (counts against the auditor's budget).
+   *
+   * @generated from field: arswarm.v1.LlmUsage usage = 5;
+   */
+  usage?: LlmUsage | undefined;
+};
+
+/**
+ * Describes the message arswarm.v1.CandidateAudited.
+ * Use `create(CandidateAuditedSchema)` to create a new message.
+ */
+export const CandidateAuditedSchema: GenMessage<CandidateAudited> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_candidate, 4);
+
+/**
  * @generated from enum arswarm.v1.CandidateState
  */
 export enum CandidateState {
@@ -258,4 +354,43 @@ export enum VerdictKind {
  */
 export const VerdictKindSchema: GenEnum<VerdictKind> = /*@__PURE__*/
   enumDesc(file_arswarm_v1_candidate, 1);
+
+/**
+ * Where an audit finding comes from.
+ *
+ * @generated from enum arswarm.v1.AuditSource
+ */
+export enum AuditSource {
+  /**
+   * @generated from enum value: AUDIT_SOURCE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A rule re-run at the top stage (patch rules on the final diff, recorded results).
+   *
+   * @generated from enum value: AUDIT_SOURCE_RULE = 1;
+   */
+  RULE = 1,
+
+  /**
+   * The LLM auditor judged the candidate suspect.
+   *
+   * @generated from enum value: AUDIT_SOURCE_LLM = 2;
+   */
+  LLM = 2,
+
+  /**
+   * The LLM auditor gave no verdict (budget spent, API failure, malformed answers).
+   *
+   * @generated from enum value: AUDIT_SOURCE_UNAUDITED = 3;
+   */
+  UNAUDITED = 3,
+}
+
+/**
+ * Describes the enum arswarm.v1.AuditSource.
+ */
+export const AuditSourceSchema: GenEnum<AuditSource> = /*@__PURE__*/
+  enumDesc(file_arswarm_v1_candidate, 2);
 
