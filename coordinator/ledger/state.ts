@@ -7,6 +7,8 @@ import {
   CandidateState,
   VerdictKind,
   type Candidate,
+  type CandidateAudited,
+  type CandidateFlagged,
   type Verdict,
 } from '../../gen/arswarm/v1/candidate_pb.js';
 import type { Event, Merged } from '../../gen/arswarm/v1/event_pb.js';
@@ -32,6 +34,10 @@ export interface CandidateView {
   refusedReason: string;
   /** A reviewer approved it: merge once its top-stage evidence is against the head. */
   approved: boolean;
+  /** Suspected gaming found by top-stage audits; any flag means only a person's approval merges it. */
+  flags: CandidateFlagged[];
+  /** The latest finished top-stage audit (its parent tells whether it covers the current diff). */
+  audit?: CandidateAudited;
 }
 
 export interface TrialView {
@@ -118,6 +124,7 @@ export class LedgerState {
           mergedCommit: '',
           refusedReason: '',
           approved: false,
+          flags: [],
         });
         this.diffKeys.set(diffKey(c.parentCommit, c.diff), c.id);
         this.costUsd += c.usage?.costUsd ?? 0;
@@ -136,6 +143,7 @@ export class LedgerState {
           mergedCommit: '',
           refusedReason: b.value.reason,
           approved: false,
+          flags: [],
         });
         this.costUsd += c.usage?.costUsd ?? 0;
         break;
@@ -243,6 +251,15 @@ export class LedgerState {
         break;
       case 'workersScaled':
         break;
+      case 'candidateFlagged':
+        this.candidates.get(b.value.candidateId)?.flags.push(b.value);
+        break;
+      case 'candidateAudited': {
+        const v = this.candidates.get(b.value.candidateId);
+        if (v) v.audit = b.value;
+        this.costUsd += b.value.usage?.costUsd ?? 0;
+        break;
+      }
       case 'baselineMeasured':
       case undefined:
         break;
