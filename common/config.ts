@@ -4,6 +4,7 @@
  * at the edge.
  */
 import { z } from 'zod';
+import { refineTargetRules } from './config-target-rules.js';
 
 const envMap = z.record(
   z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
@@ -36,6 +37,27 @@ export const stageSchema = z
     /** Workers with less GPU memory never pull this stage. @default 0 */
     min_gpu_memory_mb: z.number().int().min(0).default(0),
     promote: promotionRuleSchema.default({ z: 2, min_delta: 0 }),
+  })
+  .strict();
+
+/**
+ * A command run once per worker and distinct content of `inputs` (e.g. `uv sync
+ * --frozen` keyed by pyproject.toml and uv.lock) into a directory the worker
+ * keeps; every trial gets that directory in `env_var`, so no trial builds it.
+ */
+export const targetSetupSchema = z
+  .object({
+    /** Shell command run in a checkout of the trial's parent commit, with `env_var` set. */
+    command: z.string().min(1),
+    /** Locked files whose content keys the environment (a change prepares a new one). */
+    inputs: z.array(z.string().min(1)).min(1),
+    /** Variable holding the environment's directory, for the setup command and every trial. @default ARSWARM_TARGET_ENV */
+    env_var: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+      .default('ARSWARM_TARGET_ENV'),
+    /** Wall-clock limit of the setup command. @default 1800 */
+    timeout_seconds: z.number().int().positive().max(86_400).default(1800),
   })
   .strict();
 
@@ -81,6 +103,11 @@ export const targetSchema = z
      * well as) the environment: `{DEPTH: train.py}` rewrites `DEPTH = ...`.
      */
     constants: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string().min(1)).default({}),
+    /**
+     * Prepares the target's environment once per worker (e.g. `uv sync --frozen`),
+     * not per trial. @default none
+     */
+    setup: targetSetupSchema.optional(),
     /** Largest diff accepted, in bytes. @default 65536 */
     max_patch_bytes: z.number().int().positive().max(10_000_000).default(65_536),
   })
@@ -233,6 +260,17 @@ export const swarmSchema = z
     push_remote: z.string().min(1).optional(),
     /** JetStream replicas of every stream (3 on a 3-node NATS cluster). @default 1 */
     stream_replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
+    /**
+     * GPU classes whose class-specific stage queues exist from the start (the
+     * Helm chart lists its pools' classes, whose KEDA triggers name them). @default []
+     */
+    gpu_classes: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/, 'must be a GPU class such as H100-80GB'),
+      )
+      .default([]),
     /** Deliveries of one trial before it counts as failed. @default 5 */
     max_deliveries: z.number().int().min(1).max(100).default(5),
   })
@@ -313,14 +351,7 @@ export const configSchema = z
           message: 'must be >= budget_seconds',
         });
     });
-    for (const name of Object.keys(cfg.target.constants)) {
-      if (!cfg.stages.some((s) => name in s.env))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['target', 'constants', name],
-          message: `no stage sets ${name} in its env`,
-        });
-    }
+    refineTargetRules(cfg, ctx);
   });
 
 /** The parsed file, defaults filled. */

@@ -42,6 +42,7 @@ import type { WorkerScaler } from './scaler.js';
 import { Pusher } from './pusher.js';
 import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './reports.js';
 import { Scheduler } from './scheduler.js';
+import { checkTargetContent } from './target-check.js';
 import { TrialFactory } from './trial-factory.js';
 import { WorkersView } from './workers-view.js';
 
@@ -164,9 +165,13 @@ export class Coordinator {
     const stageNames = config.stages.map((s) => s.name);
     this.ledger = await Ledger.open(jetStreamStore(this.js, this.jsm, this.names), stageNames);
     await this.reconcileBranch();
+    await checkTargetContent(config, this.repo, await this.repo.head());
     const factory = new TrialFactory(config, this.repo);
     const ackWaitMs = config.swarm.ack_wait_seconds * 1000;
-    for (const s of factory.stages) await this.ensureConsumer(s.name, ANY_GPU_CLASS);
+    // Every queue a KEDA trigger can name exists from the start: a missing
+    // consumer reads to KEDA as the stream's whole history and pins the pool at max.
+    for (const s of factory.stages)
+      for (const cls of [ANY_GPU_CLASS, ...config.swarm.gpu_classes]) await this.ensureConsumer(s.name, cls);
     await this.kv.control.put(
       'ladder',
       encode(LadderSchema, {

@@ -153,6 +153,11 @@ export class TargetRepo {
     }
   }
 
+  /** A file's bytes at a commit; rejects when it is absent. */
+  async readBytes(commit: string, path: string): Promise<Buffer> {
+    return this.g.binaryCatFile(['blob', `${commit}:${path}`]);
+  }
+
   /** Files at a commit matching any of the globs. */
   async matching(commit: string, globs: readonly string[]): Promise<string[]> {
     const isMatch = picomatch(globs as string[], { dot: true });

@@ -5,7 +5,9 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { Config, StageConfig } from '../common/config.js';
-import { short } from '../common/git.js';
+import { TIME_BUDGET } from '../common/config-target-rules.js';
+import { overrideFile, settingsByFile, type ConstantSetting } from '../common/constant-override.js';
+import { sha256, short } from '../common/git.js';
 import { ANY_GPU_CLASS } from '../common/subjects.js';
 import {
   ConstantOverrideSchema,
@@ -69,6 +71,8 @@ export function baselineTrialId(
 export class TrialFactory {
   readonly stages: Stage[];
   private readonly lockedCache = new Map<string, Record<string, string>>();
+  /** `<parent>\0<stage>` -> locked hashes after the stage's overrides (only stages that override a locked file). */
+  private readonly stageLockedCache = new Map<string, Record<string, string>>();
 
   constructor(
     private readonly config: Config,
@@ -83,14 +87,21 @@ export class TrialFactory {
     return s;
   }
 
-  /** The target contract at a parent commit (locked hashes computed once per commit). */
-  async target(parent: string): Promise<TargetSpec> {
+  /**
+   * The target contract at a parent commit (locked hashes computed once per
+   * commit). With a stage, the hashes are those of the locked files after
+   * that stage's constant overrides, and the overrides travel with it.
+   */
+  async target(parent: string, stage?: Stage): Promise<TargetSpec> {
     const t = this.config.target;
     let locked = this.lockedCache.get(parent);
     if (!locked) {
       locked = await this.repo.lockedHashes(parent, t.locked);
       this.lockedCache.set(parent, locked);
     }
+    const overrides = stage ? this.overrides(stage) : [];
+    if (overrides.some((o) => o.file in locked!))
+      locked = await this.stageLocked(parent, stage!, locked, overrides);
     return create(TargetSpecSchema, {
       command: t.command,
       editable: t.editable,
@@ -101,22 +112,57 @@ export class TrialFactory {
       maxPatchBytes: BigInt(t.max_patch_bytes),
       lockedSha256: locked,
       env: t.env,
-      overrides: [],
+      overrides: overrides.map((o) => create(ConstantOverrideSchema, o)),
+      setup: t.setup && {
+        command: t.setup.command,
+        inputs: t.setup.inputs,
+        envVar: t.setup.env_var,
+        timeoutSeconds: t.setup.timeout_seconds,
+      },
     });
   }
 
-  /** Constant overrides for a stage (targets that read no environment variables). */
-  private overrides(stage: Stage) {
-    return Object.entries(this.config.target.constants)
-      .filter(([name]) => name in stage.env)
-      .map(([name, file]) => ({ file, name, value: stage.env[name]! }));
+  /**
+   * Constant overrides for a stage (targets that read no environment
+   * variables): the stage's env values, and TIME_BUDGET from budget_seconds,
+   * so the constant and the exported variable always agree.
+   */
+  overrides(stage: Stage): ConstantSetting[] {
+    return Object.entries(this.config.target.constants).flatMap(([name, file]) => {
+      const value = name === TIME_BUDGET ? String(stage.budgetSeconds) : stage.env[name];
+      return value === undefined ? [] : [{ file, name, value }];
+    });
+  }
+
+  /**
+   * Locked hashes with the stage's overrides applied to the locked files they
+   * name, by the same rewrite the worker does (common/constant-override.ts):
+   * a worker's prepare.py matches only if it differs from the parent's by
+   * exactly these constants.
+   */
+  private async stageLocked(
+    parent: string,
+    stage: Stage,
+    base: Record<string, string>,
+    overrides: readonly ConstantSetting[],
+  ): Promise<Record<string, string>> {
+    const key = `${parent}\0${stage.name}`;
+    const hit = this.stageLockedCache.get(key);
+    if (hit) return hit;
+    const out = { ...base };
+    for (const [file, list] of settingsByFile(overrides)) {
+      if (!(file in base)) continue;
+      const text = (await this.repo.readBytes(parent, file)).toString('utf8');
+      out[file] = sha256(Buffer.from(overrideFile(text, file, list), 'utf8'));
+    }
+    this.stageLockedCache.set(key, out);
+    return out;
   }
 
   /** The fields every trial of a stage against a parent shares: stage, target contract, seed. */
   private async common(parent: string, stageIndex: number, replicate: number, attempt: number) {
     const stage = this.stage(stageIndex);
-    const target = await this.target(parent);
-    target.overrides = this.overrides(stage).map((o) => create(ConstantOverrideSchema, o));
+    const target = await this.target(parent, stage);
     return {
       stage,
       target,
@@ -135,6 +181,8 @@ export class TrialFactory {
     stageIndex: number;
     replicate: number;
     attempt: number;
+    /** The class whose queue it goes to (the candidate's stage is pinned to one). @default 'any' */
+    gpuClass?: string;
   }): Promise<Trial> {
     const common = await this.common(a.parent, a.stageIndex, a.replicate, a.attempt);
     return create(TrialSchema, {
@@ -143,7 +191,7 @@ export class TrialFactory {
       kind: TrialKind.CANDIDATE,
       candidateId: a.candidateId,
       diff: a.diff,
-      gpuClass: ANY_GPU_CLASS,
+      gpuClass: a.gpuClass ?? ANY_GPU_CLASS,
     });
   }
 

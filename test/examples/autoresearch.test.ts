@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../common/config-load.js';
 import { parseOutput } from '../../worker/output-parser.js';
-import { overrideConstant } from '../../worker/overrides.js';
+import { overrideConstant } from '../../common/constant-override.js';
 import { examplePath } from './support.js';
 
 // What karpathy/autoresearch (commit 228791f) prints: one progress line

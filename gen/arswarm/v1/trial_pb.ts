@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file arswarm/v1/trial.proto.
  */
 export const file_arswarm_v1_trial: GenFile = /*@__PURE__*/
-  fileDesc("ChZhcnN3YXJtL3YxL3RyaWFsLnByb3RvEgphcnN3YXJtLnYxIi0KDVByb21vdGlvblJ1bGUSCQoBehgBIAEoARIRCgltaW5fZGVsdGEYAiABKAEimgIKBVN0YWdlEgwKBG5hbWUYASABKAkSDQoFaW5kZXgYAiABKA0SJwoDZW52GAMgAygLMhouYXJzd2FybS52MS5TdGFnZS5FbnZFbnRyeRIWCg5idWRnZXRfc2Vjb25kcxgEIAEoDRIXCg90aW1lb3V0X3NlY29uZHMYBSABKA0SEgoKcmVwbGljYXRlcxgGIAEoDRIWCg5tYXhfcmVwbGljYXRlcxgHIAEoDRIZChFtaW5fZ3B1X21lbW9yeV9tYhgIIAEoDRInCgRydWxlGAkgASgLMhkuYXJzd2FybS52MS5Qcm9tb3Rpb25SdWxlGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEilQMKClRhcmdldFNwZWMSDwoHY29tbWFuZBgBIAEoCRIQCghlZGl0YWJsZRgCIAMoCRIOCgZsb2NrZWQYAyADKAkSEQoJcHJvdGVjdGVkGAQgAygJEg4KBm1ldHJpYxgFIAEoCRIXCg9sb3dlcl9pc19iZXR0ZXIYBiABKAgSFwoPbWF4X3BhdGNoX2J5dGVzGAcgASgEEj8KDWxvY2tlZF9zaGEyNTYYCCADKAsyKC5hcnN3YXJtLnYxLlRhcmdldFNwZWMuTG9ja2VkU2hhMjU2RW50cnkSLwoJb3ZlcnJpZGVzGAkgAygLMhwuYXJzd2FybS52MS5Db25zdGFudE92ZXJyaWRlEiwKA2VudhgKIAMoCzIfLmFyc3dhcm0udjEuVGFyZ2V0U3BlYy5FbnZFbnRyeRozChFMb2NrZWRTaGEyNTZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPQoQQ29uc3RhbnRPdmVycmlkZRIMCgRmaWxlGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkimAIKBVRyaWFsEgoKAmlkGAEgASgJEiMKBGtpbmQYAiABKA4yFS5hcnN3YXJtLnYxLlRyaWFsS2luZBIUCgxjYW5kaWRhdGVfaWQYAyABKAkSIAoFc3RhZ2UYBCABKAsyES5hcnN3YXJtLnYxLlN0YWdlEhUKDXBhcmVudF9jb21taXQYBSABKAkSDAoEZGlmZhgGIAEoCRIMCgRzZWVkGAcgASgNEhEKCXJlcGxpY2F0ZRgIIAEoDRIPCgdhdHRlbXB0GAkgASgNEhEKCWdwdV9jbGFzcxgKIAEoCRImCgZ0YXJnZXQYCyABKAsyFi5hcnN3YXJtLnYxLlRhcmdldFNwZWMSFAoMcXVldWVkX2F0X21zGAwgASgDItoDCgtUcmlhbFJlc3VsdBIQCgh0cmlhbF9pZBgBIAEoCRInCgZzdGF0dXMYAiABKA4yFy5hcnN3YXJtLnYxLlRyaWFsU3RhdHVzEjUKB21ldHJpY3MYAyADKAsyJC5hcnN3YXJtLnYxLlRyaWFsUmVzdWx0Lk1ldHJpY3NFbnRyeRIOCgZtZXRyaWMYBCABKAESFgoOcGVha19tZW1vcnlfbWIYBSABKAESEAoIZmV0Y2hfbXMYBiABKAQSEAoIc2V0dXBfbXMYByABKAQSDgoGcnVuX21zGAggASgEEhEKCXJlcG9ydF9tcxgJIAEoBBIQCghsb2dfdGFpbBgKIAEoCRIRCglncHVfY2xhc3MYCyABKAkSEQoJd29ya2VyX2lkGAwgASgJEhEKCWV4aXRfY29kZRgNIAEoBRIOCgZzaWduYWwYDiABKAkSDgoGcmVhc29uGA8gASgJEhUKDXN0YXJ0ZWRfYXRfbXMYECABKAMSFgoOZmluaXNoZWRfYXRfbXMYESABKAMSIAoFdHJpYWwYEiABKAsyES5hcnN3YXJtLnYxLlRyaWFsGi4KDE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIl0KDFRyaWFsU3RhcnRlZBIQCgh0cmlhbF9pZBgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSEQoJZ3B1X2NsYXNzGAMgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBCABKAMipwIKD1dvcmtlckhlYXJ0YmVhdBIRCgl3b3JrZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIRCglncHVfY2xhc3MYAyABKAkSFQoNZ3B1X21lbW9yeV9tYhgEIAEoBBIRCglncHVfaW5kZXgYBSABKAkSJgoFc3RhdGUYBiABKA4yFy5hcnN3YXJtLnYxLldvcmtlclN0YXRlEhgKEGN1cnJlbnRfdHJpYWxfaWQYByABKAkSEAoIcHJvZ3Jlc3MYCCABKAESEwoLdHJpYWxzX2RvbmUYCSABKAQSFQoNc3RhcnRlZF9hdF9tcxgKIAEoAxISCgpzZW50X2F0X21zGAsgASgDEhQKDGlkbGVfc2Vjb25kcxgMIAEoARIMCgRwb29sGA0gASgJIlgKBkxhZGRlchIhCgZzdGFnZXMYASADKAsyES5hcnN3YXJtLnYxLlN0YWdlEhYKDm1heF9kZWxpdmVyaWVzGAIgASgNEhMKC2Fja193YWl0X21zGAMgASgEKloKCVRyaWFsS2luZBIaChZUUklBTF9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUVFJJQUxfS0lORF9DQU5ESURBVEUQARIXChNUUklBTF9LSU5EX0JBU0VMSU5FEAIq0gEKC1RyaWFsU3RhdHVzEhwKGFRSSUFMX1NUQVRVU19VTlNQRUNJRklFRBAAEhMKD1RSSUFMX1NUQVRVU19PSxABEhYKElRSSUFMX1NUQVRVU19DUkFTSBACEhQKEFRSSUFMX1NUQVRVU19OQU4QAxIYChRUUklBTF9TVEFUVVNfVElNRU9VVBAEEhQKEFRSSUFMX1NUQVRVU19PT00QBRIaChZUUklBTF9TVEFUVVNfSU5URUdSSVRZEAYSFgoSVFJJQUxfU1RBVFVTX0lORlJBEAcqkQEKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEVdPUktFUl9TVEFURV9JRExFEAESGAoUV09SS0VSX1NUQVRFX1JVTk5JTkcQAhIZChVXT1JLRVJfU1RBVEVfRFJBSU5JTkcQAxIYChRXT1JLRVJfU1RBVEVfU1RPUFBFRBAEYgZwcm90bzM");
+  fileDesc("ChZhcnN3YXJtL3YxL3RyaWFsLnByb3RvEgphcnN3YXJtLnYxIi0KDVByb21vdGlvblJ1bGUSCQoBehgBIAEoARIRCgltaW5fZGVsdGEYAiABKAEimgIKBVN0YWdlEgwKBG5hbWUYASABKAkSDQoFaW5kZXgYAiABKA0SJwoDZW52GAMgAygLMhouYXJzd2FybS52MS5TdGFnZS5FbnZFbnRyeRIWCg5idWRnZXRfc2Vjb25kcxgEIAEoDRIXCg90aW1lb3V0X3NlY29uZHMYBSABKA0SEgoKcmVwbGljYXRlcxgGIAEoDRIWCg5tYXhfcmVwbGljYXRlcxgHIAEoDRIZChFtaW5fZ3B1X21lbW9yeV9tYhgIIAEoDRInCgRydWxlGAkgASgLMhkuYXJzd2FybS52MS5Qcm9tb3Rpb25SdWxlGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEivQMKClRhcmdldFNwZWMSDwoHY29tbWFuZBgBIAEoCRIQCghlZGl0YWJsZRgCIAMoCRIOCgZsb2NrZWQYAyADKAkSEQoJcHJvdGVjdGVkGAQgAygJEg4KBm1ldHJpYxgFIAEoCRIXCg9sb3dlcl9pc19iZXR0ZXIYBiABKAgSFwoPbWF4X3BhdGNoX2J5dGVzGAcgASgEEj8KDWxvY2tlZF9zaGEyNTYYCCADKAsyKC5hcnN3YXJtLnYxLlRhcmdldFNwZWMuTG9ja2VkU2hhMjU2RW50cnkSLwoJb3ZlcnJpZGVzGAkgAygLMhwuYXJzd2FybS52MS5Db25zdGFudE92ZXJyaWRlEiwKA2VudhgKIAMoCzIfLmFyc3dhcm0udjEuVGFyZ2V0U3BlYy5FbnZFbnRyeRImCgVzZXR1cBgLIAEoCzIXLmFyc3dhcm0udjEuVGFyZ2V0U2V0dXAaMwoRTG9ja2VkU2hhMjU2RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIj0KEENvbnN0YW50T3ZlcnJpZGUSDAoEZmlsZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXZhbHVlGAMgASgJIlgKC1RhcmdldFNldHVwEg8KB2NvbW1hbmQYASABKAkSDgoGaW5wdXRzGAIgAygJEg8KB2Vudl92YXIYAyABKAkSFwoPdGltZW91dF9zZWNvbmRzGAQgASgNIpgCCgVUcmlhbBIKCgJpZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuYXJzd2FybS52MS5UcmlhbEtpbmQSFAoMY2FuZGlkYXRlX2lkGAMgASgJEiAKBXN0YWdlGAQgASgLMhEuYXJzd2FybS52MS5TdGFnZRIVCg1wYXJlbnRfY29tbWl0GAUgASgJEgwKBGRpZmYYBiABKAkSDAoEc2VlZBgHIAEoDRIRCglyZXBsaWNhdGUYCCABKA0SDwoHYXR0ZW1wdBgJIAEoDRIRCglncHVfY2xhc3MYCiABKAkSJgoGdGFyZ2V0GAsgASgLMhYuYXJzd2FybS52MS5UYXJnZXRTcGVjEhQKDHF1ZXVlZF9hdF9tcxgMIAEoAyLaAwoLVHJpYWxSZXN1bHQSEAoIdHJpYWxfaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcuYXJzd2FybS52MS5UcmlhbFN0YXR1cxI1CgdtZXRyaWNzGAMgAygLMiQuYXJzd2FybS52MS5UcmlhbFJlc3VsdC5NZXRyaWNzRW50cnkSDgoGbWV0cmljGAQgASgBEhYKDnBlYWtfbWVtb3J5X21iGAUgASgBEhAKCGZldGNoX21zGAYgASgEEhAKCHNldHVwX21zGAcgASgEEg4KBnJ1bl9tcxgIIAEoBBIRCglyZXBvcnRfbXMYCSABKAQSEAoIbG9nX3RhaWwYCiABKAkSEQoJZ3B1X2NsYXNzGAsgASgJEhEKCXdvcmtlcl9pZBgMIAEoCRIRCglleGl0X2NvZGUYDSABKAUSDgoGc2lnbmFsGA4gASgJEg4KBnJlYXNvbhgPIAEoCRIVCg1zdGFydGVkX2F0X21zGBAgASgDEhYKDmZpbmlzaGVkX2F0X21zGBEgASgDEiAKBXRyaWFsGBIgASgLMhEuYXJzd2FybS52MS5UcmlhbBouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASJdCgxUcmlhbFN0YXJ0ZWQSEAoIdHJpYWxfaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhEKCWdwdV9jbGFzcxgDIAEoCRIVCg1zdGFydGVkX2F0X21zGAQgASgDIqcCCg9Xb3JrZXJIZWFydGJlYXQSEQoJd29ya2VyX2lkGAEgASgJEgwKBGhvc3QYAiABKAkSEQoJZ3B1X2NsYXNzGAMgASgJEhUKDWdwdV9tZW1vcnlfbWIYBCABKAQSEQoJZ3B1X2luZGV4GAUgASgJEiYKBXN0YXRlGAYgASgOMhcuYXJzd2FybS52MS5Xb3JrZXJTdGF0ZRIYChBjdXJyZW50X3RyaWFsX2lkGAcgASgJEhAKCHByb2dyZXNzGAggASgBEhMKC3RyaWFsc19kb25lGAkgASgEEhUKDXN0YXJ0ZWRfYXRfbXMYCiABKAMSEgoKc2VudF9hdF9tcxgLIAEoAxIUCgxpZGxlX3NlY29uZHMYDCABKAESDAoEcG9vbBgNIAEoCSJYCgZMYWRkZXISIQoGc3RhZ2VzGAEgAygLMhEuYXJzd2FybS52MS5TdGFnZRIWCg5tYXhfZGVsaXZlcmllcxgCIAEoDRITCgthY2tfd2FpdF9tcxgDIAEoBCpaCglUcmlhbEtpbmQSGgoWVFJJQUxfS0lORF9VTlNQRUNJRklFRBAAEhgKFFRSSUFMX0tJTkRfQ0FORElEQVRFEAESFwoTVFJJQUxfS0lORF9CQVNFTElORRACKtIBCgtUcmlhbFN0YXR1cxIcChhUUklBTF9TVEFUVVNfVU5TUEVDSUZJRUQQABITCg9UUklBTF9TVEFUVVNfT0sQARIWChJUUklBTF9TVEFUVVNfQ1JBU0gQAhIUChBUUklBTF9TVEFUVVNfTkFOEAMSGAoUVFJJQUxfU1RBVFVTX1RJTUVPVVQQBBIUChBUUklBTF9TVEFUVVNfT09NEAUSGgoWVFJJQUxfU1RBVFVTX0lOVEVHUklUWRAGEhYKElRSSUFMX1NUQVRVU19JTkZSQRAHKpEBCgtXb3JrZXJTdGF0ZRIcChhXT1JLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFXT1JLRVJfU1RBVEVfSURMRRABEhgKFFdPUktFUl9TVEFURV9SVU5OSU5HEAISGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAMSGAoUV09SS0VSX1NUQVRFX1NUT1BQRUQQBGIGcHJvdG8z");
 
 /**
  * How a stage decides that a candidate moves up the ladder.
@@ -155,14 +155,16 @@ export type TargetSpec = Message<"arswarm.v1.TargetSpec"> & {
   maxPatchBytes: bigint;
 
   /**
-   * sha256 (hex) of each locked file at the parent commit, computed by the coordinator.
+   * sha256 (hex) of each locked file at the parent commit, computed by the
+   * coordinator, after this trial's overrides of constants in locked files
+   * (e.g. TIME_BUDGET in prepare.py): per parent and stage.
    *
    * @generated from field: map<string, string> locked_sha256 = 8;
    */
   lockedSha256: { [key: string]: string };
 
   /**
-   * Constants rewritten per trial in editable files, e.g. DEPTH -> "DEPTH = {value}".
+   * Constants rewritten per trial in editable or locked files, e.g. DEPTH -> "DEPTH = {value}".
    *
    * @generated from field: repeated arswarm.v1.ConstantOverride overrides = 9;
    */
@@ -174,6 +176,13 @@ export type TargetSpec = Message<"arswarm.v1.TargetSpec"> & {
    * @generated from field: map<string, string> env = 10;
    */
   env: { [key: string]: string };
+
+  /**
+   * The environment prepared once per worker and distinct inputs (unset: none).
+   *
+   * @generated from field: arswarm.v1.TargetSetup setup = 11;
+   */
+  setup?: TargetSetup | undefined;
 };
 
 /**
@@ -212,6 +221,44 @@ export type ConstantOverride = Message<"arswarm.v1.ConstantOverride"> & {
  */
 export const ConstantOverrideSchema: GenMessage<ConstantOverride> = /*@__PURE__*/
   messageDesc(file_arswarm_v1_trial, 3);
+
+/**
+ * A command a worker runs once per distinct content of `inputs` (e.g.
+ * `uv sync --frozen` keyed by pyproject.toml and uv.lock) into a directory it
+ * keeps; every trial gets that directory in `env_var`.
+ *
+ * @generated from message arswarm.v1.TargetSetup
+ */
+export type TargetSetup = Message<"arswarm.v1.TargetSetup"> & {
+  /**
+   * @generated from field: string command = 1;
+   */
+  command: string;
+
+  /**
+   * Locked files whose content keys the environment.
+   *
+   * @generated from field: repeated string inputs = 2;
+   */
+  inputs: string[];
+
+  /**
+   * @generated from field: string env_var = 3;
+   */
+  envVar: string;
+
+  /**
+   * @generated from field: uint32 timeout_seconds = 4;
+   */
+  timeoutSeconds: number;
+};
+
+/**
+ * Describes the message arswarm.v1.TargetSetup.
+ * Use `create(TargetSetupSchema)` to create a new message.
+ */
+export const TargetSetupSchema: GenMessage<TargetSetup> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_trial, 4);
 
 /**
  * One run of one commit (+ patch) at one stage with one seed on one GPU.
@@ -294,7 +341,7 @@ export type Trial = Message<"arswarm.v1.Trial"> & {
  * Use `create(TrialSchema)` to create a new message.
  */
 export const TrialSchema: GenMessage<Trial> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 4);
+  messageDesc(file_arswarm_v1_trial, 5);
 
 /**
  * @generated from message arswarm.v1.TrialResult
@@ -404,7 +451,7 @@ export type TrialResult = Message<"arswarm.v1.TrialResult"> & {
  * Use `create(TrialResultSchema)` to create a new message.
  */
 export const TrialResultSchema: GenMessage<TrialResult> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 5);
+  messageDesc(file_arswarm_v1_trial, 6);
 
 /**
  * A worker saying it has begun a trial (not a ledger fact until recorded).
@@ -438,7 +485,7 @@ export type TrialStarted = Message<"arswarm.v1.TrialStarted"> & {
  * Use `create(TrialStartedSchema)` to create a new message.
  */
 export const TrialStartedSchema: GenMessage<TrialStarted> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 6);
+  messageDesc(file_arswarm_v1_trial, 7);
 
 /**
  * @generated from message arswarm.v1.WorkerHeartbeat
@@ -519,7 +566,7 @@ export type WorkerHeartbeat = Message<"arswarm.v1.WorkerHeartbeat"> & {
  * Use `create(WorkerHeartbeatSchema)` to create a new message.
  */
 export const WorkerHeartbeatSchema: GenMessage<WorkerHeartbeat> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 7);
+  messageDesc(file_arswarm_v1_trial, 8);
 
 /**
  * The ladder as workers see it (control KV key "ladder"): which stage queues
@@ -553,7 +600,7 @@ export type Ladder = Message<"arswarm.v1.Ladder"> & {
  * Use `create(LadderSchema)` to create a new message.
  */
 export const LadderSchema: GenMessage<Ladder> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 8);
+  messageDesc(file_arswarm_v1_trial, 9);
 
 /**
  * @generated from enum arswarm.v1.TrialKind

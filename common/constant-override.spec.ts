@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { overrideConstant } from './overrides.js';
+import { hasModuleConstant, overrideConstant, overrideFile } from './constant-override.js';
 
 const src = [
   'import torch',
@@ -31,5 +31,22 @@ describe('overrideConstant', () => {
     expect(overrideConstant(src, 'LR', '1e-3')).toContain('LR: float = 1e-3');
     expect(() => overrideConstant(src, 'DEPTH', '1\nimport os')).toThrow(/not a literal/);
     expect(() => overrideConstant(src, 'DEPTH', '__import__("os").system("x")')).toThrow(/not a literal/);
+  });
+
+  it('finds module-level assignments only', () => {
+    expect(hasModuleConstant(src, 'DEPTH')).toBe(true);
+    expect(hasModuleConstant(src, 'LR')).toBe(true);
+    expect(hasModuleConstant('def f():\n    X = 1\n', 'X')).toBe(false);
+    expect(hasModuleConstant('DEPTH_MAX = 3\n', 'DEPTH')).toBe(false);
+  });
+
+  it("applies every setting of one file, in order, and leaves other files' settings alone", () => {
+    const out = overrideFile(src, 'train.py', [
+      { file: 'train.py', name: 'DEPTH', value: '12' },
+      { file: 'prepare.py', name: 'LR', value: '9' },
+      { file: 'train.py', name: 'LR', value: '0.5' },
+    ]);
+    expect(out).toContain('DEPTH = 12  # model depth');
+    expect(out).toContain('LR: float = 0.5');
   });
 });
