@@ -1,0 +1,555 @@
+"""
+arswarm's semantic checker for patched Python files, run as one long-lived
+process: one JSON request per stdin line, one JSON answer per stdout line.
+
+Request:  {"id", "op": "semantic", "path", "source", "before"?, "locked_files",
+           "eval_functions", "locked_names", "report_keys"}
+Answer:   {"id", "ok": true, "violations": [{"rule", "line", "message"}]}
+          or {"id", "ok": false, "error"} when the request itself is bad.
+
+The checks are static (Python's own `ast`): they refuse what a patch visibly
+does to the evaluation, not every way a program could lie. A violation that
+the unpatched file (`before`) already has is not blamed on the patch.
+Standard library only; runs on Python 3.8 or later.
+"""
+
+import ast
+import builtins
+import json
+import sys
+
+# Builtins whose replacement changes what a report prints or how a number reads.
+GUARDED_BUILTINS = {
+    "print", "float", "int", "str", "repr", "format", "round", "open", "exit", "quit",
+    "__import__", "__build_class__", "globals", "vars", "getattr", "setattr", "delattr",
+    "exec", "eval", "compile", "locals", "hasattr",
+}
+BUILTIN_NAMES = set(dir(builtins))
+# Dunder attributes that are harmless to read on a locked object.
+READABLE_DUNDERS = {"__name__", "__doc__", "__qualname__", "__module__", "__file__", "__version__"}
+MUTATING_METHODS = {
+    "update", "setdefault", "pop", "popitem", "clear", "append", "extend", "insert", "remove",
+    "sort", "reverse", "add", "discard", "__setitem__", "__delitem__", "__setattr__",
+    "__delattr__", "difference_update", "intersection_update", "symmetric_difference_update",
+}
+EXIT_HOOK_CALLS = {
+    "signal.signal", "signal.setitimer", "signal.alarm", "signal.set_wakeup_fd",
+    "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace",
+    "threading.setprofile", "threading.settrace_all_threads", "threading.setprofile_all_threads",
+    "weakref.finalize",
+}
+HOOK_ATTRS = {
+    "sys.excepthook", "sys.unraisablehook", "sys.displayhook", "sys.breakpointhook",
+    "threading.excepthook",
+}
+STREAM_ATTRS = {"sys.stdout", "sys.stderr", "sys.__stdout__", "sys.__stderr__"}
+REDIRECT_CALLS = {
+    "contextlib.redirect_stdout", "contextlib.redirect_stderr", "os.dup2", "os.dup", "os.close",
+    "os.closerange",
+}
+BACKGROUND_CALLS = {
+    "threading.Thread", "threading.Timer", "_thread.start_new_thread", "_thread.start_new",
+    "os.fork", "os.forkpty", "os.system", "os.popen", "multiprocessing.Process", "pty.spawn",
+    "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
+}
+BACKGROUND_PREFIXES = ("subprocess.", "os.spawn", "os.exec", "os.posix_spawn")
+EXIT_CALLS = {"builtins.exit", "builtins.quit", "sys.exit", "os._exit"}
+IMPORT_SYSTEM = {"sys.meta_path", "sys.path_hooks", "sys.path", "sys.path_importer_cache"}
+DYNAMIC_CALLS = {
+    "builtins.exec", "builtins.eval", "builtins.compile", "builtins.__import__",
+    "sys._getframe", "inspect.currentframe", "inspect.stack", "inspect.getouterframes",
+    "gc.get_referrers", "gc.get_objects", "gc.get_referents",
+}
+NAMESPACE_CALLS = {"builtins.globals", "builtins.locals", "builtins.vars"}
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+PASS_THROUGH_CALLS = {"builtins.float"}
+
+
+def module_of(path):
+    """`prepare.py` -> `prepare`, `pkg/util.py` -> `pkg.util`, `pkg/__init__.py` -> `pkg`."""
+    if not path.endswith(".py"):
+        return None
+    parts = path[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
+
+
+class Checker:
+    def __init__(self, tree, req):
+        self.tree = tree
+        self.violations = []
+        self.modules = {}  # locked module name -> its file
+        for f in req.get("locked_files", []):
+            m = module_of(f)
+            if m:
+                self.modules[m] = f
+        self.eval_functions = set(req.get("eval_functions", []))
+        self.extra_locked = set(req.get("locked_names", []))
+        self.report_keys = [k for k in req.get("report_keys", []) if k]
+        self.qual = {}  # local name -> dotted name it was imported as
+        self.locked_import = {}  # local name -> dotted locked name (first binding wins)
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                child.parent = node
+        self.collect_imports()
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def add(self, rule, node, message):
+        self.violations.append({"rule": rule, "line": getattr(node, "lineno", 0), "message": message})
+
+    def locked_module(self, dotted):
+        """The locked module a dotted name lives in, or None."""
+        if dotted is None:
+            return None
+        for m in self.modules:
+            if dotted == m or dotted.startswith(m + "."):
+                return m
+        return None
+
+    def resolve(self, node):
+        """Dotted name an expression refers to (`p.X` -> `prepare.X`), or None."""
+        if isinstance(node, ast.Name):
+            if node.id in self.qual:
+                return self.qual[node.id]
+            if node.id == "__builtins__":
+                return "builtins"
+            if node.id in BUILTIN_NAMES:
+                return "builtins." + node.id
+            return None
+        if isinstance(node, ast.Attribute):
+            base = self.resolve(node.value)
+            return base + "." + node.attr if base else None
+        return None
+
+    def describe_locked(self, dotted):
+        m = self.locked_module(dotted)
+        return "locked %s" % self.modules[m] if m else "a locked name"
+
+    def root_name(self, node):
+        while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        return node if isinstance(node, ast.Name) else None
+
+    def is_locked_ref(self, node):
+        """The expression is (an attribute or item of) a locked module or an object imported from one."""
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        return isinstance(node, ast.Name) and node.id in self.locked_import
+
+    def scope_of(self, node, walrus=False):
+        p = getattr(node, "parent", None)
+        while p is not None:
+            if isinstance(p, COMPREHENSIONS) and not walrus:
+                return p
+            if isinstance(p, SCOPES):
+                return p
+            p = getattr(p, "parent", None)
+        return self.tree
+
+    def statement_of(self, node):
+        while node is not None and not isinstance(node, ast.stmt):
+            node = getattr(node, "parent", None)
+        return node
+
+    # ---- imports ---------------------------------------------------------------------------
+
+    def collect_imports(self):
+        imports = [n for n in ast.walk(self.tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        imports.sort(key=lambda n: (n.lineno, n.col_offset))
+        for node in imports:
+            for alias in node.names:
+                if isinstance(node, ast.Import):
+                    local = alias.asname or alias.name.split(".")[0]
+                    dotted = alias.name if alias.asname else alias.name.split(".")[0]
+                else:
+                    if alias.name == "*":
+                        if self.locked_module(node.module):
+                            self.add("locked-module-mutation", node,
+                                     "star import from %s hides which names are locked"
+                                     % self.describe_locked(node.module))
+                        continue
+                    local = alias.asname or alias.name
+                    dotted = "%s.%s" % (node.module or "", alias.name)
+                    dotted = dotted.lstrip(".")
+                locked = self.locked_module(dotted) or (
+                    isinstance(node, ast.Import) and not alias.asname and self.locked_module(alias.name))
+                if local in GUARDED_BUILTINS:
+                    self.add("builtin-override", node, "import as %s shadows the builtin" % local)
+                elif local in self.extra_locked:
+                    self.add("locked-name-assign", node, "import shadows %s, a locked name" % local)
+                if local in self.locked_import:
+                    if self.locked_import[local] != dotted:
+                        self.add("locked-name-assign", node,
+                                 "import shadows %s imported from %s"
+                                 % (local, self.describe_locked(self.locked_import[local])))
+                    continue
+                if locked:
+                    self.locked_import[local] = dotted
+                self.qual[local] = dotted
+
+    # ---- the walk --------------------------------------------------------------------------
+
+    def run(self):
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                self.binding(node.id, node, self.binding_kind(node))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.binding(node.name, node, "class" if isinstance(node, ast.ClassDef) else "def")
+                self.decorators(node)
+                if node.name == "__del__":
+                    self.add("exit-hook", node, "a __del__ method runs at an unknown time, after the report")
+            elif isinstance(node, ast.arguments):
+                every = getattr(node, "posonlyargs", []) + node.args + node.kwonlyargs + [node.vararg, node.kwarg]
+                for a in every:
+                    if a is not None:
+                        self.binding(a.arg, a, "parameter")
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                self.binding(node.name, node, "except-as target")
+            elif type(node).__name__ in ("MatchAs", "MatchStar") and getattr(node, "name", None):
+                self.binding(node.name, node, "match capture")
+            elif type(node).__name__ == "MatchMapping" and getattr(node, "rest", None):
+                self.binding(node.rest, node, "match capture")
+            if isinstance(node, (ast.Attribute, ast.Subscript)):
+                self.access(node)
+            elif isinstance(node, ast.Call):
+                self.call(node)
+            elif isinstance(node, ast.Raise):
+                self.raise_(node)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self.constant(node)
+        self.eval_results()
+        return self.violations
+
+    def binding_kind(self, node):
+        p = node.parent
+        while isinstance(p, (ast.Tuple, ast.List, ast.Starred)):
+            p = p.parent
+        if isinstance(node.ctx, ast.Del):
+            return "deletion of"
+        return {
+            ast.Assign: "assignment to",
+            ast.AugAssign: "augmented assignment to",
+            ast.AnnAssign: "annotated assignment to",
+            ast.For: "for-loop target",
+            ast.AsyncFor: "for-loop target",
+            ast.withitem: "with-as target",
+            ast.NamedExpr: "walrus assignment to",
+            ast.comprehension: "comprehension target",
+        }.get(type(p), "assignment to")
+
+    def binding(self, name, node, kind):
+        if name in self.locked_import:
+            self.add("locked-name-assign", node, "%s %s imported from %s"
+                     % (kind, name, self.describe_locked(self.locked_import[name])))
+        elif name in self.extra_locked:
+            self.add("locked-name-assign", node, "%s %s, a locked name" % (kind, name))
+        elif name in GUARDED_BUILTINS:
+            self.add("builtin-override", node, "%s %s shadows the builtin" % (kind, name))
+
+    def decorators(self, node):
+        for d in node.decorator_list:
+            target = d.func if isinstance(d, ast.Call) else d
+            q = self.resolve(target) or ""
+            if q.startswith("atexit."):
+                self.add("exit-hook", d, "@%s runs code after the report" % q)
+
+    def access(self, node):
+        """Attribute and item access: stores into locked, builtin and sys objects."""
+        store = isinstance(node.ctx, (ast.Store, ast.Del))
+        verb = "deletion of" if isinstance(node.ctx, ast.Del) else "assignment to"
+        target = self.resolve(node) if isinstance(node, ast.Attribute) else None
+        base = self.resolve(node.value)
+        if isinstance(node, ast.Attribute) and node.attr.startswith("__") and node.attr.endswith("__") \
+                and node.attr not in READABLE_DUNDERS and self.is_locked_ref(node.value):
+            self.add("locked-module-mutation", node, "access to %s of %s (%s)"
+                     % (node.attr, self.text(node.value),
+                        self.describe_locked(self.locked_import.get(self.root_name(node).id))))
+            return
+        if store and self.is_locked_ref(node.value):
+            root = self.root_name(node)
+            self.add("locked-module-mutation", node, "%s %s (%s)"
+                     % (verb, self.text(node), self.describe_locked(self.locked_import.get(root.id))))
+            return
+        if not store and isinstance(node, ast.Subscript) and base == "sys.modules":
+            key = node.slice.value if isinstance(node.slice, ast.Constant) else None
+            if not isinstance(key, str) or self.locked_module(key):
+                self.add("locked-module-mutation", node, "%s reaches a locked module through sys.modules"
+                         % self.text(node))
+            return
+        if not store:
+            return
+        if base == "builtins" or (target or "").startswith("builtins."):
+            self.add("builtin-override", node, "%s %s" % (verb, self.text(node)))
+        elif target in STREAM_ATTRS:
+            self.add("output-redirect", node, "%s %s redirects the report" % (verb, target))
+        elif target in HOOK_ATTRS:
+            self.add("exit-hook", node, "%s %s runs code after the report" % (verb, target))
+        elif base == "sys.modules" or base in IMPORT_SYSTEM or target in IMPORT_SYSTEM or target == "sys.modules":
+            self.add("locked-module-mutation", node, "%s %s changes what imports return" % (verb, self.text(node)))
+        elif isinstance(node, ast.Subscript) and self.namespace_call(node.value):
+            self.add("dynamic-code", node, "%s %s writes a namespace by name" % (verb, self.text(node)))
+
+    def namespace_call(self, node):
+        return isinstance(node, ast.Call) and self.resolve(node.func) in NAMESPACE_CALLS
+
+    def call(self, node):
+        q = self.resolve(node.func)
+        args = node.args
+        first = args[0] if args else None
+        if q in ("builtins.setattr", "builtins.delattr") and first is not None:
+            if self.is_locked_ref(first):
+                self.add("locked-module-mutation", node, "%s on %s (%s)" % (
+                    q[9:], self.text(first), self.describe_locked(self.locked_import.get(self.root_name(first).id))))
+            elif self.resolve(first) == "builtins":
+                self.add("builtin-override", node, "%s on builtins" % q[9:])
+            elif self.resolve(first) == "sys":
+                self.add("output-redirect", node, "%s on sys can replace its streams or hooks" % q[9:])
+            return
+        if q == "builtins.getattr" and first is not None and self.is_locked_ref(first):
+            name = args[1] if len(args) > 1 else None
+            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)) or (
+                    name.value.startswith("__") and name.value not in READABLE_DUNDERS):
+                self.add("locked-module-mutation", node, "dynamic attribute access on %s" % self.text(first))
+            return
+        if q == "builtins.vars" and first is not None and (self.is_locked_ref(first) or self.resolve(first) == "builtins"):
+            self.add("locked-module-mutation", node, "vars(%s) exposes a locked namespace" % self.text(first))
+            return
+        if q in ("importlib.reload", "imp.reload"):
+            self.add("locked-module-mutation", node, "%s replaces a module's contents" % q)
+            return
+        if q in ("importlib.import_module", "builtins.__import__"):
+            name = first.value if isinstance(first, ast.Constant) else None
+            if isinstance(name, str) and self.locked_module(name):
+                self.add("locked-module-mutation", node, "dynamic import of %s" % self.describe_locked(name))
+            elif q == "builtins.__import__" or not isinstance(name, str):
+                self.add("dynamic-code", node, "%s with a computed module name" % q.replace("builtins.", ""))
+            return
+        if q in DYNAMIC_CALLS:
+            self.add("dynamic-code", node, "%s() runs code or reaches frames the checker cannot see"
+                     % q.replace("builtins.", ""))
+            return
+        if q and (q.startswith("atexit.") and q != "atexit.unregister" or q in EXIT_HOOK_CALLS):
+            self.add("exit-hook", node, "%s() runs code outside the report's order" % q)
+            return
+        if q in REDIRECT_CALLS:
+            self.add("output-redirect", node, "%s() redirects or closes output" % q)
+            return
+        if q and (q in BACKGROUND_CALLS or q.startswith(BACKGROUND_PREFIXES)):
+            self.add("background-task", node, "%s() starts code that can print after the report" % q)
+            return
+        if q in EXIT_CALLS and self.successful_exit(args):
+            self.add("early-exit", node, "%s() with a success status ends the run before the evaluation"
+                     % q.replace("builtins.", ""))
+            return
+        if isinstance(node.func, ast.Attribute):
+            method = node.func.attr
+            owner = node.func.value
+            if method in MUTATING_METHODS and self.is_locked_ref(owner):
+                self.add("locked-module-mutation", node, "%s() on %s (%s)" % (
+                    method, self.text(owner), self.describe_locked(self.locked_import.get(self.root_name(owner).id))))
+            elif self.resolve(owner) == "sys.modules" and (
+                    method in MUTATING_METHODS or (first is not None and not (
+                        isinstance(first, ast.Constant) and isinstance(first.value, str)
+                        and not self.locked_module(first.value)))):
+                self.add("locked-module-mutation", node, "sys.modules.%s() reaches or replaces modules" % method)
+            elif (self.resolve(owner) in IMPORT_SYSTEM) and method in MUTATING_METHODS:
+                self.add("locked-module-mutation", node, "%s.%s() changes what imports return"
+                         % (self.resolve(owner), method))
+            elif self.resolve(owner) in STREAM_ATTRS and method in ("close", "detach"):
+                self.add("output-redirect", node, "%s.%s() cuts the report" % (self.resolve(owner), method))
+            elif self.namespace_call(owner) and method in MUTATING_METHODS:
+                self.add("dynamic-code", node, "%s() on %s writes a namespace by name" % (method, self.text(owner)))
+            elif (self.resolve(owner) or "").startswith("builtins") and method in MUTATING_METHODS:
+                self.add("builtin-override", node, "%s() on %s" % (method, self.text(owner)))
+
+    def successful_exit(self, args):
+        if not args:
+            return True
+        a = args[0]
+        if isinstance(a, ast.Constant):
+            return a.value in (0, None, False)
+        return True
+
+    def raise_(self, node):
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if exc is not None and self.resolve(exc) == "builtins.SystemExit":
+            args = node.exc.args if isinstance(node.exc, ast.Call) else []
+            if self.successful_exit(args):
+                self.add("early-exit", node, "raise SystemExit with a success status ends the run early")
+
+    def constant(self, node):
+        for line in node.value.split("\n"):
+            t = line.strip()
+            if t == "---" or any(t.startswith(k + ":") for k in self.report_keys):
+                self.add("result-block-print", node, "a string that writes the result block (%r)" % t[:40])
+                return
+
+    def text(self, node):
+        try:
+            return ast.unparse(node)[:60]
+        except Exception:
+            return "an expression"
+
+    # ---- the evaluation's result -------------------------------------------------------------
+
+    def eval_call(self, node):
+        if not isinstance(node, ast.Call):
+            return False
+        q = self.resolve(node.func)
+        if not q or not self.locked_module(q):
+            return False
+        return q.rsplit(".", 1)[-1] in self.eval_functions
+
+    def eval_results(self):
+        # name -> (scope, defining statement, line of the evaluation)
+        results = {}
+        order = sorted((n for n in ast.walk(self.tree) if isinstance(n, ast.stmt)),
+                       key=lambda n: (n.lineno, n.col_offset))
+        for call in (n for n in ast.walk(self.tree) if self.eval_call(n)):
+            child, p = call, call.parent
+            while not isinstance(p, ast.stmt):
+                passes = (
+                    isinstance(p, (ast.Dict, ast.Tuple, ast.List, ast.Await, ast.keyword, ast.Subscript))
+                    or (isinstance(p, ast.Call) and self.resolve(p.func) in PASS_THROUGH_CALLS)
+                    or (isinstance(p, ast.Attribute) and p.attr == "item")
+                    or (isinstance(p, ast.Call) and isinstance(p.func, ast.Attribute) and p.func.attr == "item"
+                        and p.func.value is child)
+                )
+                if isinstance(p, (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.IfExp)):
+                    self.add("eval-result-mutation", p, "the evaluation's return value goes through %s before it is stored"
+                             % ("arithmetic" if isinstance(p, (ast.BinOp, ast.UnaryOp)) else "a condition"))
+                    break
+                if not passes and isinstance(p, ast.Call) and child in p.args:
+                    break  # handed to another function: not tracked
+                child, p = p, p.parent
+            if isinstance(p, (ast.Assign, ast.AnnAssign)):
+                for t in (p.targets if isinstance(p, ast.Assign) else [p.target]):
+                    for name in self.target_names(t):
+                        results[name] = (self.scope_of(p), p, call.lineno)
+            elif isinstance(p, ast.stmt) and isinstance(call.parent, ast.NamedExpr):
+                results[call.parent.target.id] = (self.scope_of(call.parent, walrus=True), p, call.lineno)
+        # Values read out of a result (`val_bpb = result["val_bpb"]`) are results too.
+        for stmt in order:
+            if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+                continue
+            v = stmt.value
+            while True:
+                if isinstance(v, (ast.Subscript, ast.Attribute)):
+                    v = v.value
+                elif isinstance(v, ast.Call) and (self.resolve(v.func) in PASS_THROUGH_CALLS) and v.args:
+                    v = v.args[0]
+                elif isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "item":
+                    v = v.func.value
+                else:
+                    break
+            if isinstance(v, ast.Name) and v.id in results and results[v.id][0] is self.scope_of(stmt) \
+                    and stmt.lineno > results[v.id][1].lineno:
+                for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]):
+                    for name in self.target_names(t):
+                        if name not in results:
+                            results[name] = (self.scope_of(stmt), stmt, results[v.id][2])
+        for name, (scope, stmt, line) in results.items():
+            self.result_uses(name, scope, stmt, line)
+
+    def target_names(self, t):
+        if isinstance(t, ast.Name):
+            return [t.id]
+        if isinstance(t, (ast.Tuple, ast.List)):
+            return [n for e in t.elts for n in self.target_names(e)]
+        if isinstance(t, ast.Starred):
+            return self.target_names(t.value)
+        return []
+
+    def owner_scope(self, node, name):
+        """The scope a binding of `name` at node writes, after global / nonlocal declarations."""
+        scope = self.scope_of(node, walrus=isinstance(getattr(node, "parent", None), ast.NamedExpr))
+        for stmt in ast.walk(scope) if not isinstance(scope, ast.Module) else []:
+            if isinstance(stmt, ast.Global) and name in stmt.names:
+                return self.tree
+            if isinstance(stmt, ast.Nonlocal) and name in stmt.names:
+                return self.scope_of(scope)
+        return scope
+
+    def result_uses(self, name, scope, defining, line):
+        what = "%s holds the evaluation's result (line %d)" % (name, line)
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
+                if self.statement_of(node) is defining or self.owner_scope(node, name) is not scope:
+                    continue
+                self.add("eval-result-mutation", node, "%s; it is %s here" % (
+                    what, "deleted" if isinstance(node.ctx, ast.Del) else "reassigned"))
+            elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                root = self.root_name(node)
+                if root is not None and root.id == name and self.scope_of(node) is scope \
+                        and self.statement_of(node) is not defining:
+                    self.add("eval-result-mutation", node, "%s; %s changes it" % (what, self.text(node)))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in MUTATING_METHODS:
+                root = self.root_name(node.func.value)
+                if root is not None and root.id == name and self.scope_of(node) is scope:
+                    self.add("eval-result-mutation", node, "%s; %s() changes it" % (what, node.func.attr))
+
+
+def violations_of(source, path, req):
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as e:
+        return [{"rule": "syntax-error", "line": e.lineno or 0, "message": "does not parse: %s" % e.msg}]
+    return Checker(tree, req).run()
+
+
+def semantic(req):
+    path = req["path"]
+    after = violations_of(req["source"], path, req)
+    before = req.get("before")
+    if before is not None and after:
+        # What the unpatched file already does is not the patch's doing: compare by rule and line text.
+        lines_before = before.split("\n")
+        lines_after = req["source"].split("\n")
+        seen = {}
+        for v in violations_of(before, path, req):
+            key = (v["rule"], line_text(lines_before, v["line"]))
+            seen[key] = seen.get(key, 0) + 1
+        fresh = []
+        for v in after:
+            key = (v["rule"], line_text(lines_after, v["line"]))
+            if seen.get(key, 0) > 0:
+                seen[key] -= 1
+            else:
+                fresh.append(v)
+        after = fresh
+    after.sort(key=lambda v: v["line"])
+    return {"ok": True, "violations": after}
+
+
+def line_text(lines, n):
+    return lines[n - 1].strip() if 0 < n <= len(lines) else ""
+
+
+def main():
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+        except ValueError as e:
+            sys.stdout.write(json.dumps({"id": None, "ok": False, "error": "bad request: %s" % e}) + "\n")
+            sys.stdout.flush()
+            continue
+        try:
+            if req.get("op") == "semantic":
+                res = semantic(req)
+            elif req.get("op") == "ping":
+                res = {"ok": True, "version": list(sys.version_info[:3])}
+            else:
+                res = {"ok": False, "error": "unknown op %r" % req.get("op")}
+        except Exception as e:  # a checker bug must answer, not hang the caller
+            res = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+        res["id"] = req.get("id")
+        sys.stdout.write(json.dumps(res) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
