@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import type { TrialIds } from './isolation.js';
 import { signalGroup } from './process-group.js';
 
 export type CommandProcess = ChildProcessByStdio<Writable | null, Readable, Readable>;
@@ -36,9 +37,11 @@ export function launchScript(cwd: string, vars: Readonly<Record<string, string>>
 export class Launcher {
   private standby: CommandProcess | undefined;
 
+  /** With `ids`, the standby (and so the command) runs as that uid/gid, supplementary groups dropped. */
   constructor(
     private readonly cwd: string,
     private readonly env: Record<string, string>,
+    private readonly ids?: TrialIds,
   ) {}
 
   /** Starts a standby if none is waiting (call off the critical path, e.g. while a trial runs). */
@@ -49,6 +52,7 @@ export class Launcher {
       env: this.env,
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(this.ids ? { uid: this.ids.uid, gid: this.ids.gid } : {}),
     });
     p.stdin.on('error', () => undefined);
     p.on('error', () => undefined);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ArswarmError, Code } from '../common/errors.js';
 import { DEFAULT_PREFIX } from '../common/subjects.js';
+import type { TrialUser } from './isolation.js';
 
 /** Timings of one trial on the worker's monotonic clock (performance.now(), ms). */
 export interface TrialTimings {
@@ -78,6 +79,14 @@ export interface WorkerOptions {
   logger?: WorkerLogger;
   /** Called after every acked trial (benchmarks). @default undefined */
   onTrialTimings?: (t: TrialTimings) => void;
+  /**
+   * Who trial code runs as: `auto` isolates trials as uid/gid 65534 when the
+   * worker may switch uid (root or the capabilities in isolation.ts) and can
+   * reach its work dir as that uid, else runs them as the worker; `none`
+   * never isolates; given ids always do (the worker refuses to start when it cannot).
+   * @default 'auto'
+   */
+  trialUser?: TrialUser;
 }
 
 /** Every option present. */
@@ -158,6 +167,16 @@ const schema = z
     memorySampleMs: z.number().int().min(50).default(DEFAULT_MEMORY_SAMPLE_MS),
     logger: fn<WorkerLogger>().default(() => stderrLogger),
     onTrialTimings: fn<(t: TrialTimings) => void>().optional(),
+    trialUser: z
+      .union([
+        z.literal('auto'),
+        z.literal('none'),
+        z.object({
+          uid: z.number().int().min(1).max(0xfffffffe),
+          gid: z.number().int().min(1).max(0xfffffffe),
+        }),
+      ])
+      .default('auto'),
   })
   .refine((o) => (o.natsUser === undefined) === (o.natsPassword === undefined), {
     message: 'give both natsUser and natsPassword, or neither',

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { RunEnd } from './classify.js';
 import { ProgressTracker } from './output-parser.js';
 import type { CommandProcess, Launcher } from './launcher.js';
+import type { TrialIds } from './isolation.js';
 import { groupMembers, signalGroup } from './process-group.js';
 
 export interface RunSpec {
@@ -22,6 +23,8 @@ export interface RunSpec {
   readonly env: Record<string, string>;
   /** The trial's variables, on top of env. */
   readonly vars: Record<string, string>;
+  /** Runs the command as these ids when there is no launcher (a launcher carries its own). */
+  readonly ids?: TrialIds;
   readonly timeoutMs: number;
   readonly killGraceMs: number;
   readonly logFile: string;
@@ -84,6 +87,7 @@ export function runCommand(spec: RunSpec): Promise<RunOutcome> {
           env: { ...spec.env, ...spec.vars },
           detached: true,
           stdio: ['ignore', 'pipe', 'pipe'],
+          ...(spec.ids ? { uid: spec.ids.uid, gid: spec.ids.gid } : {}),
         });
     const spawnedAt = performance.now();
     const pgid = child.pid ?? -1;

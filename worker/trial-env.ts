@@ -20,7 +20,8 @@ export const ENV_ALLOWLIST = [
 ] as const;
 
 /** Variables a trial never receives, whatever the spec says (credentials, worker wiring). */
-const FORBIDDEN = /^(ARSWARM_(TOKEN|NATS_|CODE_ADDR)|NATS_|ANTHROPIC_|OPENAI_|AWS_SECRET|GITHUB_TOKEN)/;
+const FORBIDDEN =
+  /^(ARSWARM_(TOKEN|WORKER_TOKEN|NATS_|CODE_ADDR)|NATS_|ANTHROPIC_|OPENAI_|AWS_SECRET|GITHUB_TOKEN)/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface LoopEnvInput {

@@ -3,7 +3,7 @@
  * run, run it, publish the result, and only then ack. While it runs the
  * message gets in-progress acks so JetStream never redelivers a live trial.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JetStreamClient } from '@nats-io/jetstream';
@@ -23,6 +23,7 @@ import {
 import type { CodeCache } from './code-cache.js';
 import type { ConsumerCache } from './consumer-cache.js';
 import type { Device } from './gpus.js';
+import { trialHome, type TrialIds } from './isolation.js';
 import { pullPlan, type LadderWatch } from './ladder.js';
 import { Launcher } from './launcher.js';
 import { LogStore } from './log-store.js';
@@ -50,6 +51,8 @@ export interface TrialLoopDeps {
   readonly cache: CodeCache;
   readonly consumers: ConsumerCache;
   readonly options: ResolvedWorkerOptions;
+  /** The ids trials run as when isolation is on; undefined = as the worker. */
+  readonly trialIds?: TrialIds;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,7 +88,7 @@ export class TrialLoop {
     this.pidFile = join(deps.options.workDir, 'run', `${dir}.json`);
     this.logs = new LogStore(join(deps.options.workDir, 'logs', dir), deps.options.maxLogFiles);
     const env = loopEnv({ base: process.env, cacheEnv: deps.options.cacheEnv, gpuIndex: device.gpu?.index });
-    this.launcher = new Launcher(this.trialsDir, env);
+    this.launcher = new Launcher(this.trialsDir, env, deps.trialIds);
   }
 
   /** For heartbeats. */
@@ -106,6 +109,8 @@ export class TrialLoop {
     await this.killStale();
     await rm(this.trialsDir, { recursive: true, force: true });
     await mkdir(this.trialsDir, { recursive: true });
+    // Isolated trials may enter this dir (to reach their own tree) but not list it.
+    if (this.deps.trialIds) await chmod(this.trialsDir, 0o711);
     await mkdir(join(this.deps.options.workDir, 'run'), { recursive: true });
     await this.logs.init();
     for (const dir of Object.values(this.deps.options.cacheEnv)) await mkdir(dir, { recursive: true });
@@ -249,6 +254,7 @@ export class TrialLoop {
           signal: this.kill.signal,
           deliveryCount: msg.deliveryCount,
           launcher: this.launcher,
+          trialIds: this.deps.trialIds,
           onProgress: (p) => (this.progress = p),
           onSpawn: (pgid) => {
             void writeFile(this.pidFile, JSON.stringify({ pgid, trialId: trial.id })).catch(() => undefined);
@@ -317,7 +323,9 @@ export class TrialLoop {
 
   private async cleanup(trial: Trial): Promise<void> {
     try {
-      await this.deps.cache.remove(join(this.trialsDir, token(trial.id)));
+      const tree = join(this.trialsDir, token(trial.id));
+      await this.deps.cache.remove(tree);
+      await rm(trialHome(tree), { recursive: true, force: true });
       await this.logs.rotate();
     } catch (err) {
       this.deps.options.logger('warn', 'cleanup failed', { error: ArswarmError.from(err).message });

@@ -22,6 +22,7 @@ import { parseOutput } from './output-parser.js';
 import { applyOverrides } from './overrides.js';
 import { runCommand } from './run-command.js';
 import type { Launcher } from './launcher.js';
+import { handOver, type TrialIds } from './isolation.js';
 import { loopEnv, trialVars } from './trial-env.js';
 
 /** Output kept in memory for parsing the metric block. */
@@ -42,6 +43,8 @@ export interface TrialContext {
   readonly deliveryCount: number;
   /** Starts the command (a standby process); absent = spawn directly. */
   readonly launcher?: Launcher;
+  /** Ids the command runs as (isolation on): the work tree and a fresh HOME are handed to them first. */
+  readonly trialIds?: TrialIds;
   readonly onProgress?: (p: number) => void;
   readonly onSpawn?: (pgid: number) => void;
 }
@@ -126,6 +129,7 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
   // 2. Work tree, patch, overrides, hashes before the run.
   let watched: { locked: string[]; editable: string[] };
   let before: Map<string, string | null>;
+  let isolatedVars: Record<string, string> = {};
   try {
     await ctx.cache.checkout(trial.parentCommit, workDir);
     let changed: string[] = [];
@@ -159,6 +163,8 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
     before = await hashFiles(workDir, [...watched.locked, ...watched.editable]);
     const bad = checkLocked(before, target);
     if (bad) throw new SetupFailure(TrialStatus.INTEGRITY, bad);
+    // Last, after the hashes: from here on the trial's uid owns the tree.
+    if (ctx.trialIds) isolatedVars = await handOver(workDir, ctx.trialIds);
   } catch (err) {
     if (err instanceof SetupFailure) return fail(err.status, err.message);
     return fail(TrialStatus.INFRA, infraReason(err));
@@ -174,7 +180,8 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
     cwd: workDir,
     launcher: ctx.launcher,
     env: loopEnv({ base: process.env, cacheEnv: options.cacheEnv, gpuIndex: gpu?.index }),
-    vars: trialVars(trial),
+    vars: { ...trialVars(trial), ...isolatedVars },
+    ids: ctx.trialIds,
     timeoutMs: timeoutS * 1000,
     killGraceMs: options.killGraceMs,
     logFile,

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -18,6 +19,14 @@ import { WorkerHeartbeatSchema, WorkerState } from '../gen/arswarm/v1/trial_pb.j
 import { CodeCache, type BundleSource } from './code-cache.js';
 import { ConsumerCache } from './consumer-cache.js';
 import { selectDevices, type Device } from './gpus.js';
+import {
+  decideIsolation,
+  effectiveCaps,
+  EXPOSED_WITHOUT_ISOLATION,
+  lockDownWorkDir,
+  unreachableAncestor,
+  type Isolation,
+} from './isolation.js';
 import { LadderWatch } from './ladder.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { TrialLoop, type LoopStatus } from './trial-loop.js';
@@ -44,6 +53,7 @@ export class Worker {
   private readonly startedAtMs = Date.now();
   private drained: Promise<void> | undefined;
   private cache: CodeCache | undefined;
+  private isolationState: Isolation | undefined;
 
   constructor(options: WorkerOptions = {}) {
     this.options = resolveWorkerOptions(options);
@@ -52,6 +62,11 @@ export class Worker {
 
   get state(): WorkerLifecycle {
     return this.lifecycle;
+  }
+
+  /** Whether trials run as a separate uid, decided at start(): `ids` when on, `off` with the reason. */
+  get isolation(): Isolation | undefined {
+    return this.isolationState;
   }
 
   /** What each loop runs on (after start()). */
@@ -84,6 +99,7 @@ export class Worker {
       });
       const cache = (this.cache = new CodeCache(o.workDir, this.client, token(o.id)));
       await cache.init();
+      const isolation = (this.isolationState = await this.isolate());
       this.ladder = new LadderWatch(this.nc, this.names.controlBucket, (err) =>
         log('warn', 'waiting for the ladder in the control bucket', {
           error: ArswarmError.from(err).message,
@@ -99,6 +115,7 @@ export class Worker {
             cache,
             consumers,
             options: o,
+            trialIds: isolation.ids,
           }),
       );
       for (const l of this.loops) await l.init();
@@ -108,6 +125,9 @@ export class Worker {
         id: o.id,
         loops: this.loops.map((l) => ({ id: l.workerId, class: l.device.gpuClass })),
       });
+      if (isolation.ids)
+        log('info', 'trial isolation on', { uid: isolation.ids.uid, gid: isolation.ids.gid });
+      else log('warn', `trial isolation off: ${isolation.off}; ${EXPOSED_WITHOUT_ISOLATION}`);
       if (!(await this.ladder.ready())) return;
       this.lifecycle = 'running';
       this.running = this.loops.map((l) =>
@@ -124,6 +144,32 @@ export class Worker {
       this.lifecycle = 'failed';
       throw ArswarmError.from(err);
     }
+  }
+
+  /**
+   * Decides whether trials run as a separate uid and, when they do, locks the
+   * work dir down. `auto` falls back to running trials as the worker when the
+   * trial uid could not reach its work tree or a data cache (e.g. a work dir
+   * inside a 0700 home); given ids make that an error instead.
+   */
+  private async isolate(): Promise<Isolation> {
+    const o = this.options;
+    const iso = decideIsolation(o.trialUser, effectiveCaps(), process.getuid?.() ?? -1);
+    if (!iso.ids) return iso;
+    const trials = join(o.workDir, 'trials');
+    const caches = Object.values(o.cacheEnv);
+    await lockDownWorkDir(o.workDir, [trials], caches);
+    for (const dir of [trials, ...caches]) {
+      const bad = await unreachableAncestor(dir, iso.ids);
+      if (!bad) continue;
+      const why = `uid ${iso.ids.uid} cannot reach ${dir}: ${bad} is closed to it`;
+      if (o.trialUser === 'auto') return { off: why };
+      throw new ArswarmError(Code.FailedPrecondition, `trial isolation: ${why}`, {
+        field: 'workDir',
+        hint: 'use a work dir (and cache dirs) whose parents others may enter',
+      });
+    }
+    return iso;
   }
 
   /** Resolves when every loop has ended (after drain()). */

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ArswarmError, Code } from '../../common/errors.js';
+import { parseTrialUser } from '../trial-user.js';
 import { Worker, type WorkerLogger, type WorkerOptions } from '../../worker/index.js';
 
 function parseGpus(v: string): 'all' | 'none' | number[] {
@@ -38,6 +39,26 @@ function natsPassword(file: string | undefined, env: NodeJS.ProcessEnv): string 
   }
 }
 
+/** The worker token (CodeService): --token, a file (a mounted Secret), ARSWARM_WORKER_TOKEN, then ARSWARM_TOKEN. */
+function workerToken(
+  flag: string | undefined,
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  if (flag) return flag;
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim() || undefined;
+    } catch (err) {
+      throw new ArswarmError(Code.InvalidArgument, `cannot read the worker token file ${file}`, {
+        field: 'token-file',
+        cause: err,
+      });
+    }
+  }
+  return env.ARSWARM_WORKER_TOKEN || env.ARSWARM_TOKEN || undefined;
+}
+
 const levels = ['debug', 'info', 'warn', 'error'] as const;
 
 function logger(min: (typeof levels)[number]): WorkerLogger {
@@ -55,6 +76,8 @@ interface Flags {
   code?: string;
   prefix?: string;
   token?: string;
+  tokenFile?: string;
+  trialUser?: string;
   caCert?: string;
   gpus?: 'all' | 'none' | number[];
   workDir?: string;
@@ -80,7 +103,17 @@ export function workerCommand(): Command {
     )
     .option('--code <host:port>', 'CodeService address (env ARSWARM_CODE_ADDR)', env.ARSWARM_CODE_ADDR)
     .option('--prefix <prefix>', 'stream/subject prefix (env ARSWARM_PREFIX)', env.ARSWARM_PREFIX)
-    .option('--token <token>', 'bearer token for gRPC (env ARSWARM_TOKEN)')
+    .option('--token <token>', 'worker token for CodeService (env ARSWARM_WORKER_TOKEN or ARSWARM_TOKEN)')
+    .option(
+      '--token-file <file>',
+      'file holding the worker token (env ARSWARM_WORKER_TOKEN_FILE)',
+      env.ARSWARM_WORKER_TOKEN_FILE,
+    )
+    .option(
+      '--trial-user <user>',
+      'who trial code runs as: auto (a separate uid when root), none, UID[:GID] or a name (env ARSWARM_TRIAL_USER)',
+      env.ARSWARM_TRIAL_USER,
+    )
     .option(
       '--ca-cert <file>',
       'CA certificate (PEM) when the coordinator serves gRPC over TLS (env ARSWARM_CA_CERT)',
@@ -110,7 +143,8 @@ export function workerCommand(): Command {
         codeAddr: f.code,
         prefix: f.prefix,
         // Read here rather than as a flag default, so --help never prints a secret.
-        token: f.token || env.ARSWARM_TOKEN || undefined,
+        token: workerToken(f.token, f.tokenFile, env),
+        trialUser: f.trialUser ? parseTrialUser(f.trialUser) : undefined,
         caCertFile: f.caCert,
         gpus: f.gpus,
         workDir: f.workDir,

@@ -1,0 +1,217 @@
+/**
+ * Trial isolation (needs root, as the worker image runs): a real `arswarm
+ * worker` process with credentials in its environment and in a 0600 file runs
+ * an adversarial train.py (test/fixtures/adversary) that tries to read the
+ * environment of every ancestor process and every credential file it can
+ * find, to write into the pristine trees, the code cache and the data cache,
+ * and to publish a forged result to NATS without a login and with whatever
+ * it stole. With isolation on (the default as root) every attempt fails;
+ * with `--trial-user none` (the control) the same script gets the worker's
+ * credentials, writes the caches and publishes, so the probes can fail.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode, encode } from '../common/codec.js';
+import { sha256 } from '../common/git.js';
+import { writeNatsUsers } from '../common/nats-permissions.js';
+import { TrialResultSchema, TrialSchema, TrialStatus, type TrialResult } from '../gen/arswarm/v1/trial_pb.js';
+import { BIN, ROOT } from './support/local-swarm.js';
+import { startSecuredNats, type SecuredNats } from './support/secured-nats.js';
+import { commitFiles, exited, gitIn, startCodeServer, until } from './support/worker-harness.js';
+
+const isRoot = process.getuid?.() === 0;
+
+/** PROBE lines of the adversary: what, where, ok|denied, detail. */
+function probes(tail: string): { what: string; where: string; ok: boolean; detail: string }[] {
+  return [...tail.matchAll(/^PROBE (\S+) (\S+) (ok|denied) ?(.*)$/gm)].map((m) => ({
+    what: m[1]!,
+    where: m[2]!,
+    ok: m[3] === 'ok',
+    detail: m[4]!,
+  }));
+}
+
+describe.runIf(isRoot)('trial isolation (as root)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'arswarm-isolation-'));
+  const token = 'tok-isolation-worker-0a1b2c3d4e';
+  const apiKey = 'sk-ant-isolation-9f8e7d6c';
+  let nats: SecuredNats;
+  let code: Awaited<ReturnType<typeof startCodeServer>>;
+  let head = '';
+  let lockedSha = '';
+  let passwordFile = '';
+  const running: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    // Others may enter the test dir (mkdtemp makes it 0700), as they may /var/cache in the image.
+    chmodSync(dir, 0o755);
+    nats = await startSecuredNats(dir, `iso${process.pid}`);
+    const repo = join(dir, 'target');
+    cpSync(join(ROOT, 'test', 'fixtures', 'adversary'), repo, { recursive: true });
+    gitIn(dir, 'init', '-q', '-b', 'main', repo);
+    head = commitFiles(repo, {}, 'adversary target');
+    lockedSha = sha256(readFileSync(join(repo, 'prepare.py')));
+    code = await startCodeServer(repo);
+    // Credential files as `arswarm up` and the chart leave them: 0600, in a dir others may list.
+    mkdirSync(join(dir, 'secrets'), { mode: 0o755 });
+    passwordFile = join(dir, 'secrets', 'nats-password');
+    writeFileSync(passwordFile, nats.users.worker.password, { mode: 0o600 });
+    writeNatsUsers(join(dir, 'nats-users.yaml'), nats.server.url, nats.users);
+    mkdirSync(join(dir, 'home'), { mode: 0o700 });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await Promise.all(running.map(exited));
+    code?.server.forceShutdown();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Payloads on the finished-results subject: decoded results, and what did not decode (a forgery). */
+  async function finished(): Promise<{ results: TrialResult[]; garbage: string[] }> {
+    const out = { results: [] as TrialResult[], garbage: [] as string[] };
+    const info = await nats.jsm.streams.info(nats.names.resultsStream);
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      const m = await nats.jsm.streams.getMessage(nats.names.resultsStream, { seq }).catch(() => null);
+      if (m?.subject !== nats.names.resultFinished) continue;
+      try {
+        out.results.push(decode(TrialResultSchema, m.data));
+      } catch {
+        out.garbage.push(Buffer.from(m.data).toString());
+      }
+    }
+    return out;
+  }
+
+  /** Starts a worker, runs one adversary trial on it, stops it; the result, the worker's pid and its output. */
+  async function runAdversary(
+    id: string,
+    extra: string[],
+  ): Promise<{ r: TrialResult; pid: number; output: string; workDir: string }> {
+    const workDir = join(dir, `work-${id}`);
+    let output = '';
+    const worker = spawn(
+      process.execPath,
+      [
+        BIN,
+        'worker',
+        '--nats',
+        nats.server.url,
+        '--nats-password-file',
+        passwordFile,
+        '--code',
+        code.addr,
+        '--prefix',
+        nats.names.prefix,
+        '--gpus',
+        'none',
+        '--work-dir',
+        workDir,
+        '--cache-env',
+        `DATASET_CACHE=${join(dir, `data-${id}`)}`,
+        '--id',
+        id,
+        '--heartbeat-ms',
+        '200',
+        ...extra,
+      ],
+      {
+        env: {
+          PATH: '/usr/local/bin:/usr/bin:/bin',
+          HOME: join(dir, 'home'),
+          ARSWARM_NATS_USER: 'worker',
+          ARSWARM_WORKER_TOKEN: token,
+          ANTHROPIC_API_KEY: apiKey,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    running.push(worker);
+    worker.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    worker.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const trialId = `adv-${id}`;
+    const trial = {
+      id: trialId,
+      stage: { name: 'screen', index: 0, budgetSeconds: 1, timeoutSeconds: 30 },
+      parentCommit: head,
+      seed: 1,
+      gpuClass: 'any',
+      target: {
+        command: 'python3 train.py',
+        editable: ['train.py'],
+        locked: ['prepare.py'],
+        metric: 'val_bpb',
+        lowerIsBetter: true,
+        maxPatchBytes: 65536n,
+        lockedSha256: { 'prepare.py': lockedSha },
+      },
+    };
+    await nats.js.publish(nats.names.trials('screen'), encode(TrialSchema, trial));
+    const r = await until(
+      async () => (await finished()).results.find((x) => x.trialId === trialId),
+      40_000,
+      `the result of ${trialId}`,
+    );
+    worker.kill('SIGTERM');
+    await exited(worker);
+    return { r, pid: worker.pid!, output, workDir };
+  }
+
+  it('an isolated trial reads no credential, writes no cache and cannot publish', async () => {
+    const { r, pid, output, workDir } = await runAdversary('iso', []);
+    expect(output).toMatch(/trial isolation on/);
+    expect(r.status, r.logTail).toBe(TrialStatus.OK);
+    expect(r.logTail).toContain('uid: 65534\n');
+    const p = probes(r.logTail);
+    // The worker's environment (and every other root-owned ancestor's) is closed.
+    expect(p.find((x) => x.what === 'environ' && x.where === String(pid))).toMatchObject({ ok: false });
+    for (const x of p.filter((y) => y.what === 'environ' && y.ok)) expect(x.detail).toBe('');
+    // Credential files exist and are found, but cannot be read.
+    const reads = p.filter((x) => x.what === 'read');
+    expect(reads.map((x) => x.where)).toEqual(
+      expect.arrayContaining([passwordFile, join(dir, 'nats-users.yaml')]),
+    );
+    expect(reads.filter((x) => x.ok)).toEqual([]);
+    // Pristine trees cannot even be listed; the code cache and the data cache are not writable.
+    expect(p.find((x) => x.what === 'list')).toMatchObject({ ok: false });
+    const writes = p.filter((x) => x.what === 'write');
+    expect(writes.map((x) => x.where)).toEqual([
+      join(workDir, 'cache', 'repo.git', 'config'),
+      join(dir, 'data-iso', 'data.bin'),
+    ]);
+    expect(writes.filter((x) => x.ok)).toEqual([]);
+    expect(readFileSync(join(workDir, 'cache', 'repo.git', 'config'), 'utf8')).not.toContain('tampered');
+    // NATS: anonymous is refused, and there was nothing to log in with.
+    const pubs = p.filter((x) => x.what === 'publish');
+    expect(pubs.map((x) => x.where)).toEqual(['anonymous']);
+    expect(pubs[0]!.detail).toMatch(/Authorization Violation/i);
+    for (const secret of [token, apiKey, nats.users.worker.password]) expect(r.logTail).not.toContain(secret);
+    expect((await finished()).garbage).toEqual([]);
+  }, 60_000);
+
+  it('control: the same trial as the worker uid (--trial-user none) steals, writes and publishes', async () => {
+    const { r, pid, output, workDir } = await runAdversary('open', ['--trial-user', 'none']);
+    expect(output).toMatch(/trial isolation off: disabled/);
+    expect(output).toMatch(/can read the worker's environment/);
+    expect(r.status, r.logTail).toBe(TrialStatus.OK);
+    const p = probes(r.logTail);
+    expect(p.find((x) => x.what === 'environ' && x.where === String(pid))?.detail).toContain(
+      `ARSWARM_WORKER_TOKEN=${token}`,
+    );
+    expect(p.find((x) => x.what === 'read' && x.where === passwordFile)).toMatchObject({ ok: true });
+    expect(p.find((x) => x.what === 'list')).toMatchObject({ ok: true });
+    expect(p.filter((x) => x.what === 'write' && x.ok).map((x) => x.where)).toEqual(
+      expect.arrayContaining([
+        join(workDir, 'cache', 'repo.git', 'config'),
+        join(dir, 'data-open', 'data.bin'),
+      ]),
+    );
+    expect(p.filter((x) => x.what === 'publish' && x.ok).map((x) => x.where)).toContain('worker');
+    // The forgery really reached the results stream.
+    expect((await finished()).garbage).toContain('forged');
+  }, 60_000);
+});
