@@ -273,6 +273,17 @@ export const swarmSchema = z
       .default([]),
     /** Deliveries of one trial before it counts as failed. @default 5 */
     max_deliveries: z.number().int().min(1).max(100).default(5),
+    /**
+     * Run-wide bound of the noise gate: the chance that any change which does
+     * not really help merges during a run of `run_hours` at `run_workers`
+     * (0 = no bound: each stage's z alone). The levels of the stages above the
+     * first are tightened until the bound holds. @default 0.05
+     */
+    false_merge_rate: z.number().min(0).max(1).default(0.05),
+    /** Length of the run the bound covers, in hours (a run with `max_trials` covers at most those). @default 24 */
+    run_hours: z.number().positive().max(100_000).default(24),
+    /** Workers of the run the bound covers. @default 16 */
+    run_workers: z.number().int().min(1).max(100_000).default(16),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { judge, type StageRule } from './ladder.js';
+import { gate, judge, type StageRule } from './ladder.js';
+import { studentTQuantile } from './distributions.js';
 import { improvement } from './stats.js';
 
 const rule: StageRule = { name: 'screen', replicates: 1, maxReplicates: 3, z: 2, minDelta: 0 };
@@ -44,5 +45,38 @@ describe('judge', () => {
   it('honours min_delta', () => {
     const strict = { ...rule, minDelta: 0.05 };
     expect(judge(strict, [{ seed: 1, metric: 0.98 }], base, 3, true).kind).not.toBe('promote');
+  });
+});
+
+describe('gate', () => {
+  const three = [
+    { seed: 1, metric: 0.995 },
+    { seed: 2, metric: 0.9965 },
+    { seed: 3, metric: 0.9925 },
+  ];
+  const confirm: StageRule = { name: 'confirm', replicates: 3, maxReplicates: 3, z: 2, minDelta: 0 };
+  it('uses the t quantile of the pooled degrees of freedom, not z', () => {
+    const g = gate(confirm, three, base, true);
+    // Own paired residuals (2 df) + the baseline's spread (2 df).
+    expect(g.df).toBe(4);
+    expect(g.critical).toBeCloseTo(studentTQuantile(1 - g.alpha, 4), 10);
+    expect(g.critical).toBeGreaterThan(2);
+    expect(g.threshold).toBeCloseTo(g.critical * g.sigma, 12);
+  });
+  it('pools outside noise evidence: more df, a lower critical value', () => {
+    const alone = gate(confirm, three, base, true);
+    const pooled = gate(confirm, three, base, true, { paired: { ss: 40 * 4e-6, df: 40 } });
+    expect(pooled.df).toBe(44);
+    expect(pooled.critical).toBeLessThan(alone.critical);
+  });
+  it('cannot promote without any noise estimate unless the level asks for none', () => {
+    const one = [{ seed: 1, metric: 1.0 }];
+    expect(judge(rule, [{ seed: 1, metric: 0.9 }], one, 1, true).kind).not.toBe('promote');
+    const strictlyLower = { ...rule, z: 0 };
+    expect(judge(strictlyLower, [{ seed: 1, metric: 0.9 }], one, 1, true).kind).toBe('promote');
+  });
+  it('says which test it ran', () => {
+    const j = judge(confirm, three, base, 3, true);
+    expect(j.reason).toMatch(/t \d\.\d+ at α 0\.0228 with df 4/);
   });
 });

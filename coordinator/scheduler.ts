@@ -12,6 +12,8 @@ import { ArswarmError, Code } from '../common/errors.js';
 import type { Ledger } from './ledger/ledger.js';
 import type { CandidateView } from './ledger/state.js';
 import { judge, type StageRule } from './ladder.js';
+import { configLevels, type StageLevels } from './gate.js';
+import { NoisePool } from './noise-pool.js';
 import type { TrialFactory } from './trial-factory.js';
 import type { Merger } from './merger.js';
 import type { Intake } from './intake.js';
@@ -50,7 +52,18 @@ export interface SchedulerDeps {
 }
 
 export class Scheduler {
-  constructor(private readonly d: SchedulerDeps) {}
+  /** Stage levels under the run-wide false-merge bound (gate.ts). */
+  private readonly levels: StageLevels;
+  /** Noise pooled across heads and candidates per stage and class (noise-pool.ts). */
+  private readonly noise: NoisePool;
+
+  constructor(private readonly d: SchedulerDeps) {
+    this.levels = configLevels(d.config);
+    this.noise = new NoisePool(
+      () => d.ledger.state,
+      (name) => d.factory.stages.find((s) => s.name === name)?.replicates ?? 1,
+    );
+  }
 
   private get state() {
     return this.d.ledger.state;
@@ -135,6 +148,7 @@ export class Scheduler {
       maxReplicates: s.maxReplicates,
       z: s.rule?.z ?? 2,
       minDelta: s.rule?.minDelta ?? 0,
+      alpha: this.levels.look[stageIndex],
     };
   }
 
@@ -264,6 +278,7 @@ export class Scheduler {
       base,
       this.d.config.swarm.baseline_replicates,
       this.d.config.target.metric.direction === 'minimize',
+      this.noise.prior(stage.name, gpuClass, v.parent),
     );
     if (j.kind === 'wait') return;
     if (j.kind === 'more' && pending) return;

@@ -72,3 +72,48 @@ export function improvement(
     baselineSigma,
   };
 }
+
+/** A variance estimate kept as its parts so estimates pool: sum of squared residuals and degrees of freedom. */
+export interface NoiseSums {
+  ss: number;
+  df: number;
+}
+
+/** The empty estimate. */
+export const NO_NOISE: NoiseSums = { ss: 0, df: 0 };
+
+/** Adds variance estimates (pooled variance = Σss / Σdf). */
+export function pool(...parts: readonly NoiseSums[]): NoiseSums {
+  let ss = 0;
+  let df = 0;
+  for (const p of parts) {
+    ss += p.ss;
+    df += p.df;
+  }
+  return { ss, df };
+}
+
+/** Residual sum of squares of values around their own mean, with n − 1 degrees of freedom. */
+export function sumsOf(xs: readonly number[]): NoiseSums {
+  if (xs.length < 2) return NO_NOISE;
+  const m = mean(xs);
+  return { ss: xs.reduce((a, x) => a + (x - m) ** 2, 0), df: xs.length - 1 };
+}
+
+/**
+ * The spread of paired differences (candidate run minus the baseline run of
+ * the same seed) around their mean: an estimate of the variance of one paired
+ * difference whatever the change's true effect. Empty unless every candidate
+ * run has a pair and there are at least two.
+ */
+export function pairedSums(candidate: readonly Seeded[], baseline: readonly Seeded[]): NoiseSums {
+  const bySeed = new Map<number, number[]>();
+  for (const b of baseline) bySeed.set(b.seed, [...(bySeed.get(b.seed) ?? []), b.metric]);
+  const diffs: number[] = [];
+  for (const c of candidate) {
+    const same = bySeed.get(c.seed);
+    if (!same) return NO_NOISE;
+    diffs.push(c.metric - mean(same));
+  }
+  return sumsOf(diffs);
+}
