@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file arswarm/v1/trial.proto.
  */
 export const file_arswarm_v1_trial: GenFile = /*@__PURE__*/
-  fileDesc("ChZhcnN3YXJtL3YxL3RyaWFsLnByb3RvEgphcnN3YXJtLnYxIi0KDVByb21vdGlvblJ1bGUSCQoBehgBIAEoARIRCgltaW5fZGVsdGEYAiABKAEimgIKBVN0YWdlEgwKBG5hbWUYASABKAkSDQoFaW5kZXgYAiABKA0SJwoDZW52GAMgAygLMhouYXJzd2FybS52MS5TdGFnZS5FbnZFbnRyeRIWCg5idWRnZXRfc2Vjb25kcxgEIAEoDRIXCg90aW1lb3V0X3NlY29uZHMYBSABKA0SEgoKcmVwbGljYXRlcxgGIAEoDRIWCg5tYXhfcmVwbGljYXRlcxgHIAEoDRIZChFtaW5fZ3B1X21lbW9yeV9tYhgIIAEoDRInCgRydWxlGAkgASgLMhkuYXJzd2FybS52MS5Qcm9tb3Rpb25SdWxlGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEivQMKClRhcmdldFNwZWMSDwoHY29tbWFuZBgBIAEoCRIQCghlZGl0YWJsZRgCIAMoCRIOCgZsb2NrZWQYAyADKAkSEQoJcHJvdGVjdGVkGAQgAygJEg4KBm1ldHJpYxgFIAEoCRIXCg9sb3dlcl9pc19iZXR0ZXIYBiABKAgSFwoPbWF4X3BhdGNoX2J5dGVzGAcgASgEEj8KDWxvY2tlZF9zaGEyNTYYCCADKAsyKC5hcnN3YXJtLnYxLlRhcmdldFNwZWMuTG9ja2VkU2hhMjU2RW50cnkSLwoJb3ZlcnJpZGVzGAkgAygLMhwuYXJzd2FybS52MS5Db25zdGFudE92ZXJyaWRlEiwKA2VudhgKIAMoCzIfLmFyc3dhcm0udjEuVGFyZ2V0U3BlYy5FbnZFbnRyeRImCgVzZXR1cBgLIAEoCzIXLmFyc3dhcm0udjEuVGFyZ2V0U2V0dXAaMwoRTG9ja2VkU2hhMjU2RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIj0KEENvbnN0YW50T3ZlcnJpZGUSDAoEZmlsZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXZhbHVlGAMgASgJIlgKC1RhcmdldFNldHVwEg8KB2NvbW1hbmQYASABKAkSDgoGaW5wdXRzGAIgAygJEg8KB2Vudl92YXIYAyABKAkSFwoPdGltZW91dF9zZWNvbmRzGAQgASgNIpgCCgVUcmlhbBIKCgJpZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuYXJzd2FybS52MS5UcmlhbEtpbmQSFAoMY2FuZGlkYXRlX2lkGAMgASgJEiAKBXN0YWdlGAQgASgLMhEuYXJzd2FybS52MS5TdGFnZRIVCg1wYXJlbnRfY29tbWl0GAUgASgJEgwKBGRpZmYYBiABKAkSDAoEc2VlZBgHIAEoDRIRCglyZXBsaWNhdGUYCCABKA0SDwoHYXR0ZW1wdBgJIAEoDRIRCglncHVfY2xhc3MYCiABKAkSJgoGdGFyZ2V0GAsgASgLMhYuYXJzd2FybS52MS5UYXJnZXRTcGVjEhQKDHF1ZXVlZF9hdF9tcxgMIAEoAyLaAwoLVHJpYWxSZXN1bHQSEAoIdHJpYWxfaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcuYXJzd2FybS52MS5UcmlhbFN0YXR1cxI1CgdtZXRyaWNzGAMgAygLMiQuYXJzd2FybS52MS5UcmlhbFJlc3VsdC5NZXRyaWNzRW50cnkSDgoGbWV0cmljGAQgASgBEhYKDnBlYWtfbWVtb3J5X21iGAUgASgBEhAKCGZldGNoX21zGAYgASgEEhAKCHNldHVwX21zGAcgASgEEg4KBnJ1bl9tcxgIIAEoBBIRCglyZXBvcnRfbXMYCSABKAQSEAoIbG9nX3RhaWwYCiABKAkSEQoJZ3B1X2NsYXNzGAsgASgJEhEKCXdvcmtlcl9pZBgMIAEoCRIRCglleGl0X2NvZGUYDSABKAUSDgoGc2lnbmFsGA4gASgJEg4KBnJlYXNvbhgPIAEoCRIVCg1zdGFydGVkX2F0X21zGBAgASgDEhYKDmZpbmlzaGVkX2F0X21zGBEgASgDEiAKBXRyaWFsGBIgASgLMhEuYXJzd2FybS52MS5UcmlhbBouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASJdCgxUcmlhbFN0YXJ0ZWQSEAoIdHJpYWxfaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhEKCWdwdV9jbGFzcxgDIAEoCRIVCg1zdGFydGVkX2F0X21zGAQgASgDIqcCCg9Xb3JrZXJIZWFydGJlYXQSEQoJd29ya2VyX2lkGAEgASgJEgwKBGhvc3QYAiABKAkSEQoJZ3B1X2NsYXNzGAMgASgJEhUKDWdwdV9tZW1vcnlfbWIYBCABKAQSEQoJZ3B1X2luZGV4GAUgASgJEiYKBXN0YXRlGAYgASgOMhcuYXJzd2FybS52MS5Xb3JrZXJTdGF0ZRIYChBjdXJyZW50X3RyaWFsX2lkGAcgASgJEhAKCHByb2dyZXNzGAggASgBEhMKC3RyaWFsc19kb25lGAkgASgEEhUKDXN0YXJ0ZWRfYXRfbXMYCiABKAMSEgoKc2VudF9hdF9tcxgLIAEoAxIUCgxpZGxlX3NlY29uZHMYDCABKAESDAoEcG9vbBgNIAEoCSJYCgZMYWRkZXISIQoGc3RhZ2VzGAEgAygLMhEuYXJzd2FybS52MS5TdGFnZRIWCg5tYXhfZGVsaXZlcmllcxgCIAEoDRITCgthY2tfd2FpdF9tcxgDIAEoBCpaCglUcmlhbEtpbmQSGgoWVFJJQUxfS0lORF9VTlNQRUNJRklFRBAAEhgKFFRSSUFMX0tJTkRfQ0FORElEQVRFEAESFwoTVFJJQUxfS0lORF9CQVNFTElORRACKtIBCgtUcmlhbFN0YXR1cxIcChhUUklBTF9TVEFUVVNfVU5TUEVDSUZJRUQQABITCg9UUklBTF9TVEFUVVNfT0sQARIWChJUUklBTF9TVEFUVVNfQ1JBU0gQAhIUChBUUklBTF9TVEFUVVNfTkFOEAMSGAoUVFJJQUxfU1RBVFVTX1RJTUVPVVQQBBIUChBUUklBTF9TVEFUVVNfT09NEAUSGgoWVFJJQUxfU1RBVFVTX0lOVEVHUklUWRAGEhYKElRSSUFMX1NUQVRVU19JTkZSQRAHKpEBCgtXb3JrZXJTdGF0ZRIcChhXT1JLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFXT1JLRVJfU1RBVEVfSURMRRABEhgKFFdPUktFUl9TVEFURV9SVU5OSU5HEAISGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAMSGAoUV09SS0VSX1NUQVRFX1NUT1BQRUQQBGIGcHJvdG8z");
+  fileDesc("ChZhcnN3YXJtL3YxL3RyaWFsLnByb3RvEgphcnN3YXJtLnYxIi0KDVByb21vdGlvblJ1bGUSCQoBehgBIAEoARIRCgltaW5fZGVsdGEYAiABKAEimgIKBVN0YWdlEgwKBG5hbWUYASABKAkSDQoFaW5kZXgYAiABKA0SJwoDZW52GAMgAygLMhouYXJzd2FybS52MS5TdGFnZS5FbnZFbnRyeRIWCg5idWRnZXRfc2Vjb25kcxgEIAEoDRIXCg90aW1lb3V0X3NlY29uZHMYBSABKA0SEgoKcmVwbGljYXRlcxgGIAEoDRIWCg5tYXhfcmVwbGljYXRlcxgHIAEoDRIZChFtaW5fZ3B1X21lbW9yeV9tYhgIIAEoDRInCgRydWxlGAkgASgLMhkuYXJzd2FybS52MS5Qcm9tb3Rpb25SdWxlGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi6wMKClRhcmdldFNwZWMSDwoHY29tbWFuZBgBIAEoCRIQCghlZGl0YWJsZRgCIAMoCRIOCgZsb2NrZWQYAyADKAkSEQoJcHJvdGVjdGVkGAQgAygJEg4KBm1ldHJpYxgFIAEoCRIXCg9sb3dlcl9pc19iZXR0ZXIYBiABKAgSFwoPbWF4X3BhdGNoX2J5dGVzGAcgASgEEj8KDWxvY2tlZF9zaGEyNTYYCCADKAsyKC5hcnN3YXJtLnYxLlRhcmdldFNwZWMuTG9ja2VkU2hhMjU2RW50cnkSLwoJb3ZlcnJpZGVzGAkgAygLMhwuYXJzd2FybS52MS5Db25zdGFudE92ZXJyaWRlEiwKA2VudhgKIAMoCzIfLmFyc3dhcm0udjEuVGFyZ2V0U3BlYy5FbnZFbnRyeRImCgVzZXR1cBgLIAEoCzIXLmFyc3dhcm0udjEuVGFyZ2V0U2V0dXASLAoJaW50ZWdyaXR5GAwgASgLMhkuYXJzd2FybS52MS5JbnRlZ3JpdHlTcGVjGjMKEUxvY2tlZFNoYTI1NkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLQAgoNSW50ZWdyaXR5U3BlYxIQCghzZW1hbnRpYxgBIAEoCBIWCg5ldmFsX2Z1bmN0aW9ucxgCIAMoCRIUCgxsb2NrZWRfbmFtZXMYAyADKAkSEwoLcmVwb3J0X2tleXMYBCADKAkSKAoGZnJvemVuGAUgAygLMhguYXJzd2FybS52MS5Gcm96ZW5SZWdpb24SOgoQdHJhaW5pbmdfc2Vjb25kcxgGIAEoDjIgLmFyc3dhcm0udjEuVHJhaW5pbmdTZWNvbmRzQ2hlY2sSHgoWd2FsbF90b2xlcmFuY2Vfc2Vjb25kcxgHIAEoARIfChd3YWxsX3RvbGVyYW5jZV9mcmFjdGlvbhgIIAEoARIgChhidWRnZXRfdG9sZXJhbmNlX3NlY29uZHMYCSABKAESIQoZYnVkZ2V0X3RvbGVyYW5jZV9mcmFjdGlvbhgKIAEoASJICgxGcm96ZW5SZWdpb24SDAoEZmlsZRgBIAEoCRIVCg1zdGFydF9wYXR0ZXJuGAIgASgJEhMKC2VuZF9wYXR0ZXJuGAMgASgJIj0KEENvbnN0YW50T3ZlcnJpZGUSDAoEZmlsZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXZhbHVlGAMgASgJIlgKC1RhcmdldFNldHVwEg8KB2NvbW1hbmQYASABKAkSDgoGaW5wdXRzGAIgAygJEg8KB2Vudl92YXIYAyABKAkSFwoPdGltZW91dF9zZWNvbmRzGAQgASgNIpgCCgVUcmlhbBIKCgJpZBgBIAEoCRIjCgRraW5kGAIgASgOMhUuYXJzd2FybS52MS5UcmlhbEtpbmQSFAoMY2FuZGlkYXRlX2lkGAMgASgJEiAKBXN0YWdlGAQgASgLMhEuYXJzd2FybS52MS5TdGFnZRIVCg1wYXJlbnRfY29tbWl0GAUgASgJEgwKBGRpZmYYBiABKAkSDAoEc2VlZBgHIAEoDRIRCglyZXBsaWNhdGUYCCABKA0SDwoHYXR0ZW1wdBgJIAEoDRIRCglncHVfY2xhc3MYCiABKAkSJgoGdGFyZ2V0GAsgASgLMhYuYXJzd2FybS52MS5UYXJnZXRTcGVjEhQKDHF1ZXVlZF9hdF9tcxgMIAEoAyLaAwoLVHJpYWxSZXN1bHQSEAoIdHJpYWxfaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcuYXJzd2FybS52MS5UcmlhbFN0YXR1cxI1CgdtZXRyaWNzGAMgAygLMiQuYXJzd2FybS52MS5UcmlhbFJlc3VsdC5NZXRyaWNzRW50cnkSDgoGbWV0cmljGAQgASgBEhYKDnBlYWtfbWVtb3J5X21iGAUgASgBEhAKCGZldGNoX21zGAYgASgEEhAKCHNldHVwX21zGAcgASgEEg4KBnJ1bl9tcxgIIAEoBBIRCglyZXBvcnRfbXMYCSABKAQSEAoIbG9nX3RhaWwYCiABKAkSEQoJZ3B1X2NsYXNzGAsgASgJEhEKCXdvcmtlcl9pZBgMIAEoCRIRCglleGl0X2NvZGUYDSABKAUSDgoGc2lnbmFsGA4gASgJEg4KBnJlYXNvbhgPIAEoCRIVCg1zdGFydGVkX2F0X21zGBAgASgDEhYKDmZpbmlzaGVkX2F0X21zGBEgASgDEiAKBXRyaWFsGBIgASgLMhEuYXJzd2FybS52MS5UcmlhbBouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASJdCgxUcmlhbFN0YXJ0ZWQSEAoIdHJpYWxfaWQYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhEKCWdwdV9jbGFzcxgDIAEoCRIVCg1zdGFydGVkX2F0X21zGAQgASgDIqcCCg9Xb3JrZXJIZWFydGJlYXQSEQoJd29ya2VyX2lkGAEgASgJEgwKBGhvc3QYAiABKAkSEQoJZ3B1X2NsYXNzGAMgASgJEhUKDWdwdV9tZW1vcnlfbWIYBCABKAQSEQoJZ3B1X2luZGV4GAUgASgJEiYKBXN0YXRlGAYgASgOMhcuYXJzd2FybS52MS5Xb3JrZXJTdGF0ZRIYChBjdXJyZW50X3RyaWFsX2lkGAcgASgJEhAKCHByb2dyZXNzGAggASgBEhMKC3RyaWFsc19kb25lGAkgASgEEhUKDXN0YXJ0ZWRfYXRfbXMYCiABKAMSEgoKc2VudF9hdF9tcxgLIAEoAxIUCgxpZGxlX3NlY29uZHMYDCABKAESDAoEcG9vbBgNIAEoCSJYCgZMYWRkZXISIQoGc3RhZ2VzGAEgAygLMhEuYXJzd2FybS52MS5TdGFnZRIWCg5tYXhfZGVsaXZlcmllcxgCIAEoDRITCgthY2tfd2FpdF9tcxgDIAEoBCqhAQoUVHJhaW5pbmdTZWNvbmRzQ2hlY2sSJgoiVFJBSU5JTkdfU0VDT05EU19DSEVDS19VTlNQRUNJRklFRBAAEh4KGlRSQUlOSU5HX1NFQ09ORFNfQ0hFQ0tfQUxMEAESIQodVFJBSU5JTkdfU0VDT05EU19DSEVDS19CVURHRVQQAhIeChpUUkFJTklOR19TRUNPTkRTX0NIRUNLX09GRhADKloKCVRyaWFsS2luZBIaChZUUklBTF9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUVFJJQUxfS0lORF9DQU5ESURBVEUQARIXChNUUklBTF9LSU5EX0JBU0VMSU5FEAIq0gEKC1RyaWFsU3RhdHVzEhwKGFRSSUFMX1NUQVRVU19VTlNQRUNJRklFRBAAEhMKD1RSSUFMX1NUQVRVU19PSxABEhYKElRSSUFMX1NUQVRVU19DUkFTSBACEhQKEFRSSUFMX1NUQVRVU19OQU4QAxIYChRUUklBTF9TVEFUVVNfVElNRU9VVBAEEhQKEFRSSUFMX1NUQVRVU19PT00QBRIaChZUUklBTF9TVEFUVVNfSU5URUdSSVRZEAYSFgoSVFJJQUxfU1RBVFVTX0lORlJBEAcqkQEKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEVdPUktFUl9TVEFURV9JRExFEAESGAoUV09SS0VSX1NUQVRFX1JVTk5JTkcQAhIZChVXT1JLRVJfU1RBVEVfRFJBSU5JTkcQAxIYChRXT1JLRVJfU1RBVEVfU1RPUFBFRBAEYgZwcm90bzM");
 
 /**
  * How a stage decides that a candidate moves up the ladder.
@@ -183,6 +183,14 @@ export type TargetSpec = Message<"arswarm.v1.TargetSpec"> & {
    * @generated from field: arswarm.v1.TargetSetup setup = 11;
    */
   setup?: TargetSetup | undefined;
+
+  /**
+   * Semantic patch checks and output integrity (unset: none, as from a
+   * coordinator that predates them).
+   *
+   * @generated from field: arswarm.v1.IntegritySpec integrity = 12;
+   */
+  integrity?: IntegritySpec | undefined;
 };
 
 /**
@@ -191,6 +199,114 @@ export type TargetSpec = Message<"arswarm.v1.TargetSpec"> & {
  */
 export const TargetSpecSchema: GenMessage<TargetSpec> = /*@__PURE__*/
   messageDesc(file_arswarm_v1_trial, 2);
+
+/**
+ * What a patched editable file may not do to the locked evaluation, and how a
+ * run's report is checked. docs/reliability.md describes every rule.
+ *
+ * @generated from message arswarm.v1.IntegritySpec
+ */
+export type IntegritySpec = Message<"arswarm.v1.IntegritySpec"> & {
+  /**
+   * Run the Python (ast) checks on the patch's .py files before the run.
+   *
+   * @generated from field: bool semantic = 1;
+   */
+  semantic: boolean;
+
+  /**
+   * Locked functions whose return value is the metric (e.g. evaluate_bpb).
+   *
+   * @generated from field: repeated string eval_functions = 2;
+   */
+  evalFunctions: string[];
+
+  /**
+   * Names no patch may rebind besides those imported from locked files.
+   *
+   * @generated from field: repeated string locked_names = 3;
+   */
+  lockedNames: string[];
+
+  /**
+   * Keys of the result block (the metric, training_seconds).
+   *
+   * @generated from field: repeated string report_keys = 4;
+   */
+  reportKeys: string[];
+
+  /**
+   * @generated from field: repeated arswarm.v1.FrozenRegion frozen = 5;
+   */
+  frozen: FrozenRegion[];
+
+  /**
+   * @generated from field: arswarm.v1.TrainingSecondsCheck training_seconds = 6;
+   */
+  trainingSeconds: TrainingSecondsCheck;
+
+  /**
+   * training_seconds <= measured run seconds * (1 + fraction) + seconds.
+   *
+   * @generated from field: double wall_tolerance_seconds = 7;
+   */
+  wallToleranceSeconds: number;
+
+  /**
+   * @generated from field: double wall_tolerance_fraction = 8;
+   */
+  wallToleranceFraction: number;
+
+  /**
+   * training_seconds <= stage budget * (1 + fraction) + seconds.
+   *
+   * @generated from field: double budget_tolerance_seconds = 9;
+   */
+  budgetToleranceSeconds: number;
+
+  /**
+   * @generated from field: double budget_tolerance_fraction = 10;
+   */
+  budgetToleranceFraction: number;
+};
+
+/**
+ * Describes the message arswarm.v1.IntegritySpec.
+ * Use `create(IntegritySpecSchema)` to create a new message.
+ */
+export const IntegritySpecSchema: GenMessage<IntegritySpec> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_trial, 3);
+
+/**
+ * Lines of an editable file no patch may add to, remove or reorder: from the
+ * first line matching start_pattern to the first after it matching
+ * end_pattern (empty: the end of the file).
+ *
+ * @generated from message arswarm.v1.FrozenRegion
+ */
+export type FrozenRegion = Message<"arswarm.v1.FrozenRegion"> & {
+  /**
+   * @generated from field: string file = 1;
+   */
+  file: string;
+
+  /**
+   * @generated from field: string start_pattern = 2;
+   */
+  startPattern: string;
+
+  /**
+   * @generated from field: string end_pattern = 3;
+   */
+  endPattern: string;
+};
+
+/**
+ * Describes the message arswarm.v1.FrozenRegion.
+ * Use `create(FrozenRegionSchema)` to create a new message.
+ */
+export const FrozenRegionSchema: GenMessage<FrozenRegion> = /*@__PURE__*/
+  messageDesc(file_arswarm_v1_trial, 4);
 
 /**
  * Rewrites `NAME = ...` at module level in a file before the run (for targets
@@ -220,7 +336,7 @@ export type ConstantOverride = Message<"arswarm.v1.ConstantOverride"> & {
  * Use `create(ConstantOverrideSchema)` to create a new message.
  */
 export const ConstantOverrideSchema: GenMessage<ConstantOverride> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 3);
+  messageDesc(file_arswarm_v1_trial, 5);
 
 /**
  * A command a worker runs once per distinct content of `inputs` (e.g.
@@ -258,7 +374,7 @@ export type TargetSetup = Message<"arswarm.v1.TargetSetup"> & {
  * Use `create(TargetSetupSchema)` to create a new message.
  */
 export const TargetSetupSchema: GenMessage<TargetSetup> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 4);
+  messageDesc(file_arswarm_v1_trial, 6);
 
 /**
  * One run of one commit (+ patch) at one stage with one seed on one GPU.
@@ -341,7 +457,7 @@ export type Trial = Message<"arswarm.v1.Trial"> & {
  * Use `create(TrialSchema)` to create a new message.
  */
 export const TrialSchema: GenMessage<Trial> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 5);
+  messageDesc(file_arswarm_v1_trial, 7);
 
 /**
  * @generated from message arswarm.v1.TrialResult
@@ -451,7 +567,7 @@ export type TrialResult = Message<"arswarm.v1.TrialResult"> & {
  * Use `create(TrialResultSchema)` to create a new message.
  */
 export const TrialResultSchema: GenMessage<TrialResult> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 6);
+  messageDesc(file_arswarm_v1_trial, 8);
 
 /**
  * A worker saying it has begun a trial (not a ledger fact until recorded).
@@ -485,7 +601,7 @@ export type TrialStarted = Message<"arswarm.v1.TrialStarted"> & {
  * Use `create(TrialStartedSchema)` to create a new message.
  */
 export const TrialStartedSchema: GenMessage<TrialStarted> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 7);
+  messageDesc(file_arswarm_v1_trial, 9);
 
 /**
  * @generated from message arswarm.v1.WorkerHeartbeat
@@ -566,7 +682,7 @@ export type WorkerHeartbeat = Message<"arswarm.v1.WorkerHeartbeat"> & {
  * Use `create(WorkerHeartbeatSchema)` to create a new message.
  */
 export const WorkerHeartbeatSchema: GenMessage<WorkerHeartbeat> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 8);
+  messageDesc(file_arswarm_v1_trial, 10);
 
 /**
  * The ladder as workers see it (control KV key "ladder"): which stage queues
@@ -600,7 +716,44 @@ export type Ladder = Message<"arswarm.v1.Ladder"> & {
  * Use `create(LadderSchema)` to create a new message.
  */
 export const LadderSchema: GenMessage<Ladder> = /*@__PURE__*/
-  messageDesc(file_arswarm_v1_trial, 9);
+  messageDesc(file_arswarm_v1_trial, 11);
+
+/**
+ * How a reported training_seconds is checked.
+ *
+ * @generated from enum arswarm.v1.TrainingSecondsCheck
+ */
+export enum TrainingSecondsCheck {
+  /**
+   * @generated from enum value: TRAINING_SECONDS_CHECK_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Against the measured run and the stage budget.
+   *
+   * @generated from enum value: TRAINING_SECONDS_CHECK_ALL = 1;
+   */
+  ALL = 1,
+
+  /**
+   * Against the stage budget only (targets that simulate time).
+   *
+   * @generated from enum value: TRAINING_SECONDS_CHECK_BUDGET = 2;
+   */
+  BUDGET = 2,
+
+  /**
+   * @generated from enum value: TRAINING_SECONDS_CHECK_OFF = 3;
+   */
+  OFF = 3,
+}
+
+/**
+ * Describes the enum arswarm.v1.TrainingSecondsCheck.
+ */
+export const TrainingSecondsCheckSchema: GenEnum<TrainingSecondsCheck> = /*@__PURE__*/
+  enumDesc(file_arswarm_v1_trial, 0);
 
 /**
  * @generated from enum arswarm.v1.TrialKind
@@ -626,7 +779,7 @@ export enum TrialKind {
  * Describes the enum arswarm.v1.TrialKind.
  */
 export const TrialKindSchema: GenEnum<TrialKind> = /*@__PURE__*/
-  enumDesc(file_arswarm_v1_trial, 0);
+  enumDesc(file_arswarm_v1_trial, 1);
 
 /**
  * @generated from enum arswarm.v1.TrialStatus
@@ -685,7 +838,7 @@ export enum TrialStatus {
  * Describes the enum arswarm.v1.TrialStatus.
  */
 export const TrialStatusSchema: GenEnum<TrialStatus> = /*@__PURE__*/
-  enumDesc(file_arswarm_v1_trial, 1);
+  enumDesc(file_arswarm_v1_trial, 2);
 
 /**
  * @generated from enum arswarm.v1.WorkerState
@@ -721,5 +874,5 @@ export enum WorkerState {
  * Describes the enum arswarm.v1.WorkerState.
  */
 export const WorkerStateSchema: GenEnum<WorkerState> = /*@__PURE__*/
-  enumDesc(file_arswarm_v1_trial, 2);
+  enumDesc(file_arswarm_v1_trial, 3);
 
