@@ -4,6 +4,7 @@
  * at the edge.
  */
 import { z } from 'zod';
+import { DEFAULT_INTEGRITY, integritySchema } from './integrity-config.js';
 import { refineTargetRules } from './config-target-rules.js';
 
 const envMap = z.record(
@@ -110,6 +111,8 @@ export const targetSchema = z
     setup: targetSetupSchema.optional(),
     /** Largest diff accepted, in bytes. @default 65536 */
     max_patch_bytes: z.number().int().positive().max(10_000_000).default(65_536),
+    /** Semantic patch checks and output integrity (docs/reliability.md). @default every check on, no frozen region */
+    integrity: integritySchema.default(DEFAULT_INTEGRITY),
   })
   .strict();
 
