@@ -10,6 +10,7 @@ export class WorkersView {
   private readonly workers = new Map<string, WorkerHeartbeat>();
   private stopped = false;
   private iter?: { stop(): void };
+  private startedAt = Infinity;
 
   constructor(private readonly lostMs = DEFAULT_WORKER_LOST_MS) {}
 
@@ -17,6 +18,7 @@ export class WorkersView {
   async start(kv: KV): Promise<void> {
     const w = await kv.watch();
     this.iter = w;
+    this.startedAt = Date.now();
     void (async () => {
       for await (const e of w) {
         if (this.stopped) break;
@@ -35,6 +37,15 @@ export class WorkersView {
   /** Heartbeats seen within the lost window. */
   live(now = Date.now()): WorkerHeartbeat[] {
     return [...this.workers.values()].filter((w) => now - Number(w.sentAtMs) < this.lostMs);
+  }
+
+  /**
+   * Whether the view has watched for a whole lost window, so every live
+   * worker has sent a heartbeat since: a class missing from it is gone, not
+   * just late (decisions such as re-routing a class's work wait for this).
+   */
+  warm(now = Date.now()): boolean {
+    return now - this.startedAt >= this.lostMs;
   }
 
   classes(): string[] {

@@ -2,7 +2,7 @@
 // journal, refreshed from the coordinator's event stream.
 import { Api, ApiError, initialToken, saveToken } from './api.js';
 import { COLORS, stageChart } from './chart.js';
-import { h, journalTable, num, reviewCard, statusFigures, workersTable } from './views.js';
+import { h, journalTable, num, reviewCard, statusFigures, waitingNotes, workersTable } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 const ROLES = ['viewer', 'reviewer', 'admin'];
@@ -56,6 +56,7 @@ async function refresh() {
     });
     banner('');
     show($('figures'), statusFigures(status));
+    show($('waiting'), waitingNotes(status));
     const meta = { metric: progress.metric, lowerIsBetter: !!progress.lowerIsBetter };
     show(
       $('charts'),

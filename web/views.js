@@ -62,7 +62,28 @@ export function statusFigures(s) {
     fig('merges', String(num(s.merges)), { 'data-testid': 'merges' }),
     fig('cost', `$${num(s.costUsd).toFixed(2)}`),
     s.paused ? fig('swarm', 'paused', { class: 'fig paused' }) : fig('swarm', 'running'),
-  ];
+    s.proposersExhausted
+      ? fig('proposers', 'exhausted', { class: 'fig paused', title: s.proposersExhausted })
+      : null,
+  ].filter(Boolean);
+}
+
+/** Work no live worker can run, and stages no live worker may run: one line each (empty when none). */
+export function waitingNotes(s) {
+  const lines = [];
+  for (const st of s.stages || []) {
+    const trials = num(st.waiting);
+    const candidates = num(st.waitingCandidates);
+    if (!trials && !candidates) continue;
+    const parts = [
+      trials ? `${trials} trial${trials === 1 ? '' : 's'}` : '',
+      candidates ? `${candidates} candidate${candidates === 1 ? '' : 's'}` : '',
+    ].filter(Boolean);
+    lines.push(`${st.name}: ${parts.join(', ')} waiting for ${st.waitingFor}`);
+  }
+  for (const w of s.warnings || []) lines.push(`warning: ${w}`);
+  if (s.proposersExhausted) lines.push(`proposers exhausted: ${s.proposersExhausted}`);
+  return lines.map((l) => h('p', { class: 'warning', 'data-testid': 'waiting' }, l));
 }
 
 export function workersTable(workers) {

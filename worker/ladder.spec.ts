@@ -34,7 +34,7 @@ describe('pullPlan', () => {
       'stage_screen_H100-80GB',
       'stage_screen_any',
     ]);
-    expect(p.longPoll?.consumer).toBe('stage_screen_any');
+    expect(p.longPoll.map((t) => t.consumer)).toEqual(['stage_screen_H100-80GB', 'stage_screen_any']);
   });
 
   it('skips stages needing more GPU memory than the device has; CPU takes only stages without a floor', () => {
@@ -46,5 +46,15 @@ describe('pullPlan', () => {
       'stage_screen_cpu',
       'stage_screen_any',
     ]);
+  });
+
+  it('uses the same memory rule as the coordinator: a floor at exactly the device memory admits it', () => {
+    const exact = create(LadderSchema, { stages: [{ name: 'scale', index: 0, minGpuMemoryMb: 23_028 }] });
+    expect(pullPlan(exact, a10, n).sweep.map((t) => t.consumer)).toEqual([
+      'stage_scale_A10G-24GB',
+      'stage_scale_any',
+    ]);
+    expect(pullPlan(exact, { gpuClass: 'cpu', memoryMb: 0 }, n).sweep).toEqual([]);
+    expect(pullPlan(exact, { gpuClass: 'cpu', memoryMb: 0 }, n).longPoll).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { decode } from '../common/codec.js';
+import { canRunStage } from '../common/eligibility.js';
 import { ANY_GPU_CLASS, type Names } from '../common/subjects.js';
 import { LadderSchema, type Ladder } from '../gen/arswarm/v1/trial_pb.js';
 import type { Device } from './gpus.js';
@@ -22,13 +23,17 @@ export interface PullTarget {
 export interface PullPlan {
   /** Asked with no_wait, highest stage first, own class before `any`. */
   readonly sweep: PullTarget[];
-  /** Long-polled when the sweep finds nothing: the lowest eligible stage's `any` queue. */
-  readonly longPoll: PullTarget | undefined;
+  /**
+   * Long-polled when the sweep finds nothing, the first of these that exists:
+   * the lowest eligible stage's queue of the device's own class (where the
+   * coordinator pins candidates and baselines), then its `any` queue.
+   */
+  readonly longPoll: PullTarget[];
 }
 
 /** Whether a device may run a stage: CPU devices (memory 0) only take stages without a memory floor. */
 export function eligible(minGpuMemoryMb: number, device: Device): boolean {
-  return minGpuMemoryMb === 0 || (device.gpu !== undefined && device.memoryMb >= minGpuMemoryMb);
+  return canRunStage(minGpuMemoryMb, device.gpu === undefined ? 0 : device.memoryMb);
 }
 
 /** The pull order for a device. */
@@ -43,10 +48,11 @@ export function pullPlan(ladder: Ladder, device: Device, n: Names): PullPlan {
     sweep.push({ stage: s.name, consumer: n.stageConsumer(s.name, ANY_GPU_CLASS) });
   }
   const lowest = stages.at(-1);
-  return {
-    sweep,
-    longPoll: lowest && { stage: lowest.name, consumer: n.stageConsumer(lowest.name, ANY_GPU_CLASS) },
-  };
+  const longPoll: PullTarget[] = [];
+  if (lowest && device.gpuClass !== ANY_GPU_CLASS)
+    longPoll.push({ stage: lowest.name, consumer: n.stageConsumer(lowest.name, device.gpuClass) });
+  if (lowest) longPoll.push({ stage: lowest.name, consumer: n.stageConsumer(lowest.name, ANY_GPU_CLASS) });
+  return { sweep, longPoll };
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>

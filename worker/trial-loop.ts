@@ -182,11 +182,17 @@ export class TrialLoop {
       const m = await pullOne(nc, names.trialsStream, t.consumer, { noWait: true });
       if (m) return m;
     }
-    if (!plan.longPoll || this.stopping || !(await this.deps.consumers.exists(plan.longPoll.consumer))) {
+    let poll: string | undefined;
+    for (const t of plan.longPoll)
+      if (!this.stopping && (await this.deps.consumers.exists(t.consumer))) {
+        poll = t.consumer;
+        break;
+      }
+    if (!poll) {
       await sleep(options.pollExpiresMs);
       return null;
     }
-    return pullOne(nc, names.trialsStream, plan.longPoll.consumer, { expiresMs: options.pollExpiresMs });
+    return pullOne(nc, names.trialsStream, poll, { expiresMs: options.pollExpiresMs });
   }
 
   /** Runs one pulled trial; resolves to the status it reported (undefined when none was). */

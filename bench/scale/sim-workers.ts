@@ -310,7 +310,9 @@ export class SimFleet {
     const lowest = stages.at(-1);
     const expiresMs = this.o.pollExpiresMs ?? 1000;
     if (!lowest || this.stopping) return null;
-    const consumer = this.names.stageConsumer(lowest.name, ANY_GPU_CLASS);
+    // The coordinator pins work to a class queue; `any` only holds work queued before any worker was seen.
+    const own = this.names.stageConsumer(lowest.name, SIM_GPU_CLASS);
+    const consumer = (await c.consumers.exists(own)) ? own : this.names.stageConsumer(lowest.name, ANY_GPU_CLASS);
     if (!(await c.consumers.exists(consumer))) {
       await sleep(expiresMs);
       return null;

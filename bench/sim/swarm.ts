@@ -161,7 +161,7 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
       merger: new Merger(repo, config),
       intake,
       publish: async (t) => queue.push(t),
-      workerClasses: () => [SIM_GPU_CLASS],
+      fleet: () => [{ gpuClass: SIM_GPU_CLASS, memoryMb: 0, workers: o.workers }],
       workerCount: () => o.workers,
       log,
     });

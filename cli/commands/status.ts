@@ -34,6 +34,19 @@ export function statusCommand(): Command {
             ]),
           ),
       );
+      // Work no live worker can run never blocks the rest; say what it waits for.
+      for (const st of s.stages) {
+        if (!st.waiting && !st.waitingCandidates) continue;
+        const parts = [
+          st.waiting ? `${st.waiting} trial${st.waiting === 1 ? '' : 's'}` : '',
+          st.waitingCandidates
+            ? `${st.waitingCandidates} candidate${st.waitingCandidates === 1 ? '' : 's'}`
+            : '',
+        ].filter(Boolean);
+        console.log(`${st.name}: ${parts.join(', ')} waiting for ${st.waitingFor}`);
+      }
+      for (const w of s.warnings) console.log(`warning: ${w}`);
+      if (s.proposersExhausted) console.log(`proposers exhausted: ${s.proposersExhausted}`);
       const pools = s.pools.map((p) => `${p.pool} ${p.ready}/${p.desired}`).join(', ');
       console.log(
         `\nworkers ${s.workers.length}${pools ? ` (pools: ${pools})` : ''}, idle ${duration(s.workerIdleSeconds)} in total`,

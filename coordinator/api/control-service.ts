@@ -16,6 +16,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { CandidateView } from '../ledger/state.js';
 import { resultsTsv } from '../results-tsv.js';
 import type { WorkerScaler } from '../scaler.js';
+import type { StageWaiting } from '../waiting.js';
 import type { WorkersView } from '../workers-view.js';
 import { authorizationOf, bindIdentity, identityOf, METHOD_ROLES, type Authenticator } from './auth.js';
 import { progress } from './progress.js';
@@ -39,6 +40,12 @@ export interface ControlHost {
   decide(candidateId: string, approve: boolean, note: string, reviewer: string): Promise<void>;
   setPaused(paused: boolean, by: string, reason?: string): Promise<void>;
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /** Work no live worker can run, per stage. */
+  waitingWork?(): ReadonlyMap<string, StageWaiting>;
+  /** Stages no live worker can run. */
+  stageWarnings?(): string[];
+  /** Why no proposer offers anything more at the head. */
+  proposersExhausted?(): string | undefined;
 }
 
 function text(value: string, field: string, max = MAX_NOTE_CHARS): string {
@@ -71,6 +78,9 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
         state: state(),
         workers: host.workers.live(),
         pools: (await host.scaler?.current().catch(() => [])) ?? [],
+        waiting: host.waitingWork?.(),
+        warnings: host.stageWarnings?.(),
+        proposersExhausted: host.proposersExhausted?.(),
       });
     },
 

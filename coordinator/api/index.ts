@@ -71,7 +71,11 @@ export class ControlApi {
       impl: this.impl,
       auth: this.auth,
       webDir: this.o.webDir ?? WEB_DIR,
-      metrics: () => metricsText(config, h.ledger.state, h.workers.live()),
+      metrics: () =>
+        metricsText(config, h.ledger.state, h.workers.live(), Date.now(), {
+          waiting: h.waitingWork?.(),
+          proposersExhausted: h.proposersExhausted?.(),
+        }),
       ready: this.o.ready,
       tls: this.tls,
     });

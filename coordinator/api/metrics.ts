@@ -8,6 +8,7 @@ import { CandidateState, type Candidate } from '../../gen/arswarm/v1/candidate_p
 import { TrialStatus, WorkerState, type WorkerHeartbeat } from '../../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../../common/config.js';
 import type { LedgerState } from '../ledger/state.js';
+import type { StageWaiting } from '../waiting.js';
 import { resultsPerMinute } from './views.js';
 
 type Labels = Record<string, string>;
@@ -41,6 +42,12 @@ export function metricsText(
   s: LedgerState,
   workers: WorkerHeartbeat[],
   now = Date.now(),
+  extra: {
+    /** Work no live worker can run, per stage. */
+    waiting?: ReadonlyMap<string, StageWaiting>;
+    /** Why no proposer offers anything more, if so. */
+    proposersExhausted?: string;
+  } = {},
 ): string {
   const lowerIsBetter = config.target.metric.direction === 'minimize';
   const queued = new Map<string, number>(s.stageNames.map((n) => [n, 0]));
@@ -143,6 +150,21 @@ export function metricsText(
   );
   e.family('arswarm_results_per_minute', 'gauge', 'Trial results per minute over the last 5 minutes.', [
     [{}, resultsPerMinute(s, now)],
+  ]);
+  e.family(
+    'arswarm_trials_waiting',
+    'gauge',
+    'Queued trials no live worker can run (a class that left, a memory floor above every live GPU), per stage.',
+    [...(extra.waiting ?? [])].map(([stage, w]) => [{ stage, waiting_for: w.waitingFor }, w.trials]),
+  );
+  e.family(
+    'arswarm_candidates_waiting',
+    'gauge',
+    'Active candidates at a stage no live worker may run, per stage.',
+    [...(extra.waiting ?? [])].map(([stage, w]) => [{ stage, waiting_for: w.waitingFor }, w.candidates]),
+  );
+  e.family('arswarm_proposers_exhausted', 'gauge', '1 while no proposer offers anything more at the head.', [
+    [{}, extra.proposersExhausted ? 1 : 0],
   ]);
   e.family('arswarm_paused', 'gauge', '1 while no new candidates start.', [[{}, s.paused ? 1 : 0]]);
   e.family('arswarm_ledger_events_total', 'counter', 'Events in the ledger.', [[{}, s.events]]);

@@ -18,6 +18,7 @@ import type { WorkerHeartbeat } from '../../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../../common/config.js';
 import type { CandidateView, LedgerState } from '../ledger/state.js';
 import type { PoolStatus } from '../scaler.js';
+import type { StageWaiting } from '../waiting.js';
 
 /** Results per minute are measured over this window. @default 300000 */
 export const THROUGHPUT_WINDOW_MS = 5 * 60_000;
@@ -74,6 +75,7 @@ function stageStatus(
   name: string,
   lowerIsBetter: boolean,
   classes: readonly string[],
+  waiting: StageWaiting | undefined,
 ): StageStatus {
   const c = state.stageCounts.get(name);
   const queued = c?.queued ?? 0;
@@ -85,7 +87,17 @@ function stageStatus(
     const b = state.baseline(state.head, name, cls);
     if (b.length) baselineMean[cls] = b.reduce((a, x) => a + x.metric, 0) / b.length;
   }
-  return create(StageStatusSchema, { name, queued, running, finished, bestMetric: best, baselineMean });
+  return create(StageStatusSchema, {
+    name,
+    queued,
+    running,
+    finished,
+    bestMetric: best,
+    baselineMean,
+    waiting: waiting?.trials ?? 0,
+    waitingCandidates: waiting?.candidates ?? 0,
+    waitingFor: waiting?.waitingFor ?? '',
+  });
 }
 
 /** Results per minute over the last window (shorter while the swarm is younger than it). */
@@ -108,6 +120,12 @@ export interface StatusInputs {
   state: LedgerState;
   workers: WorkerHeartbeat[];
   pools: PoolStatus[];
+  /** Work no live worker can run, per stage (waiting.ts). @default none */
+  waiting?: ReadonlyMap<string, StageWaiting>;
+  /** Stages no live worker can run. @default none */
+  warnings?: string[];
+  /** Why no proposer offers anything more at the head. @default none */
+  proposersExhausted?: string;
   now?: number;
 }
 
@@ -132,7 +150,7 @@ export function status(i: StatusInputs): MessageInitShape<typeof GetStatusRespon
     trialsQueued: BigInt(s.pending.size),
     candidates: BigInt(s.candidates.size),
     merges: BigInt(s.merges.length),
-    stages: s.stageNames.map((name) => stageStatus(s, name, lowerIsBetter, classes)),
+    stages: s.stageNames.map((name) => stageStatus(s, name, lowerIsBetter, classes, i.waiting?.get(name))),
     workers: i.workers,
     costUsd: s.costUsd,
     metric: config.target.metric.name,
@@ -146,6 +164,8 @@ export function status(i: StatusInputs): MessageInitShape<typeof GetStatusRespon
     pools: i.pools,
     proposerInputTokens: inputTokens,
     proposerOutputTokens: outputTokens,
+    warnings: i.warnings ?? [],
+    proposersExhausted: i.proposersExhausted ?? '',
   };
 }
 

@@ -84,6 +84,30 @@ describe('knobs', () => {
     expect(titles).toHaveLength(3);
   });
 
+  it('says it is exhausted at a head only once every ring is spent there, not when it merely gave up early', async () => {
+    const ctx = fakeContext({ files: { 'train.py': 'LEARNING_RATE = 0.001\n' } });
+    const p = new KnobsProposer({ seed: 2 });
+    expect(p.exhausted(ctx.head)).toBeUndefined();
+    let n = 0;
+    while (await p.propose(ctx)) n++;
+    expect(n).toBe(2 * KNOB_RINGS);
+    expect(p.exhausted(ctx.head)).toBe(`no untried setting of its 1 constants within ${KNOB_RINGS} steps`);
+    expect(p.exhausted('another-head')).toBeUndefined();
+    // Out of checks with options left (everything refused so far): not exhausted, it tries again later.
+    const refusing = fakeContext({
+      files: { 'train.py': 'LEARNING_RATE = 0.001\n' },
+      refuse: () => {
+        throw new ArswarmError(Code.AlreadyExists, 'same effect', { reason: 'near_duplicate' });
+      },
+    });
+    const early = new KnobsProposer({ seed: 2, maxChecks: 3 });
+    expect(await early.propose(refusing)).toBeNull();
+    expect(early.exhausted(refusing.head)).toBeUndefined();
+    const none = new KnobsProposer();
+    expect(await none.propose(fakeContext({ files: { 'train.py': 'x = 1\n' } }))).toBeNull();
+    expect(none.exhausted(ctx.head)).toBe('no numeric constant to change in the editable files');
+  });
+
   it('skips options the intake refuses (near-duplicates) instead of offering them', async () => {
     const p = new KnobsProposer({ seed: 3 });
     const ctx = fakeContext({

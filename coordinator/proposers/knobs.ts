@@ -103,6 +103,8 @@ export class KnobsProposer implements Proposer {
   private readonly seen = new Set<string>();
   /** History entries already folded into `seen` (a prefix of the ledger's candidates). */
   private remembered = 0;
+  /** The head at which every option of every ring was tried, and how many knobs it has. */
+  private spent?: { head: string; knobs: number };
 
   constructor(options: KnobsOptions = {}) {
     this.exclude = new Set(options.exclude ?? ['SEED']);
@@ -147,6 +149,14 @@ export class KnobsProposer implements Proposer {
         }
       this.seen.add(settingKey(values));
     }
+  }
+
+  /** Exhausted at a head once every setting within KNOB_RINGS steps of it has been tried. */
+  exhausted(head: string): string | undefined {
+    if (this.spent?.head !== head) return undefined;
+    return this.spent.knobs === 0
+      ? 'no numeric constant to change in the editable files'
+      : `no untried setting of its ${this.spent.knobs} constants within ${KNOB_RINGS} steps`;
   }
 
   async propose(ctx: ProposalContext): Promise<Proposal | null> {
@@ -203,6 +213,8 @@ export class KnobsProposer implements Proposer {
         };
       }
     }
+    // Every ring is spent (not merely this call's checks): nothing new at this head, ever.
+    this.spent = { head: ctx.head, knobs: knobs.length };
     return null;
   }
 }

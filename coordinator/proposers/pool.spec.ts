@@ -71,6 +71,7 @@ function deps(proposers: Proposer[], over: Partial<PoolDeps> & { targetN?: numbe
 }
 
 const opts = { pumpIntervalMs: 10, failureBackoffMs: 20, idleBackoffMs: 50 };
+const fakeContextHead = () => fakeContext({ files: {} }).head;
 
 describe('proposal pool', () => {
   it('never makes the taker wait: take() answers at once while slow proposals run in the background', async () => {
@@ -188,6 +189,37 @@ describe('proposal pool', () => {
     pool.headMoved('new-head');
     await until(() => p.calls === 2);
     await pool.close();
+  });
+
+  it('is exhausted at a head only when every proposer said so there or is over budget, with nothing buffered', async () => {
+    const head = fakeContextHead();
+    const dry = Object.assign(new Slow('dry', { concurrency: 1 }, 1, () => null), {
+      exhausted: (h: string) => (h === head ? 'no untried setting' : undefined),
+    });
+    const rich = new Slow('rich', { concurrency: 1, dollars: 0.0001 }, 1, undefined, 200);
+    const { d } = deps([dry, rich], { targetN: 1 });
+    const pool = new ProposalPool(d, { ...opts, idleBackoffMs: 60_000 });
+    expect(pool.exhausted(head)).toBeUndefined();
+    await pool.start();
+    // rich's one proposal is buffered and spends its budget: not exhausted while it waits to be taken.
+    await until(() => pool.stats().buffered === 1 && dry.calls === 1);
+    expect(pool.exhausted(head)).toBeUndefined();
+    expect(pool.take()?.proposer).toBe('rich');
+    await until(() => pool.exhausted(head) !== undefined);
+    expect(pool.exhausted(head)).toBe(
+      'every proposer is exhausted or over budget (dry: no untried setting; rich: budget exhausted ($0.0002 of $0.00))',
+    );
+    expect(pool.exhausted('moved-head')).toBeUndefined();
+    await pool.close();
+    // A proposer that only had nothing for now (no exhausted() answer) keeps a run going.
+    const resting = new Slow('resting', { concurrency: 1 }, 1, () => null);
+    const other = new ProposalPool(deps([resting]).d, { ...opts, idleBackoffMs: 60_000 });
+    await other.start();
+    await until(() => resting.calls === 1);
+    await sleep(10);
+    expect(other.exhausted(head)).toBeUndefined();
+    await other.close();
+    expect(new ProposalPool(deps([]).d, opts).exhausted(head)).toBeUndefined();
   });
 
   it('proposes on demand without a background (simulations)', async () => {

@@ -102,6 +102,8 @@ interface Slot {
   retryAt: number;
   /** Head at which it last had nothing new. */
   idleHead?: string;
+  /** Why it will never offer anything at `idleHead` (Proposer.exhausted), if it said so. */
+  exhausted?: string;
   /** Why it stopped (budget), once stopped. */
   stopped?: string;
 }
@@ -203,6 +205,24 @@ export class ProposalPool {
   spent(name: string): Spend | undefined {
     const s = this.slots.find((x) => x.p.name === name);
     return s && { ...s.spent };
+  }
+
+  /**
+   * Why no proposer will offer anything more at `head`, or undefined while one
+   * may: every proposer is stopped (budget) or said it is exhausted at this
+   * head, and nothing is buffered or in progress. Undefined without proposers
+   * (people may still submit).
+   */
+  exhausted(head: string): string | undefined {
+    if (this.slots.length === 0 || this.buffer.length > 0) return undefined;
+    const why: string[] = [];
+    for (const s of this.slots) {
+      if (s.inflight > 0) return undefined;
+      if (s.stopped) why.push(`${s.p.name}: budget exhausted (${s.stopped})`);
+      else if (s.exhausted && s.idleHead === head) why.push(`${s.p.name}: ${s.exhausted}`);
+      else return undefined;
+    }
+    return `every proposer is exhausted or over budget (${why.join('; ')})`;
   }
 
   /** Takes the oldest ready proposal without waiting; null when none is ready. */
@@ -357,6 +377,7 @@ export class ProposalPool {
       if (this.closed) return;
       if (!proposal) {
         s.idleHead = head;
+        s.exhausted = s.p.exhausted?.(head);
         s.retryAt = this.now() + (this.o.idleBackoffMs ?? 5000);
         return;
       }
@@ -366,6 +387,7 @@ export class ProposalPool {
       this.buffer.push({ proposer: s.p.name, proposal, head, diff, usage, readyAtMs: this.now(), latencyMs });
       s.failures = 0;
       s.idleHead = undefined;
+      s.exhausted = undefined;
       this.counters.produced++;
       this.counters.latencyMs += latencyMs;
     } catch (err) {

@@ -77,6 +77,13 @@ export interface Proposer {
   readonly limits?: ProposerLimits;
   /** Resolves to a proposal, or null when it has nothing new to offer at this head. */
   propose(ctx: ProposalContext): Promise<Proposal | null>;
+  /**
+   * Asked after propose() resolved to null: why it will never offer anything
+   * at this head (every option tried), or undefined when asking again may
+   * still find one (it only gave up for now). A bounded run whose proposers
+   * are all exhausted ends. @default never exhausted
+   */
+  exhausted?(head: string): string | undefined;
   /** Releases what it holds (processes, sockets) when the pool closes. */
   close?(): Promise<void>;
 }
