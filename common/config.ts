@@ -4,7 +4,7 @@
  * at the edge.
  */
 import { z } from 'zod';
-import { DEFAULT_INTEGRITY, integritySchema } from './integrity-config.js';
+import { auditorSchema } from './auditor-config.js';
 import { refineTargetRules } from './config-target-rules.js';
 
 const envMap = z.record(
@@ -111,8 +111,6 @@ export const targetSchema = z
     setup: targetSetupSchema.optional(),
     /** Largest diff accepted, in bytes. @default 65536 */
     max_patch_bytes: z.number().int().positive().max(10_000_000).default(65_536),
-    /** Semantic patch checks and output integrity (docs/reliability.md). @default every check on, no frozen region */
-    integrity: integritySchema.default(DEFAULT_INTEGRITY),
   })
   .strict();
 
@@ -340,6 +338,8 @@ export const configSchema = z
     swarm: swarmSchema.default(swarmSchema.parse({})),
     api: apiSchema.default(apiSchema.parse({})),
     proposers: z.array(proposerSchema).default([{ kind: 'knobs', exclude: ['SEED'], seed: 1 }]),
+    /** An LLM that audits candidates passing the top stage for gaming. @default none (rule audit only) */
+    auditor: auditorSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -42,8 +42,7 @@ import type { WorkerScaler } from './scaler.js';
 import { Pusher } from './pusher.js';
 import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './reports.js';
 import { Scheduler } from './scheduler.js';
-import { fleetOf } from './fleet.js';
-import { stageWarnings, waitingWork, type StageWaiting } from './waiting.js';
+import { buildAuditor, GamingAudit } from './gaming-audit/index.js';
 import { checkTargetContent } from './target-check.js';
 import { TrialFactory } from './trial-factory.js';
 import { WorkersView } from './workers-view.js';
@@ -100,6 +99,8 @@ export class Coordinator {
   repo!: TargetRepo;
   scheduler!: Scheduler;
   intake!: Intake;
+  /** The top-stage gaming audit (rules, and the LLM auditor when configured). */
+  audit!: GamingAudit;
   readonly workers = new WorkersView();
   /** Changes the worker count (local processes or a Kubernetes Deployment); set by the caller. */
   scaler?: WorkerScaler;
@@ -119,12 +120,6 @@ export class Coordinator {
 
   private constructor(private readonly o: CoordinatorOptions) {
     this.names = makeNames(o.config.swarm.prefix);
-  /** Why the bounded run settled (trial budget spent, proposers exhausted); empty before. */
-  settledReason = '';
-  /** Stages no live worker can run, last logged (so each change is logged once). */
-  private warned = '';
-  /** Proposer exhaustion last logged. */
-  private exhaustedLogged = '';
     this.log = o.log ?? ((m) => console.error(`[coordinator] ${m}`));
     this.settled = new Promise((r) => (this.settledResolve = r));
   }
@@ -198,16 +193,23 @@ export class Coordinator {
       workerCount: () => Math.max(this.workers.live().length, config.swarm.workers),
       wanted: () => !this.ledger.state.paused && !this.scheduler.limitReached(),
     });
+    this.audit = new GamingAudit({
+      config,
+      ledger: this.ledger,
+      repo: this.repo,
+      exclusive: (fn) => this.exclusive(fn),
+      auditor: buildAuditor(config, { env: this.o.env ?? process.env }),
+      log: this.log,
+    });
     this.scheduler = new Scheduler({
       config,
+      audit: this.audit,
       ledger: this.ledger,
       factory,
       merger: new Merger(this.repo, config),
       intake: this.intake,
       publish: (t) => this.publishTrial(t),
-      fleet: () => fleetOf(this.workers.live()),
-      fleetWarm: () => this.workers.warm(),
-      proposersExhausted: () => this.proposersExhausted(),
+      workerClasses: () => this.workers.classes(),
       workerCount: () => Math.max(this.workers.live().length, 1),
       log: this.log,
     });
@@ -357,46 +359,7 @@ export class Coordinator {
     await this.serial
       .run(() => this.scheduler.tick())
       .catch((err: unknown) => this.log(`tick failed: ${ArswarmError.from(err).message}`));
-    this.logFleetChanges();
-    const why = this.scheduler.stopReason();
-    if (why && !this.settledReason) {
-      this.settledReason = why;
-      this.settledResolve?.();
-    }
-  }
-
-  /**
-   * Why no proposer will offer anything more at the current head (each is
-   * exhausted or over budget, nothing buffered or in progress), or undefined.
-   */
-  proposersExhausted(): string | undefined {
-    return this.intake.pool.exhausted(this.ledger.state.head);
-  }
-
-  /** Stages no live worker can run, for status pages (empty until the fleet view is warm). */
-  stageWarnings(): string[] {
-    return this.workers.warm() ? stageWarnings(this.scheduler.stages, fleetOf(this.workers.live())) : [];
-  }
-
-  /** Work no live worker can run, per stage (empty until the fleet view is warm). */
-  waitingWork(): ReadonlyMap<string, StageWaiting> {
-    return this.workers.warm()
-      ? waitingWork(this.ledger.state, this.scheduler.stages, fleetOf(this.workers.live()))
-      : new Map();
-  }
-
-  /** Logs a stage that no live worker can run, and proposer exhaustion, once per change. */
-  private logFleetChanges(): void {
-    const warnings = this.stageWarnings();
-    const key = warnings.join('\n');
-    if (key !== this.warned) {
-      for (const w of warnings) this.log(`warning: ${w}`);
-      if (!key && this.warned) this.log('every stage has a live worker that can run it again');
-      this.warned = key;
-    }
-    const exhausted = this.proposersExhausted() ?? '';
-    if (exhausted && exhausted !== this.exhaustedLogged) this.log(`proposers exhausted: ${exhausted}`);
-    this.exhaustedLogged = exhausted;
+    if (this.scheduler.settled()) this.settledResolve?.();
   }
 
   private async consumeResults(): Promise<void> {

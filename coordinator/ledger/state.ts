@@ -89,6 +89,9 @@ export class LedgerState {
   finished = 0;
   proposerFailures = 0;
   costUsd = 0;
+  /** Tokens and dollars the LLM auditor spent (its budget). */
+  auditTokens = 0;
+  auditCostUsd = 0;
   /** Normalised-diff keys of every candidate accepted so far. */
   readonly diffKeys = new Map<string, string>();
   /** Stage names in ladder order. */
@@ -251,13 +254,21 @@ export class LedgerState {
         break;
       case 'workersScaled':
         break;
-      case 'candidateFlagged':
-        this.candidates.get(b.value.candidateId)?.flags.push(b.value);
+      case 'candidateFlagged': {
+        const v = this.candidates.get(b.value.candidateId);
+        if (!v) break;
+        v.flags.push(b.value);
+        // An approval given before the flag was seen does not cover it.
+        v.approved = false;
         break;
+      }
       case 'candidateAudited': {
         const v = this.candidates.get(b.value.candidateId);
         if (v) v.audit = b.value;
-        this.costUsd += b.value.usage?.costUsd ?? 0;
+        const u = b.value.usage;
+        this.costUsd += u?.costUsd ?? 0;
+        this.auditCostUsd += u?.costUsd ?? 0;
+        this.auditTokens += Number((u?.inputTokens ?? 0n) + (u?.outputTokens ?? 0n));
         break;
       }
       case 'baselineMeasured':

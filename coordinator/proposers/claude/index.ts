@@ -21,7 +21,8 @@ import type {
 import { ArswarmError, Code } from '../../../common/errors.js';
 import { entryLine } from '../../journal.js';
 import { ModePicker, type Mode, type ModePlan } from '../diversity.js';
-import type { LlmCost, Proposal, ProposalContext, Proposer, ProposerLimits } from '../proposer.js';
+import type { Proposal, ProposalContext, Proposer, ProposerLimits } from '../proposer.js';
+import { messagesClient, usageOf } from './client.js';
 import { applyEdits } from './edits.js';
 import { firstMessage, inlineFiles, systemPrompt } from './prompt.js';
 import { withRetry } from './retry.js';
@@ -79,14 +80,7 @@ export interface ClaudeProposerOptions {
   log?: (msg: string) => void;
 }
 
-/** Dollars for a number of tokens at a price. */
-export function costUsd(
-  inputTokens: number,
-  outputTokens: number,
-  price: ClaudeProposerOptions['price'],
-): number {
-  return (inputTokens * price.inputPerMtok + outputTokens * price.outputPerMtok) / 1e6;
-}
+export { costUsd } from './client.js';
 
 /** Largest file text returned by read_file, characters. */
 const READ_LIMIT = 200_000;
@@ -120,14 +114,10 @@ export class ClaudeProposer implements Proposer {
     this.name = o.name ?? 'claude';
     this.limits = o.limits;
     this.log = o.log ?? (() => undefined);
-    this.client = new Anthropic({
+    this.client = messagesClient({
       apiKey: o.apiKey,
-      // null keeps the SDK from reading ANTHROPIC_BASE_URL itself: the edge resolved it already.
-      baseURL: o.baseURL ?? null,
-      // Retries are ours (withRetry): bounded, logged, and cancelled with the conversation.
-      maxRetries: 0,
-      timeout: Math.min(o.limits?.timeoutMs ?? 600_000, 600_000),
-      logLevel: 'off',
+      baseURL: o.baseURL,
+      timeoutMs: o.limits?.timeoutMs ?? 600_000,
     });
     this.syntax = new PythonSyntaxChecker({ python: o.python, log: this.log });
     this.picker = new ModePicker(
@@ -253,17 +243,7 @@ export class ClaudeProposer implements Proposer {
           ),
       },
     );
-    const u = res.usage;
-    const inputTokens =
-      (u?.input_tokens ?? 0) + (u?.cache_creation_input_tokens ?? 0) + (u?.cache_read_input_tokens ?? 0);
-    const outputTokens = u?.output_tokens ?? 0;
-    const usage: LlmCost = {
-      inputTokens,
-      outputTokens,
-      costUsd: costUsd(inputTokens, outputTokens, this.o.price),
-      model: res.model || this.o.model,
-    };
-    ctx.charge(usage);
+    ctx.charge(usageOf(res, this.o.price, this.o.model));
     return res;
   }
 

@@ -1,0 +1,261 @@
+/**
+ * The gaming audit of candidates that passed the top stage, before they merge
+ * or wait for review: the rule-based audit (the final diff against the parent
+ * it merges onto, and the recorded results) always runs; the LLM auditor runs
+ * when configured. Findings are `CandidateFlagged` events, and a
+ * `CandidateAudited` event closes every audit. A flagged candidate merges only
+ * with a person's approval, whatever the merge policy; an LLM audit that could
+ * not run (budget spent, API failure, malformed answers) is a flag too, so a
+ * missing audit never passes for a clean one.
+ *
+ * Audits run in the background, outside the coordinator's serial section (a
+ * model may take a minute); the scheduler merges once the audit is recorded.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { AuditSource } from '../../gen/arswarm/v1/candidate_pb.js';
+import type { Config } from '../../common/config.js';
+import { ArswarmError } from '../../common/errors.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { CandidateView } from '../ledger/state.js';
+import { apiKeyGetter } from '../proposers/claude/api-key.js';
+import type { LlmCost } from '../proposers/proposer.js';
+import { applyUnifiedDiff, parseHunks } from '../proposers/unified-diff.js';
+import type { TargetRepo } from '../repo.js';
+import { diffFindings, moduleOf, type RuleFinding } from './diff-rules.js';
+import { LlmAuditor, type AuditCase } from './llm-auditor.js';
+import { resultFindings } from './result-rules.js';
+
+export { LlmAuditor } from './llm-auditor.js';
+export { diffFindings } from './diff-rules.js';
+export { resultFindings } from './result-rules.js';
+
+export interface GamingAuditDeps {
+  config: Config;
+  ledger: Ledger;
+  repo: TargetRepo;
+  /** Runs a state change in turn with the scheduler (the coordinator's serial section). */
+  exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The LLM auditor (from `auditor:`). @default none: rules only */
+  auditor?: LlmAuditor;
+  log: (msg: string) => void;
+}
+
+/** True when the candidate's current diff has a finished audit. */
+export function audited(v: CandidateView): boolean {
+  return v.audit?.parentCommit === v.parent;
+}
+
+/** The LLM auditor of a config's `auditor:` section, or undefined when there is none. */
+export function buildAuditor(
+  config: Config,
+  deps: { env: NodeJS.ProcessEnv; baseDir?: string },
+): LlmAuditor | undefined {
+  const a = config.auditor;
+  if (!a) return undefined;
+  const file =
+    a.api_key_file === undefined || isAbsolute(a.api_key_file)
+      ? a.api_key_file
+      : resolve(deps.baseDir ?? process.cwd(), a.api_key_file);
+  return new LlmAuditor({
+    model: a.model,
+    maxTokens: a.max_tokens,
+    baseURL: a.base_url ?? (deps.env.ANTHROPIC_BASE_URL || undefined),
+    apiKey: apiKeyGetter({ file, env: deps.env, field: 'auditor.api_key_file' }),
+    price: { inputPerMtok: a.price.input_per_mtok, outputPerMtok: a.price.output_per_mtok },
+    instructions: a.instructions,
+    maxAttempts: a.max_attempts,
+    maxRetries: a.max_retries,
+    maxRetryWaitMs: a.max_retry_wait_seconds * 1000,
+    timeoutMs: a.timeout_seconds * 1000,
+  });
+}
+
+type Flag = RuleFinding & { source: AuditSource; model?: string };
+
+export class GamingAudit {
+  /** Audits in progress by `candidate@parent`. */
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly d: GamingAuditDeps) {}
+
+  /** Starts the audit of a candidate's current diff unless it is done or running. */
+  request(v: CandidateView): void {
+    if (audited(v)) return;
+    const key = `${v.candidate.id}@${v.parent}`;
+    if (this.running.has(key)) return;
+    const p = this.run(v.candidate.id, v.parent, v.diff)
+      .catch((err: unknown) =>
+        this.d.log(`audit of ${v.candidate.id} failed, will retry: ${ArswarmError.from(err).message}`),
+      )
+      .finally(() => this.running.delete(key));
+    this.running.set(key, p);
+  }
+
+  /** True while an audit of the candidate's current diff runs. */
+  pending(v: CandidateView): boolean {
+    return this.running.has(`${v.candidate.id}@${v.parent}`);
+  }
+
+  /** Resolves when every audit started so far has been recorded. */
+  async idle(): Promise<void> {
+    while (this.running.size) await Promise.all([...this.running.values()]);
+  }
+
+  private async run(id: string, parent: string, diff: string): Promise<void> {
+    const { ledger } = this.d;
+    const v = ledger.state.candidates.get(id);
+    if (!v) return;
+    const flags: Flag[] = [];
+    const rule = (f: RuleFinding) => flags.push({ ...f, source: AuditSource.RULE });
+    (await this.diffRules(parent, diff)).forEach(rule);
+    (await this.resultRules(v)).forEach(rule);
+    let usage: LlmCost | undefined;
+    let note = `rules: ${flags.length ? flags.map((f) => f.rule).join(', ') : 'clean'}`;
+    const auditor = this.d.auditor;
+    if (auditor) {
+      const over = this.overBudget();
+      if (over) {
+        flags.push({
+          source: AuditSource.UNAUDITED,
+          rule: 'llm-budget-spent',
+          reasons: [`the auditor's ${over} budget is spent; a person reviews instead`],
+          model: auditor.model,
+        });
+        note += `; llm: skipped (${over} budget spent)`;
+      } else {
+        const r = await auditor.audit(this.auditCase(v, parent, diff));
+        usage = r.usage;
+        note += `; llm: ${r.kind} (${auditor.model}, $${r.usage.costUsd.toFixed(4)})`;
+        if (r.kind !== 'ok')
+          flags.push({
+            source: r.kind === 'suspect' ? AuditSource.LLM : AuditSource.UNAUDITED,
+            rule: r.kind === 'suspect' ? 'llm-suspect' : 'llm-unavailable',
+            reasons: r.reasons,
+            model: auditor.model,
+          });
+      }
+    }
+    await this.d.exclusive(async () => {
+      for (const f of flags)
+        await ledger.append({
+          case: 'candidateFlagged',
+          value: {
+            candidateId: id,
+            parentCommit: parent,
+            source: f.source,
+            rule: f.rule,
+            reasons: f.reasons,
+            auditorModel: f.model ?? '',
+          },
+        });
+      await ledger.append(
+        {
+          case: 'candidateAudited',
+          value: {
+            candidateId: id,
+            parentCommit: parent,
+            flags: flags.length,
+            note,
+            usage: usage && {
+              inputTokens: BigInt(usage.inputTokens),
+              outputTokens: BigInt(usage.outputTokens),
+              costUsd: usage.costUsd,
+              model: usage.model,
+            },
+          },
+        },
+        `a.${id}.${parent}`,
+      );
+    });
+    this.d.log(
+      flags.length
+        ? `${id} flagged by the audit (${flags.map((f) => f.rule).join(', ')}): waits for a person`
+        : `${id} passed the audit (${note})`,
+    );
+  }
+
+  /** Which budget of the auditor is spent, if any. */
+  private overBudget(): string | undefined {
+    const b = this.d.config.auditor?.budget;
+    const s = this.d.ledger.state;
+    if (!b) return undefined;
+    if (b.tokens > 0 && s.auditTokens >= b.tokens) return 'token';
+    if (b.dollars > 0 && s.auditCostUsd >= b.dollars) return 'dollar';
+    return undefined;
+  }
+
+  private async diffRules(parent: string, diff: string): Promise<RuleFinding[]> {
+    const t = this.d.config.target;
+    const texts = new Map<string, string>();
+    for (const path of parseHunks(diff)?.keys() ?? []) {
+      const text = await this.d.repo.readFile(parent, path);
+      if (text !== undefined) texts.set(path, text);
+    }
+    let patched: Map<string, string>;
+    try {
+      patched = applyUnifiedDiff(diff, texts);
+    } catch (err) {
+      return [
+        {
+          rule: 'patch-rules',
+          reasons: [`does not apply to ${parent.slice(0, 7)}: ${ArswarmError.from(err).message}`],
+        },
+      ];
+    }
+    return diffFindings({
+      diff,
+      patched,
+      lockedModules: t.locked.map(moduleOf).filter((m): m is string => !!m),
+      rules: {
+        editable: t.editable,
+        locked: t.locked,
+        protected: t.protected,
+        maxPatchBytes: t.max_patch_bytes,
+      },
+    });
+  }
+
+  private async resultRules(v: CandidateView): Promise<RuleFinding[]> {
+    const s = this.d.ledger.state;
+    const top = this.d.config.stages.at(-1)!;
+    const results = [];
+    for (const tv of s.candidateTrials(v.candidate.id))
+      if (tv.result) results.push((await this.d.ledger.result(tv.trial.id)) ?? tv.result);
+    const classes = new Set(results.map((r) => r.gpuClass));
+    return resultFindings({
+      results,
+      baselineMetrics: [...classes].flatMap((c) => s.baseline(v.parent, top.name, c).map((x) => x.metric)),
+      topStage: top.name,
+      stages: new Map(
+        this.d.config.stages.map((st) => [
+          st.name,
+          { budgetSeconds: st.budget_seconds, timeoutSeconds: st.timeout_seconds ?? st.budget_seconds + 120 },
+        ]),
+      ),
+    });
+  }
+
+  private auditCase(v: CandidateView, parent: string, diff: string): AuditCase {
+    const t = this.d.config.target;
+    return {
+      candidateId: v.candidate.id,
+      title: v.candidate.title,
+      hypothesis: v.candidate.hypothesis,
+      diff,
+      metric: `${t.metric.name} (${t.metric.direction === 'minimize' ? 'lower' : 'higher'} is better)`,
+      evidence: v.verdicts
+        .filter((x) => x.n > 0)
+        .map(
+          (x) =>
+            `${x.stage}: delta ${x.delta.toPrecision(4)} ± ${x.sigma.toPrecision(3)} over ${x.n} paired runs (${x.reason})`,
+        ),
+      rules: [
+        `editable files: ${t.editable.join(', ')}`,
+        `locked files (hashed before and after every run): ${t.locked.join(', ')}`,
+        ...(t.protected.length ? [`protected lines (no patch may touch): ${t.protected.join('  ')}`] : []),
+        'frozen region: from the evaluation call to the end of the file, nothing may change',
+        `parent commit: ${parent}`,
+      ],
+    };
+  }
+}
