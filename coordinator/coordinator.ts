@@ -43,6 +43,8 @@ import { Pusher } from './pusher.js';
 import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './reports.js';
 import { Scheduler } from './scheduler.js';
 import { buildAuditor, GamingAudit } from './gaming-audit/index.js';
+import { fleetOf } from './fleet.js';
+import { stageWarnings, waitingWork, type StageWaiting } from './waiting.js';
 import { checkTargetContent } from './target-check.js';
 import { TrialFactory } from './trial-factory.js';
 import { WorkersView } from './workers-view.js';
@@ -62,7 +64,7 @@ export interface CoordinatorOptions {
   natsUrl: string;
   /** NATS login of the coordinator role (ARSWARM_NATS_USER / ARSWARM_NATS_PASSWORD). @default none */
   natsCredentials?: NatsCredentials;
-  /** Interface the gRPC server binds. @default '127.0.0.1' */
+  /** Interface the gRPC server binds. @default api.grpc_host (127.0.0.1) */
   grpcHost?: string;
   /** Overrides swarm.grpc_port (0 = free port). */
   grpcPort?: number;
@@ -117,6 +119,12 @@ export class Coordinator {
   private settledResolve?: () => void;
   /** Resolves when a bounded run (max_trials) has settled. */
   readonly settled: Promise<void>;
+  /** Why the bounded run settled (trial budget spent, proposers exhausted); empty before. */
+  settledReason = '';
+  /** Stages no live worker can run, last logged (so each change is logged once). */
+  private warned = '';
+  /** Proposer exhaustion last logged. */
+  private exhaustedLogged = '';
 
   private constructor(private readonly o: CoordinatorOptions) {
     this.names = makeNames(o.config.swarm.prefix);
@@ -209,7 +217,9 @@ export class Coordinator {
       merger: new Merger(this.repo, config),
       intake: this.intake,
       publish: (t) => this.publishTrial(t),
-      workerClasses: () => this.workers.classes(),
+      fleet: () => fleetOf(this.workers.live()),
+      fleetWarm: () => this.workers.warm(),
+      proposersExhausted: () => this.proposersExhausted(),
       workerCount: () => Math.max(this.workers.live().length, 1),
       log: this.log,
     });
@@ -343,11 +353,15 @@ export class Coordinator {
     server.addService(serviceDefinition(ControlService), serviceHandlers(ControlService, this.api.impl));
     server.addService(
       serviceDefinition(CodeService),
-      serviceHandlers(CodeService, { fetchBundle: (req) => this.bundles.fetch(req.want, req.have) }),
+      // Worker tokens only: trial code on a worker host must not fetch the repo.
+      serviceHandlers(
+        CodeService,
+        this.api.codeImpl((want, have) => this.bundles.fetch(want, have)),
+      ),
     );
     this.grpcPort = await listen(
       server,
-      this.o.grpcHost ?? '127.0.0.1',
+      this.o.grpcHost ?? this.o.config.api.grpc_host,
       this.o.grpcPort ?? this.o.config.swarm.grpc_port,
       this.api.grpcCredentials(),
     );
@@ -359,7 +373,46 @@ export class Coordinator {
     await this.serial
       .run(() => this.scheduler.tick())
       .catch((err: unknown) => this.log(`tick failed: ${ArswarmError.from(err).message}`));
-    if (this.scheduler.settled()) this.settledResolve?.();
+    this.logFleetChanges();
+    const why = this.scheduler.stopReason();
+    if (why && !this.settledReason) {
+      this.settledReason = why;
+      this.settledResolve?.();
+    }
+  }
+
+  /**
+   * Why no proposer will offer anything more at the current head (each is
+   * exhausted or over budget, nothing buffered or in progress), or undefined.
+   */
+  proposersExhausted(): string | undefined {
+    return this.intake.pool.exhausted(this.ledger.state.head);
+  }
+
+  /** Stages no live worker can run, for status pages (empty until the fleet view is warm). */
+  stageWarnings(): string[] {
+    return this.workers.warm() ? stageWarnings(this.scheduler.stages, fleetOf(this.workers.live())) : [];
+  }
+
+  /** Work no live worker can run, per stage (empty until the fleet view is warm). */
+  waitingWork(): ReadonlyMap<string, StageWaiting> {
+    return this.workers.warm()
+      ? waitingWork(this.ledger.state, this.scheduler.stages, fleetOf(this.workers.live()))
+      : new Map();
+  }
+
+  /** Logs a stage that no live worker can run, and proposer exhaustion, once per change. */
+  private logFleetChanges(): void {
+    const warnings = this.stageWarnings();
+    const key = warnings.join('\n');
+    if (key !== this.warned) {
+      for (const w of warnings) this.log(`warning: ${w}`);
+      if (!key && this.warned) this.log('every stage has a live worker that can run it again');
+      this.warned = key;
+    }
+    const exhausted = this.proposersExhausted() ?? '';
+    if (exhausted && exhausted !== this.exhaustedLogged) this.log(`proposers exhausted: ${exhausted}`);
+    this.exhaustedLogged = exhausted;
   }
 
   private async consumeResults(): Promise<void> {
