@@ -80,7 +80,7 @@ describe('target.constants, target.setup and stage env rules', () => {
       /target\.setup\.inputs\[0\]: must name one file/,
     );
     expect(config((c) => (c.target.setup = { ...setup, env_var: 'SEED' }))).toThrow(
-      /target\.setup\.env_var: SEED is set by the worker/,
+      /target\.setup\.env_var: SEED is reserved/,
     );
     expect(
       config((c) => {

@@ -26,6 +26,9 @@ const WORKER_SET = new Set([
   'CUDA_VISIBLE_DEVICES',
 ]);
 
+/** Credentials and worker wiring a trial never gets, and the variables every process needs. */
+const RESERVED = /^(ARSWARM_(TOKEN|NATS_|CODE_ADDR)|NATS_|ANTHROPIC_|PATH$|HOME$)/;
+
 /** The slice of the config these rules read. */
 export interface TargetRulesInput {
   readonly target: {
@@ -104,8 +107,11 @@ export function targetRuleIssues(cfg: TargetRulesInput): Issue[] {
     });
     const v = t.setup.env_var;
     const path = ['target', 'setup', 'env_var'];
-    if (WORKER_SET.has(v) || v.startsWith('ARSWARM_'))
-      issues.push({ path, message: `${v} is set by the worker for every trial; pick another name` });
+    if (WORKER_SET.has(v) || RESERVED.test(v))
+      issues.push({
+        path,
+        message: `${v} is reserved (the worker sets it, or it names a credential); pick another name`,
+      });
     else if (v in t.env)
       issues.push({ path, message: `${v} is also set in target.env; it is the environment's path` });
     else

@@ -21,6 +21,7 @@ import type { ResolvedWorkerOptions } from './options.js';
 import { parseOutput } from './output-parser.js';
 import { applyOverrides } from './overrides.js';
 import { runCommand } from './run-command.js';
+import { TargetEnvs } from './target-env.js';
 import type { Launcher } from './launcher.js';
 import { handOver, type TrialIds } from './isolation.js';
 import { loopEnv, trialVars } from './trial-env.js';
@@ -84,6 +85,31 @@ function lastBytes(text: string, bytes: number): string {
 
 const ms = (a: number, b: number) => BigInt(Math.max(0, Math.round(b - a)));
 
+/**
+ * The directory of the target's prepared environment (target.setup), made on
+ * this worker's first trial of its key. A missing input is the commit's fault
+ * (integrity); a failing setup command is infra, so the trial is retried.
+ */
+async function prepareEnv(trial: Trial, tree: string, logFile: string, ctx: TrialContext): Promise<string> {
+  const { options, device } = ctx;
+  try {
+    return await TargetEnvs.for(join(options.workDir, 'envs')).ensure({
+      spec: trial.target!,
+      setup: trial.target!.setup!,
+      tree,
+      env: loopEnv({ base: process.env, cacheEnv: options.cacheEnv, gpuIndex: device.gpu?.index }),
+      logFile,
+      maxLogBytes: options.maxLogBytes,
+      killGraceMs: options.killGraceMs,
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    if (err instanceof ArswarmError && err.reason === 'setup_input_missing')
+      throw new SetupFailure(TrialStatus.INTEGRITY, err.message);
+    throw err;
+  }
+}
+
 /** Runs a trial; `receivedAt` is performance.now() when the message arrived. */
 export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialContext): Promise<TrialRun> {
   const { options, device } = ctx;
@@ -129,9 +155,12 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
   // 2. Work tree, patch, overrides, hashes before the run.
   let watched: { locked: string[]; editable: string[] };
   let before: Map<string, string | null>;
+  let envVars: Record<string, string> = {};
   let isolatedVars: Record<string, string> = {};
   try {
     await ctx.cache.checkout(trial.parentCommit, workDir);
+    // The environment first, from the parent's own files: its inputs are locked, so no patch changes it.
+    if (target.setup) envVars = { [target.setup.envVar]: await prepareEnv(trial, workDir, logFile, ctx) };
     let changed: string[] = [];
     if (trial.diff.trim() !== '') {
       let sections;
@@ -180,7 +209,7 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
     cwd: workDir,
     launcher: ctx.launcher,
     env: loopEnv({ base: process.env, cacheEnv: options.cacheEnv, gpuIndex: gpu?.index }),
-    vars: { ...trialVars(trial), ...isolatedVars },
+    vars: { ...trialVars(trial), ...envVars, ...isolatedVars },
     ids: ctx.trialIds,
     timeoutMs: timeoutS * 1000,
     killGraceMs: options.killGraceMs,
