@@ -6,7 +6,7 @@
  * waits. Every decision is appended to the ledger before it is acted on again.
  */
 import { CandidateState, VerdictKind, type Verdict } from '../gen/arswarm/v1/candidate_pb.js';
-import { TrialStatus, type Trial } from '../gen/arswarm/v1/trial_pb.js';
+import { TrialStatus, type Stage, type Trial } from '../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import type { Ledger } from './ledger/ledger.js';
@@ -18,6 +18,10 @@ import type { TrialFactory } from './trial-factory.js';
 import type { Merger } from './merger.js';
 import type { Intake } from './intake.js';
 import { audited, type GamingAudit } from './gaming-audit/index.js';
+import { ANY_GPU_CLASS } from '../common/subjects.js';
+import { eligibleClasses, type FleetClass } from './fleet.js';
+import { nextAttempt, pinStage } from './stage-pin.js';
+import { queuedByClass, runnablePending } from './waiting.js';
 
 /**
  * Attempts of one candidate replicate after infra failures before the
@@ -47,8 +51,20 @@ export interface SchedulerDeps {
   audit?: GamingAudit;
   /** Publishes a trial to its queue (idempotent by trial id). */
   publish(trial: Trial): Promise<void>;
-  /** GPU classes of live workers. */
-  workerClasses(): string[];
+  /** Live worker classes with their GPU memory and capacity. */
+  fleet(): FleetClass[];
+  /**
+   * The fleet view has watched long enough to have seen every live worker;
+   * until then a class missing from it is not re-routed away from.
+   * @default always true
+   */
+  fleetWarm?(): boolean;
+  /**
+   * Why no proposer will offer anything more at the current head (all
+   * exhausted or over budget), or undefined while one may.
+   * @default never exhausted
+   */
+  proposersExhausted?(): string | undefined;
   /** Number of live workers (the config's count until heartbeats arrive). */
   workerCount(): number;
   log(msg: string): void;
@@ -72,6 +88,11 @@ export class Scheduler {
     return this.d.ledger.state;
   }
 
+  /** The ladder's stages, in order. */
+  get stages(): readonly Stage[] {
+    return this.d.factory.stages;
+  }
+
   /** True once the trial budget is spent (max_trials > 0). */
   limitReached(): boolean {
     const max = this.d.config.swarm.max_trials;
@@ -80,13 +101,34 @@ export class Scheduler {
 
   /** True when a bounded run has nothing left to do. */
   settled(): boolean {
-    if (!this.limitReached()) return false;
-    if (this.state.pending.size > 0) return false;
-    for (const v of this.state.candidates.values()) if (v.state === CandidateState.ACTIVE) return false;
+    return this.stopReason() !== undefined;
+  }
+
+  /**
+   * Why a bounded run (max_trials > 0) is over, or undefined while it is not:
+   * its trial budget is spent, or every proposer is exhausted or over budget,
+   * and nothing is in flight (no trial a live worker can run, no active
+   * candidate, nothing waiting for an automatic merge).
+   */
+  stopReason(): string | undefined {
+    if (this.d.config.swarm.max_trials <= 0) return undefined;
+    const why = this.limitReached()
+      ? `the trial budget is spent (${this.d.config.swarm.max_trials} trials)`
+      : this.d.proposersExhausted?.();
+    if (!why) return undefined;
+    // Trials only a worker that is gone could run are not in flight (they wait
+    // for it); before the fleet view is warm every pending trial counts.
+    const pending = this.warm() ? runnablePending(this.state, this.d.fleet()) : this.state.pending.size;
+    if (pending > 0) return undefined;
+    for (const v of this.state.candidates.values()) if (v.state === CandidateState.ACTIVE) return undefined;
     if (this.d.config.swarm.merge_policy === 'auto')
       for (const v of this.state.candidates.values())
-        if (v.state === CandidateState.REVIEW && !this.waitsForPerson(v)) return false;
-    return true;
+        if (v.state === CandidateState.REVIEW && !this.waitsForPerson(v)) return undefined;
+    return why;
+  }
+
+  private warm(): boolean {
+    return this.d.fleetWarm?.() ?? true;
   }
 
   /** One pass over everything; safe to call at any time (idempotent). */
@@ -152,11 +194,11 @@ export class Scheduler {
     };
   }
 
-  /** Queues missing baseline replicates of `commit` at a stage for every live GPU class. */
+  /** Queues missing baseline replicates of `commit` at a stage for every live GPU class that may run it. */
   private async ensureBaselines(commit: string, stageIndex: number): Promise<void> {
     if (!commit) return;
-    for (const gpuClass of this.d.workerClasses())
-      await this.ensureBaselinesFor(commit, stageIndex, gpuClass);
+    for (const c of eligibleClasses(this.d.factory.stage(stageIndex), this.d.fleet()))
+      await this.ensureBaselinesFor(commit, stageIndex, c.gpuClass);
   }
 
   private async queue(trial: Trial): Promise<void> {
@@ -165,12 +207,13 @@ export class Scheduler {
     await this.d.ledger.append({ case: 'trialQueued', value: { trial } }, `q.${trial.id}`);
   }
 
-  /** Queues one replicate of a candidate at a stage against its current parent and diff. */
+  /** Queues one replicate of a candidate at a stage against its current parent and diff, on a class's queue. */
   private async queueReplicate(
     v: CandidateView,
     stageIndex: number,
     replicate: number,
     attempt: number,
+    gpuClass: string,
   ): Promise<void> {
     const { id: candidateId } = v.candidate;
     await this.queue(
@@ -181,6 +224,7 @@ export class Scheduler {
         stageIndex,
         replicate,
         attempt,
+        gpuClass,
       }),
     );
   }
@@ -225,9 +269,28 @@ export class Scheduler {
       });
       return;
     }
+    // Every replicate of a candidate at a stage runs on one GPU class and is
+    // judged against that class's baseline (stage-pin.ts).
+    const pin = pinStage({
+      stage,
+      trials,
+      fleet: this.d.fleet(),
+      queued: queuedByClass(this.state),
+      warm: this.warm(),
+      baselineReady: (c) =>
+        this.state.baseline(v.parent, stage.name, c).length >= this.d.config.swarm.baseline_replicates,
+      replicates: stage.replicates,
+    });
+    // No live worker may run the stage: the candidate waits (status shows it) and other work goes on.
+    if (pin.kind === 'waiting') return;
+    const queueClass = pin.kind === 'pinned' ? pin.gpuClass : ANY_GPU_CLASS;
+    if (pin.kind === 'pinned' && pin.reroutedFrom)
+      this.d.log(
+        `${v.candidate.id} at ${stage.name}: no live ${pin.reroutedFrom} worker, re-routed to ${pin.gpuClass}`,
+      );
     // Replicates: the stage's count, plus any extra the judge asked for.
     const replicates = new Map<number, { attempt: number; done: boolean; ok: boolean }>();
-    for (const t of trials) {
+    for (const t of pin.trials) {
       const cur = replicates.get(t.trial.replicate);
       if (!cur || t.trial.attempt > cur.attempt)
         replicates.set(t.trial.replicate, {
@@ -246,18 +309,21 @@ export class Scheduler {
           });
           return;
         }
-        await this.queueReplicate(v, stageIndex, r, info.attempt + 1);
+        await this.queueReplicate(v, stageIndex, r, nextAttempt(trials, r), queueClass);
       }
     }
     for (let r = 0; r < stage.replicates; r++)
-      if (!replicates.has(r)) await this.queueReplicate(v, stageIndex, r, 1);
+      if (!replicates.has(r)) await this.queueReplicate(v, stageIndex, r, nextAttempt(trials, r), queueClass);
     const pending = [...replicates.values()].some((i) => !i.done) || replicates.size < stage.replicates;
-    // Judge within the GPU class that ran most of its trials.
-    const classes = new Map<string, number>();
-    for (const t of trials)
-      if (t.result?.status === TrialStatus.OK)
-        classes.set(t.result.gpuClass, (classes.get(t.result.gpuClass) ?? 0) + 1);
-    const gpuClass = [...classes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    // Judge on the pinned class; trials queued before any worker was seen, within the class that ran most.
+    let gpuClass = pin.kind === 'pinned' ? pin.gpuClass : undefined;
+    if (!gpuClass) {
+      const classes = new Map<string, number>();
+      for (const t of pin.trials)
+        if (t.result?.status === TrialStatus.OK)
+          classes.set(t.result.gpuClass, (classes.get(t.result.gpuClass) ?? 0) + 1);
+      gpuClass = [...classes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    }
     if (!gpuClass) return;
     const samples = this.state.candidateSamples(v.candidate.id, v.parent, stage.name, gpuClass);
     const base = this.state.baseline(v.parent, stage.name, gpuClass);
@@ -295,7 +361,13 @@ export class Scheduler {
     };
     if (j.kind === 'more') {
       await this.verdict(v, VerdictKind.INCONCLUSIVE, evidence);
-      await this.queueReplicate(v, stageIndex, replicates.size, 1);
+      await this.queueReplicate(
+        v,
+        stageIndex,
+        replicates.size,
+        nextAttempt(trials, replicates.size),
+        queueClass,
+      );
       return;
     }
     if (j.kind === 'reject') {
@@ -402,12 +474,19 @@ export class Scheduler {
     );
   }
 
-  /** Keeps the lowest stage fed: asks for proposals until enough trials are queued. */
+  /**
+   * Keeps the lowest stage fed: asks for proposals until enough trials are
+   * queued. Only work some live worker can run counts: trials waiting for a
+   * worker that is not there must not stop the others from getting work.
+   */
   private async feed(): Promise<void> {
     if (!this.state.head) return;
     const want = this.d.workerCount() * this.d.config.swarm.prefetch;
+    const fleet = this.d.fleet();
+    // With no worker seen yet every queued trial counts (they go to `any` and wait for the first).
+    const inFlight = () => (fleet.length > 0 ? runnablePending(this.state, fleet) : this.state.pending.size);
     let guard = 0;
-    while (this.state.pending.size < want && guard++ < want) {
+    while (inFlight() < want && guard++ < want) {
       const accepted = await this.d.intake.proposeOne();
       if (!accepted) break;
       const v = this.state.candidates.get(accepted);
