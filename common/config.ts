@@ -290,6 +290,11 @@ export const swarmSchema = z
 
 /** Roles of API tokens, weakest first: each role may do everything the ones before it may. */
 export const ROLES = ['viewer', 'reviewer', 'admin'] as const;
+/**
+ * Roles a token may have: the control roles, and `worker`, which may fetch
+ * code (CodeService) and call nothing of the control API.
+ */
+export const TOKEN_ROLES = [...ROLES, 'worker'] as const;
 
 export const apiTokenSchema = z
   .object({
@@ -302,7 +307,7 @@ export const apiTokenSchema = z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits')
       .optional(),
-    role: z.enum(ROLES),
+    role: z.enum(TOKEN_ROLES),
   })
   .strict()
   .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), 'give exactly one of token or sha256');
@@ -324,6 +329,14 @@ export const apiSchema = z
     tls_key_file: z.string().min(1).optional(),
     /** Interface the HTTP server (dashboard, JSON gateway, /metrics) binds. @default 127.0.0.1 */
     http_host: z.string().min(1).default('127.0.0.1'),
+    /** Interface the gRPC server (control API, CodeService) binds; the chart sets 0.0.0.0. @default 127.0.0.1 */
+    grpc_host: z.string().min(1).default('127.0.0.1'),
+    /**
+     * A file holding the worker token (role `worker`, for CodeService), e.g. a
+     * mounted Secret. With neither this nor a `worker` entry in the tokens, the
+     * coordinator generates one into `<state_dir>/worker-token`. @default none
+     */
+    worker_token_file: z.string().min(1).optional(),
   })
   .strict()
   .refine((a) => (a.tls_cert_file === undefined) === (a.tls_key_file === undefined), {
@@ -379,3 +392,4 @@ export type ClaudeProposerConfig = z.infer<typeof claudeProposerSchema>;
 export type ApiConfig = z.infer<typeof apiSchema>;
 export type ApiToken = z.infer<typeof apiTokenSchema>;
 export type Role = (typeof ROLES)[number];
+export type TokenRole = (typeof TOKEN_ROLES)[number];

@@ -19,6 +19,8 @@ export interface LocalWorkersOptions {
   natsUrl: string;
   /** The worker role's NATS login, handed over in the environment (never as an argument). @default none */
   natsCredentials?: NatsCredentials;
+  /** The worker token for CodeService, handed over as ARSWARM_WORKER_TOKEN. @default none */
+  workerToken?: string;
   codeAddr: string;
   prefix: string;
   /** Work dirs go under here, one per worker. */
@@ -31,16 +33,17 @@ export interface LocalWorkersOptions {
 
 /** Variables of the parent a worker process does not get: other parts' credentials. */
 const NOT_FOR_WORKERS =
-  /^(ANTHROPIC_|OPENAI_|AWS_SECRET|GITHUB_TOKEN$|ARSWARM_(TOKEN|TOKENS_FILE|NATS_USER|NATS_PASSWORD|NATS_PASSWORD_FILE)$)/;
+  /^(ANTHROPIC_|OPENAI_|AWS_SECRET|GITHUB_TOKEN$|ARSWARM_(TOKEN|TOKENS_FILE|NATS_USER|NATS_PASSWORD|NATS_PASSWORD_FILE|WORKER_TOKEN|WORKER_TOKEN_FILE)$)/;
 
 /**
  * The environment of a local worker process: the parent's, without the
  * credentials of other parts (the API key, control tokens, the coordinator's
- * NATS login), plus the worker's own NATS login.
+ * NATS login), plus the worker's own NATS login and worker token.
  */
 export function workerProcessEnv(
   base: NodeJS.ProcessEnv,
   login: NatsCredentials | undefined,
+  workerToken?: string,
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined && !NOT_FOR_WORKERS.test(k)) env[k] = v;
@@ -48,6 +51,7 @@ export function workerProcessEnv(
     env.ARSWARM_NATS_USER = login.user;
     env.ARSWARM_NATS_PASSWORD = login.password;
   }
+  if (workerToken) env.ARSWARM_WORKER_TOKEN = workerToken;
   return env;
 }
 
@@ -81,7 +85,10 @@ export class LocalWorkers implements WorkerScaler {
         '--id',
         id,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: workerProcessEnv(process.env, this.o.natsCredentials) },
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: workerProcessEnv(process.env, this.o.natsCredentials, this.o.workerToken),
+      },
     );
     p.stderr?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) if (line.trim()) this.o.onStderr?.(id, line);

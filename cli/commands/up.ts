@@ -104,6 +104,8 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
       bin: BIN,
       natsUrl,
       natsCredentials: login.worker,
+      // CodeService admits worker tokens only (generated into <state_dir>/worker-token when none is configured).
+      workerToken: coordinator.api.workerToken ?? process.env.ARSWARM_WORKER_TOKEN,
       codeAddr,
       prefix: config.swarm.prefix,
       workDir: stateDir,

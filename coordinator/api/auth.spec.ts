@@ -6,7 +6,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ControlService } from '../../gen/arswarm/v1/control_pb.js';
 import { apiSchema } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
-import { allows, Authenticator, loadTokensFile, METHOD_ROLES, resolveAuth } from './auth.js';
+import { CodeService } from '../../gen/arswarm/v1/code_pb.js';
+import {
+  allows,
+  Authenticator,
+  CODE_METHOD_ROLES,
+  loadTokensFile,
+  METHOD_ROLES,
+  resolveAuth,
+} from './auth.js';
 
 const code = (fn: () => unknown) => {
   try {
@@ -26,6 +34,7 @@ describe('Authenticator', () => {
       role: 'reviewer',
     },
     { name: 'ops', token: 'admin-token-0123456789ab', role: 'admin' },
+    { name: 'pool-a', token: 'worker-token-0123456789', role: 'worker' },
   ]);
 
   it('knows tokens given in clear or as a sha256', () => {
@@ -57,6 +66,31 @@ describe('Authenticator', () => {
     expect(auth.authorize('Bearer reviewer-token-0123456789', 'approve').name).toBe('ben');
     expect(auth.authorize('Bearer admin-token-0123456789ab', 'pause').name).toBe('ops');
     expect(auth.authorize('Bearer viewer-token-0123456789', 'watchEvents').name).toBe('ana');
+  });
+
+  it('lets a worker token fetch code and nothing else; viewers and reviewers fetch no code', () => {
+    expect(allows('worker', 'viewer')).toBe(false);
+    for (const m of ['whoAmI', 'getStatus', 'approve', 'setWorkers'] as const)
+      expect(
+        code(() => auth.authorize('Bearer worker-token-0123456789', m)),
+        m,
+      ).toBe(Code.PermissionDenied);
+    expect(auth.authorizeCode('Bearer worker-token-0123456789', 'fetchBundle').name).toBe('pool-a');
+    expect(auth.authorizeCode('Bearer admin-token-0123456789ab', 'fetchBundle').name).toBe('ops');
+    expect(code(() => auth.authorizeCode('Bearer viewer-token-0123456789', 'fetchBundle'))).toBe(
+      Code.PermissionDenied,
+    );
+    expect(code(() => auth.authorizeCode('Bearer reviewer-token-0123456789', 'fetchBundle'))).toBe(
+      Code.PermissionDenied,
+    );
+    expect(code(() => auth.authorizeCode(undefined, 'fetchBundle'))).toBe(Code.Unauthenticated);
+    expect(code(() => auth.authorizeCode('Bearer wrong-token-0123456789', 'fetchBundle'))).toBe(
+      Code.Unauthenticated,
+    );
+  });
+
+  it('has roles for every CodeService method', () => {
+    expect(Object.keys(CODE_METHOD_ROLES).sort()).toEqual(CodeService.methods.map((m) => m.localName).sort());
   });
 
   it('has a role for every ControlService method', () => {
@@ -130,7 +164,8 @@ describe('token sources', () => {
     writeFileSync(file, '- {name: ops, token: admin-token-0123456789ab, role: admin}\n');
     const fromFile = resolveAuth({ api: apiSchema.parse({}), tokensFile: file, stateDir: dir });
     expect(fromFile.generated).toBeUndefined();
-    expect(fromFile.auth.size).toBe(1);
+    // The admin token and the generated worker token.
+    expect(fromFile.auth.size).toBe(2);
     const both = resolveAuth({
       api: apiSchema.parse({
         tokens: [{ name: 'ana', token: 'viewer-token-0123456789', role: 'viewer' }],
@@ -138,12 +173,48 @@ describe('token sources', () => {
       }),
       stateDir: dir,
     });
-    expect(both.auth.size).toBe(2);
+    expect(both.auth.size).toBe(3);
+  });
+
+  it('generates a worker token unless one is configured, and an admin token unless a control token is', () => {
+    dir = mkdtempSync(join(tmpdir(), 'arswarm-tokens-'));
+    const gen = resolveAuth({ api: apiSchema.parse({}), stateDir: dir });
+    expect(gen.generatedWorker?.file).toBe(join(dir, 'worker-token'));
+    expect(statSync(gen.generatedWorker!.file).mode & 0o777).toBe(0o600);
+    expect(gen.workerToken).toBe(gen.generatedWorker!.token);
+    expect(gen.workerToken).not.toBe(gen.generated!.token);
+    expect(gen.auth.authenticate(`Bearer ${gen.workerToken}`)).toEqual({ name: 'workers', role: 'worker' });
+    expect(resolveAuth({ api: apiSchema.parse({}), stateDir: dir }).workerToken).toBe(gen.workerToken);
+
+    // Only a worker token configured: the control API still gets its generated admin token.
+    const onlyWorker = resolveAuth({
+      api: apiSchema.parse({ tokens: [{ name: 'w', token: 'worker-token-0123456789', role: 'worker' }] }),
+      stateDir: join(dir, 'b'),
+    });
+    expect(onlyWorker.generated).toBeDefined();
+    expect(onlyWorker.generatedWorker).toBeUndefined();
+    expect(onlyWorker.workerToken).toBe('worker-token-0123456789');
+
+    // A mounted Secret.
+    const file = join(dir, 'worker-token-secret');
+    writeFileSync(file, 'secret-worker-token-abcdef\n');
+    const fromFile = resolveAuth({
+      api: apiSchema.parse({ worker_token_file: file }),
+      stateDir: join(dir, 'c'),
+    });
+    expect(fromFile.generatedWorker).toBeUndefined();
+    expect(fromFile.workerToken).toBe('secret-worker-token-abcdef');
+    expect(fromFile.auth.authenticate('Bearer secret-worker-token-abcdef').role).toBe('worker');
+    writeFileSync(file, 'short\n');
+    expect(
+      code(() => resolveAuth({ api: apiSchema.parse({ worker_token_file: file }), stateDir: dir })),
+    ).toBe(Code.InvalidArgument);
   });
 
   it('validates the api section', () => {
     expect(apiSchema.safeParse({ tokens: [{ name: 'a', role: 'viewer' }] }).success).toBe(false);
     expect(apiSchema.safeParse({ tls_cert_file: 'c.pem' }).success).toBe(false);
     expect(apiSchema.parse({}).http_host).toBe('127.0.0.1');
+    expect(apiSchema.parse({}).grpc_host).toBe('127.0.0.1');
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Bearer tokens with roles for the control API, over gRPC and the HTTP
- * gateway alike. Tokens are held only as sha256 digests and never logged;
- * every ControlService method names the least role it needs, and a method
- * without an entry does not compile.
+ * gateway alike, and for CodeService (worker tokens). Tokens are held only
+ * as sha256 digests and never logged; every ControlService and CodeService
+ * method names the roles it admits, and a method without an entry does not compile.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,8 +10,16 @@ import { dirname } from 'node:path';
 import type { Metadata } from '@grpc/grpc-js';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import type { CodeService } from '../../gen/arswarm/v1/code_pb.js';
 import type { ControlService } from '../../gen/arswarm/v1/control_pb.js';
-import { apiTokenSchema, ROLES, type ApiConfig, type ApiToken, type Role } from '../../common/config.js';
+import {
+  apiTokenSchema,
+  ROLES,
+  type ApiConfig,
+  type ApiToken,
+  type Role,
+  type TokenRole,
+} from '../../common/config.js';
 import { formatPath } from '../../common/config-load.js';
 import { ArswarmError, Code } from '../../common/errors.js';
 import type { CallContext } from '../../common/grpc.js';
@@ -19,7 +27,7 @@ import type { CallContext } from '../../common/grpc.js';
 /** Who is calling. */
 export interface Identity {
   readonly name: string;
-  readonly role: Role;
+  readonly role: TokenRole;
 }
 
 type ControlMethod = keyof (typeof ControlService)['method'];
@@ -44,16 +52,32 @@ export const METHOD_ROLES: Readonly<Record<ControlMethod, Role>> = {
   resume: 'admin',
 };
 
+type CodeMethod = keyof (typeof CodeService)['method'];
+
+/**
+ * The roles each CodeService method admits: workers, and admins (to debug a
+ * fetch by hand). Viewers and reviewers see diffs through the control API,
+ * not whole trees; a worker token calls nothing of the control API.
+ */
+export const CODE_METHOD_ROLES: Readonly<Record<CodeMethod, readonly TokenRole[]>> = {
+  fetchBundle: ['worker', 'admin'],
+};
+
 /** Name of the token generated when none is configured. */
 export const GENERATED_TOKEN_NAME = 'local-admin';
 /** File (under the state dir) that keeps the generated token across restarts. */
 export const GENERATED_TOKEN_FILE = 'admin-token';
+/** Name of the worker token generated (or read from api.worker_token_file). */
+export const WORKER_TOKEN_NAME = 'workers';
+/** File (under the state dir) that keeps a generated worker token across restarts. */
+export const GENERATED_WORKER_TOKEN_FILE = 'worker-token';
 
 const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
-/** True when `role` may do what `needed` may. */
-export function allows(role: Role, needed: Role): boolean {
-  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+/** True when `role` may do what `needed` may (a worker token may do nothing of the control API). */
+export function allows(role: TokenRole, needed: Role): boolean {
+  const have = (ROLES as readonly string[]).indexOf(role);
+  return have >= 0 && have >= ROLES.indexOf(needed);
 }
 
 export class Authenticator {
@@ -98,6 +122,28 @@ export class Authenticator {
       throw new ArswarmError(
         Code.PermissionDenied,
         `${method} needs the ${needed} role; token ${id.name} is ${id.role}`,
+        { reason: 'role' },
+      );
+    return id;
+  }
+
+  /** Authenticates a CodeService call and checks that the caller's role is admitted. */
+  authorizeCode(header: string | undefined, method: CodeMethod): Identity {
+    let id: Identity;
+    try {
+      id = this.authenticate(header);
+    } catch (err) {
+      const e = ArswarmError.from(err);
+      throw new ArswarmError(e.code, `CodeService: ${e.message}`, {
+        reason: e.reason,
+        hint: 'a worker needs the worker token (--token-file or ARSWARM_WORKER_TOKEN)',
+      });
+    }
+    const admitted = CODE_METHOD_ROLES[method];
+    if (!admitted.includes(id.role))
+      throw new ArswarmError(
+        Code.PermissionDenied,
+        `CodeService.${method} admits ${admitted.join(' or ')} tokens; token ${id.name} is ${id.role}`,
         { reason: 'role' },
       );
     return id;
@@ -164,26 +210,71 @@ export interface ResolvedAuth {
   auth: Authenticator;
   /** Set when no token was configured and one admin token was generated (or reused). */
   generated?: { token: string; file: string };
+  /** The worker token in clear when the coordinator knows it (file, generated, or a plain entry), for local workers. */
+  workerToken?: string;
+  /** Set when no worker token was configured and one was generated (or reused). */
+  generatedWorker?: { token: string; file: string };
+}
+
+/** A token kept in `<stateDir>/<name>` (mode 0600), made on first use and reused on restart. */
+function keptToken(stateDir: string, name: string): { token: string; file: string } {
+  const file = `${stateDir}/${name}`;
+  let token = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  if (token.length < 16) {
+    token = `arswarm_${randomBytes(24).toString('base64url')}`;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  }
+  return { token, file };
+}
+
+/** The token in a file (a mounted Secret); errors name the file, never the content. */
+function readTokenFile(path: string): string {
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ArswarmError(Code.NotFound, `cannot read api.worker_token_file ${path}`, {
+      cause: err,
+      field: 'api.worker_token_file',
+    });
+  }
+  if (token.length < 16)
+    throw new ArswarmError(
+      Code.InvalidArgument,
+      `the worker token in ${path} is shorter than 16 characters`,
+      {
+        field: 'api.worker_token_file',
+      },
+    );
+  return token;
 }
 
 /**
  * Builds the authenticator from the config and the tokens file. With no
- * tokens at all, generates one admin token into `<stateDir>/admin-token`
- * (mode 0600, reused on restart) so a local swarm is never open.
+ * control token (viewer, reviewer, admin), generates one admin token into
+ * `<stateDir>/admin-token`; with no worker token (api.worker_token_file or a
+ * `worker` entry), one worker token into `<stateDir>/worker-token` (both mode
+ * 0600, reused on restart), so neither the control API nor CodeService is
+ * ever open.
  */
 export function resolveAuth(o: ResolveAuthOptions): ResolvedAuth {
   const file = o.tokensFile ?? o.api.tokens_file;
   const tokens = [...o.api.tokens, ...(file ? loadTokensFile(file) : [])];
-  if (tokens.length) return { auth: new Authenticator(tokens) };
-  const path = `${o.stateDir}/${GENERATED_TOKEN_FILE}`;
-  let token = existsSync(path) ? readFileSync(path, 'utf8').trim() : '';
-  if (token.length < 16) {
-    token = `arswarm_${randomBytes(24).toString('base64url')}`;
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  const out: Omit<ResolvedAuth, 'auth'> = {};
+  if (!tokens.some((t) => t.role !== 'worker')) {
+    const g = keptToken(o.stateDir, GENERATED_TOKEN_FILE);
+    tokens.push({ name: GENERATED_TOKEN_NAME, token: g.token, role: 'admin' });
+    out.generated = g;
   }
-  return {
-    auth: new Authenticator([{ name: GENERATED_TOKEN_NAME, token, role: 'admin' }]),
-    generated: { token, file: path },
-  };
+  if (o.api.worker_token_file) {
+    out.workerToken = readTokenFile(o.api.worker_token_file);
+    tokens.push({ name: WORKER_TOKEN_NAME, token: out.workerToken, role: 'worker' });
+  } else if (!tokens.some((t) => t.role === 'worker')) {
+    const g = keptToken(o.stateDir, GENERATED_WORKER_TOKEN_FILE);
+    tokens.push({ name: WORKER_TOKEN_NAME, token: g.token, role: 'worker' });
+    out.generatedWorker = g;
+    out.workerToken = g.token;
+  } else out.workerToken = tokens.find((t) => t.role === 'worker' && t.token)?.token;
+  return { auth: new Authenticator(tokens), ...out };
 }

@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { resolveAuth, type Authenticator } from './auth.js';
+import { codeService, type BundleFetch, type CodeImpl } from './code-service.js';
 import { authorized, controlService, type ControlHost, type ControlImpl } from './control-service.js';
 import { HttpServer } from './http-server.js';
 import { metricsText } from './metrics.js';
@@ -36,6 +37,10 @@ export class ControlApi {
   readonly impl: ControlImpl;
   /** The admin token generated because none was configured (print it to the person who started the swarm, never log it). */
   readonly generated?: { token: string; file: string };
+  /** The worker token in clear when known (generated, api.worker_token_file, a plain entry): what local workers get. */
+  readonly workerToken?: string;
+  /** The worker token generated because none was configured. */
+  readonly generatedWorker?: { token: string; file: string };
   private readonly tls?: { cert: Buffer; key: Buffer };
   private http?: HttpServer;
 
@@ -43,10 +48,17 @@ export class ControlApi {
     const r = resolveAuth({ api: o.config.api, tokensFile: o.tokensFile, stateDir: o.stateDir });
     this.auth = r.auth;
     this.generated = r.generated;
+    this.workerToken = r.workerToken;
+    this.generatedWorker = r.generatedWorker;
     this.impl = authorized(controlService(o.config, o.host), r.auth);
     const { tls_cert_file: cert, tls_key_file: key } = o.config.api;
     if (cert && key)
       this.tls = { cert: readPem(cert, 'api.tls_cert_file'), key: readPem(key, 'api.tls_key_file') };
+  }
+
+  /** CodeService over `fetch`, admitting worker (and admin) tokens only. */
+  codeImpl(fetch: BundleFetch): CodeImpl {
+    return codeService(this.auth, fetch);
   }
 
   /** TLS when certificates are configured, plaintext otherwise. */
