@@ -4,10 +4,15 @@
 # container toolkit at run time.
 # Build from the repo root:  docker build -f docker/worker.Dockerfile -t arswarm-worker:0.1.0 .
 # Targets that need PyTorch etc.:  --build-arg PYTHON_PACKAGES="torch numpy"
+# uv (for targets run with `uv run`, e.g. karpathy/autoresearch) is copied from
+# Astral's image; a target's environment is prepared once per worker by its
+# `target.setup` (`uv sync --frozen` into UV_PROJECT_ENVIRONMENT), not per trial.
 ARG CUDA_IMAGE=nvidia/cuda:12.4.1-runtime-ubuntu22.04
 ARG NODE_IMAGE=node:20-bookworm-slim
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.8.15
 
 FROM ${NODE_IMAGE} AS node
+FROM ${UV_IMAGE} AS uv
 
 FROM node AS deps
 WORKDIR /app
@@ -23,6 +28,7 @@ RUN apt-get update \
  && if [ -n "$PYTHON_PACKAGES" ]; then python3 -m pip install --no-cache-dir $PYTHON_PACKAGES; fi
 # The official Node binary is built for old glibc versions, so it runs on this base.
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=uv /uv /uvx /usr/local/bin/
 RUN groupadd --system --gid 10001 arswarm \
  && useradd --system --uid 10001 --gid 10001 --home-dir /home/arswarm --create-home --shell /usr/sbin/nologin arswarm \
  && mkdir -p /var/cache/arswarm-worker /var/cache/arswarm-cache \

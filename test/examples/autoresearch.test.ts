@@ -59,26 +59,47 @@ describe('autoresearch example', () => {
   it('validates and points at a checkout beside the arswarm repo', () => {
     expect(relative(examplePath('..', '..'), repoDir)).toBe('autoresearch');
     expect(path).toBe(examplePath('autoresearch', 'arswarm.yaml'));
-    expect(config.target.command).toBe('uv run train.py');
+    expect(config.target.command).toBe('uv run --no-sync train.py');
     expect(config.target.editable).toEqual(['train.py']);
     expect(config.target.locked).toContain('prepare.py');
     expect(config.target.metric).toEqual({ name: 'val_bpb', direction: 'minimize' });
   });
 
-  it('injects DEPTH through train.py constants with 300 s slots, DEPTH 8 then 12, and GPU memory per stage', () => {
-    expect(config.target.constants.DEPTH).toBe('train.py');
+  it('injects DEPTH into train.py and TIME_BUDGET into the locked prepare.py: 300 s at DEPTH 8, 600 s at DEPTH 12', () => {
+    expect(config.target.constants).toEqual({ DEPTH: 'train.py', DEVICE_BATCH_SIZE: 'train.py', TIME_BUDGET: 'prepare.py' });
+    expect(config.target.locked).toContain('prepare.py');
     expect(config.stages.map((s) => [s.name, s.env.DEPTH, s.budget_seconds])).toEqual([
       ['screen', '8', 300],
       ['confirm', '8', 300],
-      ['scale', '12', 300],
+      ['scale', '12', 600],
     ]);
     for (const s of config.stages) {
       expect(s.min_gpu_memory_mb, s.name).toBeGreaterThan(45_060);
-      // program.md kills runs over 10 minutes.
-      expect(s.timeout_seconds, s.name).toBeLessThanOrEqual(600);
-      for (const name of Object.keys(config.target.constants)) expect(s.env[name], `${s.name} ${name}`).toBeDefined();
+      // program.md kills runs over 10 minutes; the top rung's 600 s slot gets 15.
+      expect(s.timeout_seconds, s.name).toBeLessThanOrEqual(s.budget_seconds === 300 ? 600 : 900);
+      expect(s.timeout_seconds! - s.budget_seconds, s.name).toBeGreaterThanOrEqual(120);
+      // TIME_BUDGET comes from budget_seconds; every other constant from the stage env.
+      for (const name of Object.keys(config.target.constants))
+        if (name !== 'TIME_BUDGET') expect(s.env[name], `${s.name} ${name}`).toBeDefined();
     }
     expect(config.stages[2]!.min_gpu_memory_mb).toBeGreaterThan(config.stages[0]!.min_gpu_memory_mb);
+  });
+
+  it('prepares the uv environment once per worker, keyed by the locked pyproject.toml and uv.lock', () => {
+    expect(config.target.setup).toEqual({
+      command: 'uv sync --frozen',
+      inputs: ['pyproject.toml', 'uv.lock'],
+      env_var: 'UV_PROJECT_ENVIRONMENT',
+      timeout_seconds: 1800,
+    });
+    for (const f of config.target.setup!.inputs) expect(config.target.locked).toContain(f);
+  });
+
+  it("rewrites prepare.py's TIME_BUDGET line for the top rung, keeping its comment", () => {
+    const src = 'MAX_SEQ_LEN = 2048       # context length\nTIME_BUDGET = 300        # training time budget in seconds (5 minutes)\n';
+    expect(overrideConstant(src, 'TIME_BUDGET', String(config.stages[2]!.budget_seconds))).toBe(
+      'MAX_SEQ_LEN = 2048       # context length\nTIME_BUDGET = 600        # training time budget in seconds (5 minutes)\n',
+    );
   });
 
   it("rewrites train.py's DEPTH line for a trial, keeping its comment", () => {
