@@ -377,6 +377,7 @@ export class Coordinator {
     const why = this.scheduler.stopReason();
     if (why && !this.settledReason) {
       this.settledReason = why;
+      this.log(`settled: ${why} and nothing is in flight; ${this.ledger.state.finished} trials`);
       this.settledResolve?.();
     }
   }

@@ -79,6 +79,8 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
         id,
         '--heartbeat-ms',
         '500',
+        '--token-file',
+        join(stateDir, 'worker-token'),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
