@@ -119,6 +119,33 @@ export const CONFIG_CASES: readonly ConfigCase[] = [
     message: /target\.constants\.LEARNING_RATE: no stage sets LEARNING_RATE/,
   },
   {
+    name: 'stage constant in a file that is neither editable nor locked',
+    input: (c) => {
+      c.target.constants = { DEPTH: 'model.py' };
+    },
+    code: Code.InvalidArgument,
+    field: 'target.constants.DEPTH',
+    message: /target\.constants\.DEPTH: model\.py is neither editable nor locked/,
+  },
+  {
+    name: 'stage constant whose value is code, not a literal',
+    input: (c) => {
+      c.target.constants = { DEPTH: 'train.py' };
+      c.stages[2].env.DEPTH = '__import__("os")';
+    },
+    code: Code.InvalidArgument,
+    field: 'stages[2].env.DEPTH',
+    message:
+      /stages\[2\]\.env\.DEPTH: is written into train\.py as the constant DEPTH, so it must be a Python literal/,
+  },
+  {
+    name: 'TIME_BUDGET in a stage env (budget_seconds sets it)',
+    input: (c) => (c.stages[1].env.TIME_BUDGET = 600),
+    code: Code.InvalidArgument,
+    field: 'stages[1].env.TIME_BUDGET',
+    message: /stages\[1\]\.env\.TIME_BUDGET: TIME_BUDGET is exported from budget_seconds/,
+  },
+  {
     name: 'claude proposer with a bad base_url',
     input: (c) => (c.proposers = [{ kind: 'claude', base_url: 'not a url' }]),
     code: Code.InvalidArgument,
