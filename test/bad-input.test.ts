@@ -134,6 +134,7 @@ beforeAll(async () => {
   // A scaler that validates but never needs to start anything: every scaling request here is wrong.
   swarm.coordinator.scaler = new LocalWorkers({
     bin: BIN,
+    workerToken: swarm.coordinator.api.workerToken,
     natsUrl: swarm.nats.url,
     codeAddr: addr,
     prefix: swarm.config.swarm.prefix,

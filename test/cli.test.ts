@@ -211,6 +211,7 @@ describe('arswarm CLI against a running swarm', () => {
     expect(swarm.coordinator.ledger.state.paused).toBe(false);
     const local = new LocalWorkers({
       bin: BIN,
+      workerToken: swarm.coordinator.api.workerToken,
       natsUrl: swarm.nats.url,
       codeAddr: addr,
       prefix: swarm.config.swarm.prefix,

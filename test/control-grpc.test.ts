@@ -225,6 +225,7 @@ describe('ControlService over gRPC', () => {
     expect(await codeOf(clients.admin.setWorkers({ replicas: 1 }))).toBe(Code.FailedPrecondition);
     const local = new LocalWorkers({
       bin: BIN,
+      workerToken: swarm.coordinator.api.workerToken,
       natsUrl: swarm.nats.url,
       codeAddr: `127.0.0.1:${swarm.coordinator.grpcPort}`,
       prefix: swarm.config.swarm.prefix,

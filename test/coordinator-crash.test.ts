@@ -113,6 +113,8 @@ describe('coordinator crash recovery', () => {
             join(dir, `w${i}`),
             '--id',
             `w${i}`,
+            '--token-file',
+            join(dir, 'state', 'worker-token'),
           ],
           { stdio: ['ignore', 'ignore', 'ignore'] },
         ),

@@ -16,6 +16,7 @@ import { natsConnectError } from '../common/nats-permissions.js';
 import { names as makeNames, token, type Names } from '../common/subjects.js';
 import { CodeService } from '../gen/arswarm/v1/code_pb.js';
 import { WorkerHeartbeatSchema, WorkerState } from '../gen/arswarm/v1/trial_pb.js';
+import { checkCodeAccess } from './code-access.js';
 import { CodeCache, type BundleSource } from './code-cache.js';
 import { ConsumerCache } from './consumer-cache.js';
 import { selectDevices, type Device } from './gpus.js';
@@ -97,6 +98,7 @@ export class Worker {
         token: o.token,
         rootCert: o.caCertFile ? readFileSync(o.caCertFile) : undefined,
       });
+      await checkCodeAccess(this.client, o.codeAddr, o.token !== undefined);
       const cache = (this.cache = new CodeCache(o.workDir, this.client, token(o.id)));
       await cache.init();
       const isolation = (this.isolationState = await this.isolate());

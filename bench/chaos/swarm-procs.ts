@@ -158,6 +158,8 @@ export class SwarmProcs {
         '500',
         '--drain-timeout-ms',
         '2000',
+        '--token-file',
+        join(this.dir, 'state', 'worker-token'),
       ],
       { stdio: ['ignore', 'ignore', 'ignore'] },
     );
