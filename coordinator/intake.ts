@@ -14,7 +14,10 @@ import { create } from '@bufbuild/protobuf';
 import { CandidateSchema, CandidateState, type Candidate } from '../gen/arswarm/v1/candidate_pb.js';
 import type { Config } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
+import { integrityRules } from '../common/integrity-config.js';
 import { checkPatch, type PatchRules } from '../common/patch-check.js';
+import { applySections } from '../common/python-check/apply-sections.js';
+import { SemanticChecker, wantsCheck, type IntegrityRules } from '../common/python-check/index.js';
 import { historyEntries, journalMarkdown, formatDelta, type HistoryEntry } from './journal.js';
 import type { EventBody, Ledger } from './ledger/ledger.js';
 import { IdeaIndex } from './idea-index.js';
@@ -53,12 +56,17 @@ export interface IntakeOptions {
   background?: boolean;
   /** Pool timings (tests). */
   pool?: ConstructorParameters<typeof ProposalPool>[1];
+  /** Interpreter of the semantic checker. @default python3 */
+  python?: string;
 }
 
 export class Intake {
   readonly pool: ProposalPool;
   private readonly stageParams: Set<string>;
   private readonly rules: PatchRules;
+  private readonly integrity: IntegrityRules;
+  /** One python3 for every semantic check of this coordinator. */
+  private readonly semantic: SemanticChecker;
   private readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
   private readonly background: boolean;
   /** Recorded candidates by title and effect, for the duplicate checks. */
@@ -83,6 +91,8 @@ export class Intake {
       protected: t.protected,
       maxPatchBytes: t.max_patch_bytes,
     };
+    this.integrity = integrityRules(t);
+    this.semantic = new SemanticChecker({ python: options.python });
     this.exclusive = options.exclusive ?? ((fn) => fn());
     this.ideas = new IdeaIndex(ledger);
     this.background = options.background ?? true;
@@ -121,6 +131,7 @@ export class Intake {
   /** Stops the proposers; proposals in progress are abandoned. */
   async close(): Promise<void> {
     await this.pool.close();
+    this.semantic.close();
   }
 
   private newId(): string {
@@ -225,6 +236,7 @@ export class Intake {
     const c = this.candidate(s);
     try {
       this.validate(c);
+      await this.checkSemantics(c.parentCommit, c.diff);
     } catch (err) {
       return this.refuse(c, ArswarmError.from(err));
     }
@@ -272,6 +284,25 @@ export class Intake {
       );
   }
 
+  /**
+   * The semantic check (docs/reliability.md) of a diff against its parent:
+   * throws the broken rule (InvalidArgument, reason = the rule id, message
+   * naming file and line), or Unavailable (`checker_unavailable`) when python3
+   * cannot check it: a patch is never admitted unchecked.
+   */
+  private async checkSemantics(parent: string, diff: string): Promise<void> {
+    const { sections, files } = checkPatch(diff, this.rules);
+    if (!wantsCheck(files, this.integrity)) return;
+    const before = new Map<string, string | undefined>();
+    for (const f of files) before.set(f, await this.readAt(parent, f));
+    const after = applySections(sections, before);
+    // Violations of one file come in line order; the first names the refusal's reason.
+    await this.semantic.check(
+      files.map((path) => ({ path, before: before.get(path), after: after.get(path) })),
+      this.integrity,
+    );
+  }
+
   private async baseContext(): Promise<BaseContext> {
     const head = this.ledger.state.head;
     if (this.context?.head !== head) {
@@ -292,6 +323,7 @@ export class Intake {
       check: async (changes: FileChange[], title: string) => {
         const diff = await this.diffOf(head, changes);
         this.precheck(head, diff, title);
+        await this.checkSemantics(head, diff);
         return diff;
       },
     };

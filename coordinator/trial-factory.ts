@@ -8,6 +8,7 @@ import type { Config, StageConfig } from '../common/config.js';
 import { TIME_BUDGET } from '../common/config-target-rules.js';
 import { overrideFile, settingsByFile, type ConstantSetting } from '../common/constant-override.js';
 import { sha256, short } from '../common/git.js';
+import { integritySpec } from '../common/integrity-spec.js';
 import { ANY_GPU_CLASS } from '../common/subjects.js';
 import {
   ConstantOverrideSchema,
@@ -119,6 +120,7 @@ export class TrialFactory {
         envVar: t.setup.env_var,
         timeoutSeconds: t.setup.timeout_seconds,
       },
+      integrity: integritySpec(t),
     });
   }
 

@@ -46,31 +46,43 @@ export class SemanticChecker {
   async violations(files: readonly PatchedFile[], rules: IntegrityRules): Promise<Violation[]> {
     const out: Violation[] = [];
     for (const f of files) {
+      const mine: Violation[] = [];
       for (const region of rules.frozen) {
         if (region.file !== f.path || f.before === undefined) continue;
         const v = checkFrozenRegion(region, f.before, f.after);
-        if (v) out.push(v);
+        if (v) mine.push(v);
       }
-      if (!rules.semantic || !f.path.endsWith('.py') || f.after === undefined) continue;
-      const a = await this.server.request<CheckerAnswer>({
-        op: 'semantic',
-        path: f.path,
-        source: f.after,
-        before: f.before ?? null,
-        locked_files: rules.lockedFiles,
-        eval_functions: rules.evalFunctions,
-        locked_names: rules.lockedNames,
-        report_keys: rules.reportKeys,
-      });
-      if (a.kind === 'unavailable' || !a.value.ok)
-        throw new ArswarmError(
-          Code.Unavailable,
-          `the semantic check of ${f.path} could not run (${a.kind === 'unavailable' ? a.why : a.value.error}); the patch is not accepted unchecked`,
-          { reason: 'checker_unavailable', field: f.path, retryable: true },
-        );
-      for (const v of a.value.violations ?? []) out.push({ ...v, file: f.path });
+      if (rules.semantic && f.path.endsWith('.py') && f.after !== undefined)
+        mine.push(...(await this.pythonViolations(f.path, f.before, f.after, rules)));
+      // Line order within a file (a frozen-region hit first at its line: the stable sort keeps it there).
+      out.push(...mine.sort((a, b) => a.line - b.line));
     }
     return out;
+  }
+
+  private async pythonViolations(
+    path: string,
+    before: string | undefined,
+    after: string,
+    rules: IntegrityRules,
+  ): Promise<Violation[]> {
+    const a = await this.server.request<CheckerAnswer>({
+      op: 'semantic',
+      path,
+      source: after,
+      before: before ?? null,
+      locked_files: rules.lockedFiles,
+      eval_functions: rules.evalFunctions,
+      locked_names: rules.lockedNames,
+      report_keys: rules.reportKeys,
+    });
+    if (a.kind === 'unavailable' || !a.value.ok)
+      throw new ArswarmError(
+        Code.Unavailable,
+        `the semantic check of ${path} could not run (${a.kind === 'unavailable' ? a.why : a.value.error}); the patch is not accepted unchecked`,
+        { reason: 'checker_unavailable', field: path, retryable: true },
+      );
+    return (a.value.violations ?? []).map((v) => ({ ...v, file: path }));
   }
 
   /**

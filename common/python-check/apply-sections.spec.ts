@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { checkPatch } from '../patch-check.js';
+import { applySections } from './apply-sections.js';
+
+const rules = { editable: ['*.py'], locked: [], protected: [], maxPatchBytes: 65536 };
+const apply = (diff: string, before: Record<string, string>) =>
+  applySections(checkPatch(diff, rules).sections, new Map(Object.entries(before)));
+
+describe('applySections', () => {
+  it('applies hunks where the header says, or offset, and keeps a missing final newline', () => {
+    const diff = ['--- a/t.py', '+++ b/t.py', '@@ -2,2 +2,2 @@', ' b', '-c', '+C', ''].join('\n');
+    expect(apply(diff, { 't.py': 'a\nb\nc\nd\n' }).get('t.py')).toBe('a\nb\nC\nd\n');
+    expect(apply(diff, { 't.py': 'z\nz\na\nb\nc\n' }).get('t.py')).toBe('z\nz\na\nb\nC\n');
+    const noEol = [
+      '--- a/t.py',
+      '+++ b/t.py',
+      '@@ -1 +1 @@',
+      '-a',
+      '\\ No newline at end of file',
+      '+b',
+      '\\ No newline at end of file',
+      '',
+    ].join('\n');
+    expect(apply(noEol, { 't.py': 'a' }).get('t.py')).toBe('b');
+  });
+
+  it('new and deleted files', () => {
+    const diff = [
+      'diff --git a/n.py b/n.py',
+      'new file mode 100644',
+      '--- /dev/null',
+      '+++ b/n.py',
+      '@@ -0,0 +1,2 @@',
+      '+x = 1',
+      '+y = 2',
+      'diff --git a/o.py b/o.py',
+      'deleted file mode 100644',
+      '--- a/o.py',
+      '+++ /dev/null',
+      '@@ -1 +0,0 @@',
+      '-z = 3',
+      '',
+    ].join('\n');
+    const out = apply(diff, { 'o.py': 'z = 3\n' });
+    expect(out.get('n.py')).toBe('x = 1\ny = 2\n');
+    expect(out.has('o.py') && out.get('o.py') === undefined).toBe(true);
+  });
+
+  it('refuses a hunk that matches nowhere', () => {
+    const diff = ['--- a/t.py', '+++ b/t.py', '@@ -1 +1 @@', '-q', '+r', ''].join('\n');
+    expect(() => apply(diff, { 't.py': 'a\n' })).toThrow(/does not apply: the hunk at line 1 of t.py/);
+  });
+});
