@@ -35,10 +35,8 @@ describe('target.constants, target.setup and stage env rules', () => {
     );
   });
 
-  it('refuses a constant in a file that is both editable and locked, and a glob', () => {
-    expect(config((c) => (c.target.editable = ['*.py']))).toThrow(
-      /target\.constants\.TIME_BUDGET: prepare\.py matches both target\.editable and target\.locked/,
-    );
+  it('takes a file that is editable and locked as locked (as patches and hashes do), and refuses a glob', () => {
+    expect(config((c) => (c.target.editable = ['*.py']))().target.constants.TIME_BUDGET).toBe('prepare.py');
     expect(config((c) => (constants(c).DEPTH = '*.py'))).toThrow(
       /target\.constants\.DEPTH: must name one file/,
     );

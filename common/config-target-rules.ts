@@ -1,7 +1,7 @@
 /**
  * Cross-field rules of `target.constants`, `target.setup` and the stage
  * environments that zod's per-field schemas cannot express: settings that
- * could never work (a constant written into a file no trial checks, a value
+ * could never work (a constant in a file outside the target's contract, a value
  * that is not a literal, a TIME_BUDGET that would disagree with the exported
  * one) are refused at load with the field named. What needs the repo's
  * content (is `DEPTH = ...` really in train.py?) is checked when the
@@ -74,12 +74,7 @@ export function targetRuleIssues(cfg: TargetRulesInput): Issue[] {
     if (!editable && !locked)
       issues.push({
         path,
-        message: `${file} is neither editable nor locked, so no trial would check what is written into it; list it in target.editable or target.locked`,
-      });
-    if (editable && locked)
-      issues.push({
-        path,
-        message: `${file} matches both target.editable and target.locked; a file is one or the other`,
+        message: `${file} is neither editable nor locked: a constant is set in a file of the target's contract; list it in target.editable or target.locked`,
       });
     // TIME_BUDGET always has a value: every stage's budget_seconds.
     if (name !== TIME_BUDGET && !cfg.stages.some((s) => name in s.env))
