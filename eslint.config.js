@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'gen/**', '.tools/**', 'test-results/**', 'web/vendor/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'gen/**', '.tools/**', 'test-results/**', 'web/vendor/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

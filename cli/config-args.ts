@@ -1,12 +1,12 @@
 /** Resolving `--example NAME | --config FILE` to a loaded config. */
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../common/config-load.js';
 import { ArswarmError, Code } from '../common/errors.js';
+import { packagePath } from '../common/package-root.js';
 
 /** The repo's examples/ folder. */
-export const EXAMPLES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'examples');
+export const EXAMPLES_DIR = packagePath('examples');
 
 /** Names of the bundled examples. */
 export function exampleNames(): string[] {

@@ -2,7 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_ADDR, findCliConfig, readCliConfig, resolveConnection } from './connection.js';
+import {
+  cliConfigIssues,
+  DEFAULT_ADDR,
+  findCliConfig,
+  readCliConfig,
+  resolveConnection,
+} from './connection.js';
 
 describe('CLI connection', () => {
   let dir: string;
@@ -43,6 +49,7 @@ describe('CLI connection', () => {
       addr: 'file:1',
       token: 'file-token',
       caCert: join(cwd, '.arswarm', 'ca.pem'),
+      file: join(cwd, '.arswarm', 'cli.yaml'),
     });
     expect(resolveConnection({}, { ...env, ARSWARM_ADDR: 'env:2', ARSWARM_TOKEN: '' })).toMatchObject({
       addr: 'env:2',
@@ -64,5 +71,15 @@ describe('CLI connection', () => {
     } catch (err) {
       expect((err as Error).message).not.toContain('secret-value-123');
     }
+  });
+
+  it('accepts the four string keys, refusing others, non-strings and empty values', () => {
+    expect(cliConfigIssues({ addr: 'a:1', token: 't', ca_cert: 'ca.pem', dashboard: '' })).toEqual([]);
+    expect(cliConfigIssues({})).toEqual([]);
+    expect(cliConfigIssues({ addr: 1234 })).toEqual(['addr: expected a string']);
+    expect(cliConfigIssues({ token: '' })).toEqual(['token: empty']);
+    expect(cliConfigIssues({ adress: 'x' })[0]).toMatch(/^adress: unknown key/);
+    expect(cliConfigIssues(['addr'])).toEqual(['expected a mapping of keys']);
+    expect(cliConfigIssues('addr: x')).toEqual(['expected a mapping of keys']);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Where the CLI finds the coordinator and its token: flags, then the
  * environment (ARSWARM_ADDR, ARSWARM_TOKEN, ARSWARM_CA_CERT), then a CLI
- * config file (--cli-config, ARSWARM_CLI_CONFIG, ./.arswarm/cli.yaml as
- * written by `arswarm up`, ~/.config/arswarm/cli.yaml). Tokens never appear
+ * config file (--cli-config, ARSWARM_CLI_CONFIG, the .arswarm/cli.yaml that
+ * `arswarm up` wrote, searched from the working directory as
+ * cli-config-search.ts says, ~/.config/arswarm/cli.yaml). Tokens never appear
  * as flag defaults, so `--help` cannot show one.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,10 +11,10 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import { ControlService } from '../gen/arswarm/v1/control_pb.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import { createClient, type ServiceClient } from '../common/grpc.js';
+import { searchCliConfig } from './cli-config-search.js';
 
 /** @default 127.0.0.1:50051 */
 export const DEFAULT_ADDR = '127.0.0.1:50051';
@@ -21,18 +22,40 @@ export const DEFAULT_ADDR = '127.0.0.1:50051';
 export type ControlClient = ServiceClient<(typeof ControlService)['method']>;
 
 /** The CLI config file: what `arswarm up` writes for the CLI. */
-export const cliConfigSchema = z
-  .object({
-    /** gRPC address host:port. */
-    addr: z.string().min(1).optional(),
-    token: z.string().min(1).optional(),
-    /** PEM root certificate when the coordinator serves TLS (relative to the file). */
-    ca_cert: z.string().min(1).optional(),
-    /** The dashboard's URL (for people; the CLI speaks gRPC). */
-    dashboard: z.string().optional(),
-  })
-  .strict();
-export type CliConfig = z.infer<typeof cliConfigSchema>;
+export interface CliConfig {
+  /** gRPC address host:port. */
+  addr?: string;
+  token?: string;
+  /** PEM root certificate when the coordinator serves TLS (relative to the file). */
+  ca_cert?: string;
+  /** The dashboard's URL (for people; the CLI speaks gRPC). */
+  dashboard?: string;
+}
+
+/** Each key of the file, and whether it must be non-empty when given. */
+const CLI_CONFIG_KEYS: Record<keyof CliConfig, boolean> = {
+  addr: true,
+  token: true,
+  ca_cert: true,
+  dashboard: false,
+};
+
+/**
+ * What is wrong with a parsed CLI config file. Checked by hand rather than
+ * with zod: four string fields do not justify loading zod into every control
+ * command's start (a third of `arswarm status`'s module loading time).
+ */
+export function cliConfigIssues(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ['expected a mapping of keys'];
+  const issues: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    if (!(k in CLI_CONFIG_KEYS))
+      issues.push(`${k}: unknown key (known: ${Object.keys(CLI_CONFIG_KEYS).join(', ')})`);
+    else if (typeof v !== 'string') issues.push(`${k}: expected a string`);
+    else if (CLI_CONFIG_KEYS[k as keyof CliConfig] && !v) issues.push(`${k}: empty`);
+  }
+  return issues;
+}
 
 export interface ConnectionFlags {
   addr?: string;
@@ -66,7 +89,8 @@ export function findCliConfig(flag?: string, env = process.env, cwd = process.cw
     return resolve(explicit);
   }
   const xdg = env.XDG_CONFIG_HOME || join(homedir(), '.config');
-  return [join(cwd, '.arswarm', 'cli.yaml'), join(xdg, 'arswarm', 'cli.yaml')].find((p) => existsSync(p));
+  const user = join(xdg, 'arswarm', 'cli.yaml');
+  return searchCliConfig(cwd) ?? (existsSync(user) ? user : undefined);
 }
 
 export function readCliConfig(path: string): CliConfig {
@@ -77,13 +101,10 @@ export function readCliConfig(path: string): CliConfig {
     // Never echo the file: it holds a token.
     throw new ArswarmError(Code.InvalidArgument, `CLI config ${path} is not readable YAML`, { cause: err });
   }
-  const r = cliConfigSchema.safeParse(raw ?? {});
-  if (!r.success)
-    throw new ArswarmError(
-      Code.InvalidArgument,
-      `invalid CLI config ${path}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  const c = r.data;
+  const issues = cliConfigIssues(raw ?? {});
+  if (issues.length)
+    throw new ArswarmError(Code.InvalidArgument, `invalid CLI config ${path}: ${issues.join('; ')}`);
+  const c = { ...(raw as CliConfig) };
   if (c.ca_cert && !isAbsolute(c.ca_cert)) c.ca_cert = resolve(dirname(path), c.ca_cert);
   return c;
 }
@@ -92,6 +113,8 @@ export interface Connection {
   addr: string;
   token?: string;
   caCert?: string;
+  /** The CLI config file the connection came from, if one was read. */
+  file?: string;
 }
 
 /** Resolves flags, environment and config file into one connection. */
@@ -103,6 +126,7 @@ export function resolveConnection(flags: ConnectionFlags, env = process.env): Co
     addr: flags.addr || env.ARSWARM_ADDR || fromFile.addr || DEFAULT_ADDR,
     token: flags.token || env.ARSWARM_TOKEN || fromFile.token,
     caCert: flags.caCert || env.ARSWARM_CA_CERT || fromFile.ca_cert,
+    ...(file ? { file } : {}),
   };
 }
 
@@ -127,7 +151,7 @@ export async function withClient<T>(
     const e = ArswarmError.from(err);
     if (e.code === Code.Unavailable)
       throw new ArswarmError(e.code, `cannot reach the coordinator at ${conn.addr}: ${e.message}`, {
-        hint: 'is it running? give --addr or set ARSWARM_ADDR (`arswarm up` prints both)',
+        hint: `is it running? give --addr or set ARSWARM_ADDR (\`arswarm up\` prints both)${conn.file ? `; the address came from ${conn.file}` : ''}`,
       });
     if (e.code === Code.Unauthenticated && !conn.token)
       throw new ArswarmError(e.code, e.message, {

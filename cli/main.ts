@@ -2,14 +2,9 @@
  * The `arswarm` command line. Flags and environment variables are parsed here
  * and in cli/commands/*, nowhere else.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { ArswarmError, Code } from '../common/errors.js';
-import { diffCommand, lsCommand, showCommand } from './commands/candidates.js';
-import { pauseCommand, resumeCommand, scaleCommand } from './commands/operate.js';
-import { exportCommand, logsCommand, reportCommand } from './commands/results.js';
-import { reviewCommand } from './commands/review.js';
-import { statusCommand, whoamiCommand } from './commands/status.js';
-import { submitCommand } from './commands/submit.js';
+import { commandNamed, COMMANDS } from './commands/index.js';
 
 const program = new Command()
   .name('arswarm')
@@ -20,36 +15,16 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
-/** Control commands: light (a gRPC client), loaded always. */
-const CONTROL: Record<string, () => Command> = {
-  status: statusCommand,
-  ls: lsCommand,
-  show: showCommand,
-  diff: diffCommand,
-  review: reviewCommand,
-  submit: submitCommand,
-  scale: scaleCommand,
-  pause: pauseCommand,
-  resume: resumeCommand,
-  export: exportCommand,
-  logs: logsCommand,
-  report: reportCommand,
-  whoami: whoamiCommand,
-};
-
-/** The swarm's own processes pull in the coordinator and the worker: loaded only when they may run (or for help). */
-async function processCommands(): Promise<Command[]> {
-  const [up, coordinator, worker] = await Promise.all([
-    import('./commands/up.js'),
-    import('./commands/coordinator.js'),
-    import('./commands/worker.js'),
-  ]);
-  return [up.upCommand(), up.demoCommand(), coordinator.coordinatorCommand(), worker.workerCommand()];
+// Only the command that runs is loaded. Without one (`arswarm --help`, an
+// unknown name) every command is listed from the registry, none loaded.
+const named = commandNamed(process.argv.slice(2));
+if (named) program.addCommand(await named.load());
+else {
+  for (const c of COMMANDS) program.command(c.name).description(c.summary);
+  const terms = new Map(COMMANDS.map((c) => [c.name, c.term]));
+  const help = new Help();
+  program.configureHelp({ subcommandTerm: (cmd) => terms.get(cmd.name()) ?? help.subcommandTerm(cmd) });
 }
-
-const invoked = process.argv.slice(2).find((a) => !a.startsWith('-'));
-if (!(invoked && invoked in CONTROL)) for (const c of await processCommands()) program.addCommand(c);
-for (const make of Object.values(CONTROL)) program.addCommand(make());
 
 /** Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 not found, 4 unavailable, 5 refused (auth/permission). */
 export function exitCodeOf(e: ArswarmError): number {

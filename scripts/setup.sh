@@ -1,14 +1,59 @@
 #!/usr/bin/env bash
-# Installs what arswarm needs, idempotently: the system packages (nats-server,
-# git, Debian's python3 with torch for the tinygpt example, chromium for the
-# dashboard tests) and the npm dependencies when node_modules is missing or
-# older than the lockfile. Skips everything already present. Used by
-# `npm run demo`, `npm test` and .ci/run, so both work on a fresh clone.
+# Installs what arswarm needs, idempotently, skipping whatever is present:
+# the npm dependencies (when node_modules is missing or older than the
+# lockfile), the compiled CLI in dist/ (when a source is newer than it) and
+# the system packages the landscape demo uses (nats-server, git, python3).
+# Extras on request:
+#   --with torch      python3-torch for /usr/bin/python3 (examples/tinygpt)
+#   --with browser    chromium (the dashboard tests)
+#   --with torch,browser
+#   --check EXTRA     exit 0 when the extra is installed, 1 when not; installs nothing
+# ARSWARM_SETUP_TORCH / ARSWARM_SETUP_BROWSER = 1 ask for an extra too, 0 never.
+# Used by `npm run demo` (no extras), `npm test` (both), .ci/run and
+# `arswarm up --example tinygpt` (torch, on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet=0
-[ "${1:-}" = "--quiet" ] && quiet=1
-say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
+with=""
+check=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quiet) quiet=1 ;;
+    --with) with="${with},${2:?--with needs a list such as torch,browser}"; shift ;;
+    --with=*) with="${with},${1#--with=}" ;;
+    --check) check="${2:?--check needs an extra: torch or browser}"; shift ;;
+    *) echo "setup: unknown option $1 (see the head of scripts/setup.sh)" >&2; exit 2 ;;
+  esac
+  shift
+done
+say() { [ "$quiet" = 1 ] || echo "setup: $*" >&2; }
+
+# Each extra: how it is checked, and which Debian packages provide it.
+has_extra() {
+  case "$1" in
+    torch) /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 ;;
+    browser) [ -x /usr/bin/chromium ] ;;
+    *) echo "setup: unknown extra $1 (torch, browser)" >&2; exit 2 ;;
+  esac
+}
+extra_packages() {
+  case "$1" in
+    torch) echo python3-torch python3-numpy libopenblas0-pthread ;;
+    browser) echo chromium ;;
+  esac
+}
+
+if [ -n "$check" ]; then
+  has_extra "$check"
+  exit $?
+fi
+
+wanted() { # extra name, its ARSWARM_SETUP_* variable's value
+  [ "$2" = 0 ] && return 1
+  [ "$2" = 1 ] && return 0
+  case ",$with," in *",$1,"*) return 0 ;; esac
+  return 1
+}
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # `npm install` honours the lockfile; `npm ci` refuses this lockfile on
@@ -17,14 +62,20 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
+# The compiled CLI (does nothing when dist/ is current).
+node scripts/build.js --if-stale $([ "$quiet" = 1 ] && echo --quiet)
+
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -x /usr/bin/python3 ] || need+=(python3)
-if [ "${ARSWARM_SETUP_TORCH:-1}" = 1 ] && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
-  need+=(python3-torch python3-numpy libopenblas0-pthread)
-fi
-if [ "${ARSWARM_SETUP_BROWSER:-1}" = 1 ] && [ ! -x /usr/bin/chromium ]; then need+=(chromium); fi
+for extra in torch browser; do
+  var="ARSWARM_SETUP_$(echo "$extra" | tr a-z A-Z)"
+  if wanted "$extra" "${!var:-}" && ! has_extra "$extra"; then
+    # shellcheck disable=SC2207
+    need+=($(extra_packages "$extra"))
+  fi
+done
 
 if [ ${#need[@]} -eq 0 ]; then
   say "system packages present"

@@ -1,10 +1,6 @@
 /** `arswarm coordinator`: runs the coordinator alone (the Kubernetes entry point). */
 import { Command } from 'commander';
-import { Coordinator } from '../../coordinator/coordinator.js';
-import { createKubernetesScaler, kubernetesScalerOptionsFromEnv } from '../../coordinator/k8s/index.js';
 import { ArswarmError, Code } from '../../common/errors.js';
-import { natsCredentialsFromEnv } from '../../common/nats-permissions.js';
-import { resolveConfigArgs } from '../config-args.js';
 
 export function coordinatorCommand(): Command {
   return new Command('coordinator')
@@ -12,7 +8,11 @@ export function coordinatorCommand(): Command {
     .option('-c, --config <file>', 'arswarm.yaml', process.env.ARSWARM_CONFIG)
     .option('--example <name>', 'a bundled example instead of --config')
     .option('--nats <url>', 'NATS URL (overrides swarm.nats_url)', process.env.ARSWARM_NATS_URL)
-    .option('--grpc-host <host>', 'interface for the gRPC server', process.env.ARSWARM_GRPC_HOST ?? '0.0.0.0')
+    .option(
+      '--grpc-host <host>',
+      'interface for the gRPC server (overrides api.grpc_host, default 127.0.0.1; env ARSWARM_GRPC_HOST)',
+      process.env.ARSWARM_GRPC_HOST,
+    )
     .option('--state-dir <dir>', 'state dir (overrides swarm.state_dir)', process.env.ARSWARM_STATE_DIR)
     .option(
       '--http-host <host>',
@@ -29,11 +29,24 @@ export function coordinatorCommand(): Command {
         config?: string;
         example?: string;
         nats?: string;
-        grpcHost: string;
+        grpcHost?: string;
         stateDir?: string;
         httpHost?: string;
         tokensFile?: string;
       }) => {
+        // Loaded here, not at the top: `arswarm --help` then loads no coordinator
+        // code (the Kubernetes client alone takes longer than the whole help).
+        const [
+          { Coordinator },
+          { kubernetesScalerOptionsFromEnv },
+          { natsCredentialsFromEnv },
+          { resolveConfigArgs },
+        ] = await Promise.all([
+          import('../../coordinator/coordinator.js'),
+          import('../../coordinator/k8s/options.js'),
+          import('../../common/nats-permissions.js'),
+          import('../config-args.js'),
+        ]);
         const loaded = resolveConfigArgs(opts);
         const natsUrl = opts.nats ?? loaded.config.swarm.nats_url;
         if (natsUrl === 'embedded')
@@ -59,7 +72,11 @@ export function coordinatorCommand(): Command {
         // In a cluster the chart sets the namespace and the worker Deployments:
         // SetWorkers then scales them through the Kubernetes API.
         const k8s = kubernetesScalerOptionsFromEnv(process.env);
-        if (k8s) c.scaler = createKubernetesScaler(k8s);
+        if (k8s) {
+          // The Kubernetes client is loaded only in a cluster.
+          const { createKubernetesScaler } = await import('../../coordinator/k8s/kubernetes-scaler.js');
+          c.scaler = createKubernetesScaler(k8s);
+        }
         // The path only: a token is never logged.
         if (c.api.generated)
           console.error(

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { parseTrialUser } from '../trial-user.js';
-import { Worker, type WorkerLogger, type WorkerOptions } from '../../worker/index.js';
+import type { WorkerLogger, WorkerOptions } from '../../worker/index.js';
 
 function parseGpus(v: string): 'all' | 'none' | number[] {
   if (v === 'all' || v === 'none') return v;
@@ -157,6 +157,8 @@ export function workerCommand(): Command {
       };
       for (const k of Object.keys(options) as (keyof WorkerOptions)[])
         if (options[k] === undefined) delete options[k];
+      // Loaded here, not at the top: `arswarm --help` then loads no worker code.
+      const { Worker } = await import('../../worker/index.js');
       const worker = new Worker(options);
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {

@@ -4,11 +4,10 @@
  * credentials, and the HTTP server with the dashboard, /metrics and probes.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
+import { packagePath } from '../../common/package-root.js';
 import { resolveAuth, type Authenticator } from './auth.js';
 import { codeService, type BundleFetch, type CodeImpl } from './code-service.js';
 import { authorized, controlService, type ControlHost, type ControlImpl } from './control-service.js';
@@ -16,7 +15,7 @@ import { HttpServer } from './http-server.js';
 import { metricsText } from './metrics.js';
 
 /** The repo's web/ folder (the dashboard). */
-export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
+export const WEB_DIR = packagePath('web');
 
 export interface ControlApiOptions {
   config: Config;

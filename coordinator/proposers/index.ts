@@ -3,10 +3,10 @@
  * People submit through the intake directly (`arswarm submit`, the dashboard).
  */
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
 import type { ClaudeProposerConfig, Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
+import { packagePath } from '../../common/package-root.js';
 import { apiKeyGetter } from './claude/api-key.js';
 import { ClaudeProposer } from './claude/index.js';
 import { KnobsProposer } from './knobs.js';
@@ -18,7 +18,7 @@ export { ProposalPool } from './pool.js';
 export type { Proposal, ProposalContext, Proposer, ProposerLimits, LlmCost } from './proposer.js';
 
 /** arswarm's own research brief, used when the target has no program.md. */
-export const BUNDLED_BRIEF = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'program.md');
+export const BUNDLED_BRIEF = packagePath('program.md');
 
 export interface BuildProposersDeps {
   /** The process environment: ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL are read from it, nothing else. */
