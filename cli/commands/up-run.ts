@@ -117,13 +117,19 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
     if (!o.quiet) printAccess(coordinator, stateDir);
     await workers.scale(config.swarm.workers);
     say(
-      `${config.swarm.workers} workers started; gRPC ${codeAddr}${config.swarm.max_trials ? `; stopping after ${config.swarm.max_trials} trials` : '; Ctrl-C to stop'}`,
+      `${config.swarm.workers} workers started; gRPC ${codeAddr}${config.swarm.max_trials ? `; stopping after ${config.swarm.max_trials} trials or when the proposers have nothing left` : '; Ctrl-C to stop'}`,
     );
+    // Local workers run on CPU: a stage with a memory floor waits for a GPU worker to join.
+    for (const st of config.stages.filter((x) => x.min_gpu_memory_mb > 0))
+      say(
+        `warning: stage ${st.name} needs a worker with >= ${st.min_gpu_memory_mb} MB of GPU memory; the local workers run on CPU, so its candidates wait for one to join (arswarm worker --gpus all)`,
+      );
     const c = coordinator;
     const progress = setInterval(() => say(progressLine(c)), 2000);
     await c.settled;
     clearInterval(progress);
     say(progressLine(c));
+    console.log(`stopped: ${c.settledReason} and nothing is in flight; ${c.ledger.state.finished} trials`);
     const tsvPath = resolve(o.results ?? join(stateDir, 'results.tsv'));
     writeFileSync(tsvPath, resultsTsv(c.ledger.state));
     const log = await c.repo.raw(['log', '--format=%h %s', c.ledger.state.head]);
