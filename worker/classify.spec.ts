@@ -29,6 +29,14 @@ describe('classify', () => {
     );
   });
 
+  it('integrity on a second result block or a repeated key, even when the run crashed', () => {
+    const twice = parseOutput('---\nval_bpb: 1.0\n---\nval_bpb: 0.5\n');
+    expect(classify(clean, twice, 'val_bpb')).toMatchObject({ status: TrialStatus.INTEGRITY });
+    expect(classify({ ...clean, exitCode: 1 }, twice, 'val_bpb').reason).toMatch(/duplicate-result-block/);
+    const repeated = parseOutput('---\nval_bpb: 1.0\nval_bpb: 0.5\n');
+    expect(classify(clean, repeated, 'val_bpb').reason).toMatch(/^rule repeated-key: val_bpb/);
+  });
+
   it('oom on CUDA OOM text or an unexpected SIGKILL', () => {
     const oom = parseOutput('torch.OutOfMemoryError: CUDA out of memory.\n');
     expect(classify({ ...clean, exitCode: 1 }, oom, 'val_bpb').status).toBe(TrialStatus.OOM);

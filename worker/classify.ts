@@ -28,6 +28,8 @@ export interface Verdict {
 export function classify(end: RunEnd, out: ParsedOutput, metricName: string, integrity?: string): Verdict {
   if (end.aborted) return { status: TrialStatus.INFRA, reason: 'worker shutting down' };
   if (integrity) return { status: TrialStatus.INTEGRITY, reason: integrity };
+  // A second result block or a repeated key: whatever else happened, the output is not trusted.
+  if (out.integrity) return { status: TrialStatus.INTEGRITY, reason: out.integrity.reason };
   if (end.timedOut)
     return { status: TrialStatus.TIMEOUT, reason: 'wall-clock limit reached; process group killed' };
   const failed = end.exitCode !== 0 || end.signal !== null;

@@ -34,9 +34,33 @@ describe('parseOutput', () => {
     expect(out.metrics).toEqual({});
   });
 
-  it('uses the last block when there are several and accepts \\r\\n', () => {
-    const out = parseOutput('---\r\nval_bpb: 2.0\r\n---\r\nval_bpb: 1.5\r\n');
-    expect(out.metrics.val_bpb).toBe(1.5);
+  it('accepts \\r\\n and a bare `---` separator that no key: value line follows', () => {
+    const out = parseOutput('model:\r\n---\r\n---\r\nval_bpb: 1.5\r\npeak_vram_mb: 10\r\n');
+    expect(out.metrics).toEqual({ val_bpb: 1.5, peak_vram_mb: 10 });
+    expect(out.integrity).toBeUndefined();
+  });
+
+  it('a second block anywhere after the first is duplicate-result-block', () => {
+    for (const text of [
+      '---\r\nval_bpb: 2.0\r\n---\r\nval_bpb: 1.5\r\n',
+      '---\nval_bpb: 2.0\nFAIL\n---\nval_bpb: 0.5\n',
+      'step 1 (100.0%)\r---\nval_bpb: 1.0\ntraining_seconds: 300.1\nTraceback:\n  x\n---\nval_bpb: 0.5\n',
+    ]) {
+      const out = parseOutput(text);
+      expect(out.integrity?.rule).toBe('duplicate-result-block');
+      expect(out.integrity?.reason).toMatch(
+        /^rule duplicate-result-block: a second result block at output line \d+ \(the first at line [12]\)/,
+      );
+    }
+  });
+
+  it('a key repeated inside the block is repeated-key, naming the key and lines; the first value is kept', () => {
+    const out = parseOutput('---\nval_bpb: 1.0\ntraining_seconds: 300\nval_bpb: 0.5\n');
+    expect(out.integrity).toEqual({
+      rule: 'repeated-key',
+      reason: 'rule repeated-key: val_bpb at output lines 2 and 4 of the result block',
+    });
+    expect(out.metrics.val_bpb).toBe(1.0);
   });
 
   it('separates NaN and inf values', () => {

@@ -2,6 +2,11 @@
  * Reads autoresearch-style output: progress lines rewritten with `\r`, an
  * optional `FAIL` line, and a final block — a `---` line, then `key: value`
  * lines with values aligned by spaces.
+ *
+ * A run reports exactly once: a second block (a `---` line followed by
+ * `key: value` lines, anywhere after the first, stderr included) or a key
+ * repeated inside the block is an integrity failure, since a program that
+ * prints its result twice may be printing a forged one.
  */
 
 /** What the output says about the run. */
@@ -16,6 +21,14 @@ export interface ParsedOutput {
   readonly failLine: boolean;
   /** CUDA (or host) out-of-memory text appeared. */
   readonly oomText: boolean;
+  /** Why the output cannot be trusted (a second block, a repeated key); absent when it can. */
+  readonly integrity?: OutputIntegrity;
+}
+
+/** An output-integrity failure: the rule id (docs/reliability.md) and a reason naming the lines. */
+export interface OutputIntegrity {
+  readonly rule: 'duplicate-result-block' | 'repeated-key';
+  readonly reason: string;
 }
 
 const KEY_VALUE = /^([A-Za-z_][A-Za-z0-9_.-]*):\s*(\S.*?)\s*$/;
@@ -45,35 +58,57 @@ function parseValue(v: string): number | 'non-finite' | undefined {
   return Number.isFinite(n) ? n : 'non-finite';
 }
 
-/** Parses the whole output of a run (the last `---` block wins). */
+/** The `key: value` pairs of the lines after a `---` line, up to the next `---` line. */
+function blockPairs(lines: readonly string[], from: number): { key: string; value: string; line: number }[] {
+  const out = [];
+  for (let i = from + 1; i < lines.length && lines[i]!.trim() !== '---'; i++) {
+    const m = KEY_VALUE.exec(lines[i]!.trim());
+    if (m) out.push({ key: m[1]!, value: m[2]!, line: i + 1 });
+  }
+  return out;
+}
+
+/** Parses the whole output of a run: exactly one `---` block (see {@link ParsedOutput.integrity}). */
 export function parseOutput(text: string): ParsedOutput {
   const lines = outputLines(text);
-  let blockStart = -1;
-  for (let i = lines.length - 1; i >= 0; i--) {
-    if (lines[i]!.trim() === '---') {
-      blockStart = i;
-      break;
-    }
+  // A `---` line starts a block only when key: value lines follow it (a bare separator is not one).
+  const blocks: { start: number; pairs: ReturnType<typeof blockPairs> }[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.trim() !== '---') continue;
+    const pairs = blockPairs(lines, i);
+    if (pairs.length > 0) blocks.push({ start: i, pairs });
   }
   const metrics: Record<string, number> = {};
   const nonFinite: string[] = [];
-  let pairs = 0;
-  if (blockStart >= 0) {
-    for (const line of lines.slice(blockStart + 1)) {
-      const m = KEY_VALUE.exec(line.trim());
-      if (!m) continue;
-      pairs++;
-      const v = parseValue(m[2]!);
-      if (v === 'non-finite') nonFinite.push(m[1]!);
-      else if (v !== undefined) metrics[m[1]!] = v;
-    }
+  let integrity: OutputIntegrity | undefined;
+  const block = blocks[0];
+  if (blocks.length > 1)
+    integrity = {
+      rule: 'duplicate-result-block',
+      reason: `rule duplicate-result-block: a second result block at output line ${blocks[1]!.start + 1} (the first at line ${block!.start + 1}); a run reports once`,
+    };
+  const seen = new Map<string, number>();
+  for (const { key, value, line } of block?.pairs ?? []) {
+    const first = seen.get(key);
+    if (first !== undefined && !integrity)
+      integrity = {
+        rule: 'repeated-key',
+        reason: `rule repeated-key: ${key} at output lines ${first} and ${line} of the result block`,
+      };
+    if (first === undefined) seen.set(key, line);
+    // The first value of a key is the one kept (the status is integrity anyway when it repeats).
+    if (first !== undefined) continue;
+    const v = parseValue(value);
+    if (v === 'non-finite') nonFinite.push(key);
+    else if (v !== undefined) metrics[key] = v;
   }
   return {
-    hasBlock: pairs > 0,
+    hasBlock: block !== undefined,
     metrics,
     nonFinite,
     failLine: lines.some(isFailLine),
     oomText: OOM.test(text),
+    ...(integrity ? { integrity } : {}),
   };
 }
 

@@ -21,6 +21,8 @@ import type { ResolvedWorkerOptions } from './options.js';
 import { parseOutput } from './output-parser.js';
 import { applyOverrides } from './overrides.js';
 import { runCommand } from './run-command.js';
+import { originals, semanticGate } from './semantic-gate.js';
+import { checkTrainingSeconds } from './timing-check.js';
 import { TargetEnvs } from './target-env.js';
 import type { Launcher } from './launcher.js';
 import { handOver, type TrialIds } from './isolation.js';
@@ -173,6 +175,7 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
           `patch refused (${e.reason ?? 'invalid'}): ${e.message}`,
         );
       }
+      const parentTexts = await originals(workDir, target, changed);
       try {
         await applyPatch(workDir, sections);
       } catch (err) {
@@ -181,6 +184,9 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
         }
         throw err;
       }
+      // The intake's semantic check again, on what will run (before the overrides, which are ours).
+      const refused = await semanticGate(workDir, target, parentTexts);
+      if (refused) throw new SetupFailure(refused.status, refused.reason);
     }
     try {
       changed = [...new Set([...changed, ...(await applyOverrides(workDir, target.overrides))])];
@@ -232,6 +238,13 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
     integrity = `cannot hash files after the run: ${ArswarmError.from(err).message}`;
   }
   const parsed = parseOutput(outcome.output);
+  if (!integrity && outcome.exitCode === 0 && !outcome.timedOut && !outcome.aborted)
+    integrity = checkTrainingSeconds(
+      parsed.metrics.training_seconds,
+      (outcome.exitedAt - outcome.spawnedAt) / 1000,
+      stage.budgetSeconds,
+      target.integrity,
+    );
   const verdict = classify(outcome, parsed, target.metric || 'val_bpb', integrity);
   const printedPeak = parsed.metrics.peak_vram_mb;
   const peak = outcome.peakGpuMb ?? printedPeak ?? (gpu ? 0 : outcome.peakRssMb);
