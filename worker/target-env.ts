@@ -87,7 +87,8 @@ export class TargetEnvs {
   }
 
   private async prepare(key: string, dir: string, p: PrepareInput): Promise<string> {
-    await mkdir(this.root, { recursive: true });
+    // Trials may run as another uid (isolation): they read the env, never write it.
+    await mkdir(this.root, { recursive: true, mode: 0o755 });
     // What a setup killed half-way left behind is not an environment.
     await rm(dir, { recursive: true, force: true });
     await writeFile(p.logFile, `[arswarm] preparing the target environment ${key}: ${p.setup.command}\n`, {
