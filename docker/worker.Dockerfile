@@ -1,7 +1,12 @@
 # syntax=docker/dockerfile:1
 # The arswarm worker: a CUDA runtime base, the distribution's python3, Node 20
 # and git; runs as uid 10001. nvidia-smi and the driver come from the NVIDIA
-# container toolkit at run time.
+# container toolkit at run time. Trial code runs as uid 10002 (arswarm-trial)
+# when the worker may switch to it: the Helm chart runs the container as root
+# with only CHOWN, DAC_OVERRIDE, FOWNER, KILL, SETGID and SETUID; with
+# `docker run`, add `--user 0 --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE
+# --cap-add FOWNER --cap-add KILL --cap-add SETGID --cap-add SETUID` and
+# `--trial-user 10002:10002` (docs/reliability.md).
 # Build from the repo root:  docker build -f docker/worker.Dockerfile -t arswarm-worker:0.1.0 .
 # Targets that need PyTorch etc.:  --build-arg PYTHON_PACKAGES="torch numpy"
 # uv (for targets run with `uv run`, e.g. karpathy/autoresearch) is copied from
@@ -31,6 +36,8 @@ COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=uv /uv /uvx /usr/local/bin/
 RUN groupadd --system --gid 10001 arswarm \
  && useradd --system --uid 10001 --gid 10001 --home-dir /home/arswarm --create-home --shell /usr/sbin/nologin arswarm \
+ && groupadd --system --gid 10002 arswarm-trial \
+ && useradd --system --uid 10002 --gid 10002 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin arswarm-trial \
  && mkdir -p /var/cache/arswarm-worker /var/cache/arswarm-cache \
  && chown arswarm:arswarm /var/cache/arswarm-worker /var/cache/arswarm-cache
 WORKDIR /app

@@ -147,11 +147,14 @@ describe.each(Object.entries(VALUE_SETS))('value set: %s', (_name, files) => {
         vars.has('ARSWARM_NATS_PASSWORD') ? ['worker-password'] : [],
       );
       expect(c.envFrom).toBeUndefined();
-      // At most the coordinator's CA certificate, never a whole Secret (its key).
+      // At most the coordinator's CA certificate and the worker token, never a whole Secret (its key).
       for (const v of (pod.volumes as Any[]).filter((x) => x.secret))
-        expect(v.secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+        expect([[{ key: 'ca.crt', path: 'ca.crt' }], [{ key: 'token', path: 'token' }]]).toContainEqual(
+          v.secret.items,
+        );
       expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
-      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      // Root only to drop trial code to another uid (test/helm/worker-security.test.ts).
+      expect(pod.securityContext.runAsNonRoot).toBe(c.args[c.args.indexOf('--trial-user') + 1] === 'none');
     }
   });
 

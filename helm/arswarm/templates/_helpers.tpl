@@ -54,6 +54,45 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "arswarm.nats.inChart" -}}{{ if not .Values.nats.external.url }}true{{ end }}{{- end -}}
 
+{{- define "arswarm.workerToken.secret" -}}
+{{- .Values.workerToken.existingSecret | default (printf "%s-worker-token" (include "arswarm.fullname" .)) -}}
+{{- end -}}
+
+{{/* Whether worker trials run as a separate uid (workers.trialUser not "none"). */}}
+{{- define "arswarm.workers.isolated" -}}{{ if ne (toString .Values.workers.trialUser) "none" }}true{{ end }}{{- end -}}
+
+{{/*
+Workers that isolate trials run as root with only the capabilities to drop to
+the trial uid and manage its files; trial code itself has none. Otherwise the
+common non-root context.
+*/}}
+{{- define "arswarm.workers.podSecurityContext" -}}
+{{- if include "arswarm.workers.isolated" . -}}
+runAsNonRoot: false
+runAsUser: 0
+runAsGroup: 0
+fsGroup: 10001
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- else -}}
+{{- include "arswarm.podSecurityContext" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* (dict "ctx" $ "readOnly" bool) */}}
+{{- define "arswarm.workers.containerSecurityContext" -}}
+{{- if include "arswarm.workers.isolated" .ctx -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: {{ .readOnly }}
+capabilities:
+  drop: [ALL]
+  add: [CHOWN, DAC_OVERRIDE, FOWNER, KILL, SETGID, SETUID]
+{{- else -}}
+{{- include "arswarm.containerSecurityContext" .readOnly -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "arswarm.nats.authSecret" -}}
 {{- .Values.nats.auth.existingSecret | default (printf "%s-nats-auth" (include "arswarm.fullname" .)) -}}
 {{- end -}}
