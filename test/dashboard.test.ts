@@ -13,6 +13,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CandidateState } from '../gen/arswarm/v1/candidate_pb.js';
 import type { Event } from '../gen/arswarm/v1/event_pb.js';
+import { requireExtras } from './support/extras.js';
 import { ROOT, type LocalSwarm } from './support/local-swarm.js';
 import {
   branchHead,
@@ -43,6 +44,7 @@ describe('dashboard', () => {
   const ids: string[] = [];
 
   beforeAll(async () => {
+    requireExtras('browser');
     mkdirSync(SHOTS, { recursive: true });
     swarm = await startControlSwarm({ prefix: 'ctlweb' });
     const c = swarm.coordinator;

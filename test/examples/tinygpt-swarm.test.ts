@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CandidateState, VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
+import { requireExtras } from '../support/extras.js';
 import { startLocalSwarm, type LocalSwarm } from '../support/local-swarm.js';
 import { examplePath, run, TORCH_PYTHON } from './support.js';
 
@@ -28,6 +29,7 @@ describe('local swarm on tinygpt', () => {
   const logs: string[] = [];
 
   beforeAll(async () => {
+    requireExtras('torch');
     // One corpus for every trial, generated before the clock starts.
     cache = mkdtempSync(join(tmpdir(), 'arswarm-tinygpt-cache-'));
     const prep = await run(TORCH_PYTHON, ['prepare.py'], {

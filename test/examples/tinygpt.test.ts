@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../common/config-load.js';
 import { parseOutput } from '../../worker/output-parser.js';
+import { requireExtras } from '../support/extras.js';
 import { examplePath, run, TORCH_PYTHON } from './support.js';
 
 const dir = examplePath('tinygpt');
 let cacheRoot: string;
 
 beforeAll(() => {
+  requireExtras('torch');
   cacheRoot = mkdtempSync(join(tmpdir(), 'arswarm-tinygpt-cache-'));
 });
 afterAll(() => rmSync(cacheRoot, { recursive: true, force: true }));
