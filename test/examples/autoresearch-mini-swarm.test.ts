@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TrialStatus } from '../../gen/arswarm/v1/trial_pb.js';
+import { TrialKind, TrialStatus } from '../../gen/arswarm/v1/trial_pb.js';
 import { startLocalSwarm, type LocalSwarm } from '../support/local-swarm.js';
 import { until } from '../support/worker-harness.js';
 
@@ -34,7 +34,10 @@ describe('autoresearch-mini swarm', () => {
   it('runs every rung with its own TIME_BUDGET and the hashes of its own prepare.py', async () => {
     const state = () => swarm.coordinator.ledger.state;
     const finishedAt = (stage: string) =>
-      [...state().trials.values()].filter((t) => t.trial.stage?.name === stage && t.result);
+      // The head's baselines: they run at every rung from the start, whatever the candidates do.
+      [...state().trials.values()].filter(
+        (t) => t.trial.kind === TrialKind.BASELINE && t.trial.stage?.name === stage && t.result,
+      );
     await until(
       () => ['screen', 'confirm', 'scale'].every((s) => finishedAt(s).length >= 2),
       50_000,

@@ -14,7 +14,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../common/config-load.js';
-import type { Config } from '../../common/config.js';
+import { apiSchema, type Config } from '../../common/config.js';
 import { freePort, startNatsServer, type NatsServer } from '../../common/nats-server.js';
 import { names } from '../../common/subjects.js';
 import { Coordinator } from '../../coordinator/coordinator.js';
@@ -84,6 +84,7 @@ describe('KEDA triggers and stage consumers', () => {
     cpSync(join(ROOT, 'examples', 'landscape'), repoDir, { recursive: true });
     config.target.repo = repoDir;
     config.swarm.stream_replicas = 1; // one test server, not the chart's 3-node cluster
+    config.api = apiSchema.parse({}); // its files are mounted Secrets, which only the pod has
     coordinator = await Coordinator.start({
       config,
       repoDir,
