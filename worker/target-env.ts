@@ -39,8 +39,6 @@ export interface PrepareInput {
 export class TargetEnvs {
   private static readonly byRoot = new Map<string, TargetEnvs>();
   private readonly pending = new Map<string, Promise<string>>();
-  /** Setups this instance has run (tests and logs). */
-  prepared = 0;
 
   private constructor(readonly root: string) {}
 
@@ -133,7 +131,6 @@ export class TargetEnvs {
         preparedAt: new Date().toISOString(),
       }),
     );
-    this.prepared++;
     return dir;
   }
 }
