@@ -6,6 +6,7 @@ import {
   cliConfigIssues,
   DEFAULT_ADDR,
   findCliConfig,
+  parseCliConfigText,
   readCliConfig,
   resolveConnection,
 } from './connection.js';
@@ -81,5 +82,12 @@ describe('CLI connection', () => {
     expect(cliConfigIssues({ adress: 'x' })[0]).toMatch(/^adress: unknown key/);
     expect(cliConfigIssues(['addr'])).toEqual(['expected a mapping of keys']);
     expect(cliConfigIssues('addr: x')).toEqual(['expected a mapping of keys']);
+  });
+
+  it('reads the JSON that up writes and the YAML people write alike', () => {
+    const want = { addr: '127.0.0.1:1', token: 'abc' };
+    expect(parseCliConfigText(`${JSON.stringify(want, null, 2)}\n`)).toEqual(want);
+    expect(parseCliConfigText('# mine\naddr: 127.0.0.1:1\ntoken: "abc"\n')).toEqual(want);
+    expect(parseCliConfigText('{addr: 127.0.0.1:1, token: abc}')).toEqual(want);
   });
 });

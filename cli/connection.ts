@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { ControlService } from '../gen/arswarm/v1/control_pb.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import { createClient, type ServiceClient } from '../common/grpc.js';
@@ -93,10 +93,27 @@ export function findCliConfig(flag?: string, env = process.env, cwd = process.cw
   return searchCliConfig(cwd) ?? (existsSync(user) ? user : undefined);
 }
 
+/**
+ * Parses a CLI config file. `arswarm up` writes JSON, which is YAML too, and
+ * is read without loading the YAML parser (a sixth of the modules `arswarm
+ * status` loads); anything else a person wrote goes to the YAML parser.
+ */
+export function parseCliConfigText(text: string): unknown {
+  if (text.trimStart().startsWith('{')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // YAML flow mappings start with `{` too
+    }
+  }
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text) as unknown;
+}
+
 export function readCliConfig(path: string): CliConfig {
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
+    raw = parseCliConfigText(readFileSync(path, 'utf8'));
   } catch (err) {
     // Never echo the file: it holds a token.
     throw new ArswarmError(Code.InvalidArgument, `CLI config ${path} is not readable YAML`, { cause: err });

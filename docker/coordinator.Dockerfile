@@ -3,7 +3,23 @@
 # Build from the repo root:  docker build -f docker/coordinator.Dockerfile -t arswarm-coordinator:0.1.0 .
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# Production dependencies only (tsx is one: bin/arswarm.js runs the TypeScript through it).
+# The compiled CLI, coordinator and worker (dist/), built with the dev
+# dependencies (TypeScript) that the runtime image does not carry.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY scripts/build.js ./scripts/build.js
+COPY gen ./gen
+COPY common ./common
+COPY coordinator ./coordinator
+COPY worker ./worker
+COPY cli ./cli
+RUN node scripts/build.js
+
+# Production dependencies only.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -22,13 +38,9 @@ RUN groupadd --system --gid 10001 arswarm \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json program.md ./
-# The CLI imports every command, the worker's included, so its sources come too.
+# bin/arswarm.js runs the compiled output (no TypeScript sources in the image).
 COPY bin ./bin
-COPY gen ./gen
-COPY common ./common
-COPY coordinator ./coordinator
-COPY worker ./worker
-COPY cli ./cli
+COPY --from=build /app/dist ./dist
 COPY web ./web
 # The bundled targets; the chart's default config points at examples/landscape.
 COPY examples ./examples

@@ -19,6 +19,22 @@ ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.8.15
 FROM ${NODE_IMAGE} AS node
 FROM ${UV_IMAGE} AS uv
 
+# The compiled CLI, coordinator and worker (dist/), built with the dev
+# dependencies (TypeScript) that the runtime image does not carry.
+FROM node AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY scripts/build.js ./scripts/build.js
+COPY gen ./gen
+COPY common ./common
+COPY coordinator ./coordinator
+COPY worker ./worker
+COPY cli ./cli
+RUN node scripts/build.js
+
 FROM node AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -43,12 +59,9 @@ RUN groupadd --system --gid 10001 arswarm \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
+# bin/arswarm.js runs the compiled output (no TypeScript sources in the image).
 COPY bin ./bin
-COPY gen ./gen
-COPY common ./common
-COPY coordinator ./coordinator
-COPY worker ./worker
-COPY cli ./cli
+COPY --from=build /app/dist ./dist
 ENV NODE_ENV=production \
     HOME=/home/arswarm \
     NVIDIA_VISIBLE_DEVICES=all \

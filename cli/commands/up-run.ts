@@ -8,7 +8,6 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { stringify as stringifyYaml } from 'yaml';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { countStates } from '../../coordinator/api/views.js';
 import { LocalWorkers } from '../../coordinator/local-workers.js';
@@ -155,7 +154,9 @@ function printAccess(c: Coordinator, stateDir: string): void {
   const dashboard = `${scheme}://127.0.0.1:${c.httpPort}/`;
   const token = c.api.generated?.token;
   const file = join(stateDir, 'cli.yaml');
-  writeFileSync(file, stringifyYaml({ addr, ...(token ? { token } : {}), dashboard }), { mode: 0o600 });
+  // JSON (which is YAML): the CLI reads it without loading a YAML parser.
+  const cliConfig = { addr, ...(token ? { token } : {}), dashboard };
+  writeFileSync(file, `${JSON.stringify(cliConfig, null, 2)}\n`, { mode: 0o600 });
   const lines = [`control: gRPC ${addr}, dashboard ${dashboard}`];
   if (token)
     lines.push(
