@@ -8,7 +8,8 @@
  * tree's top so that it finds the cli.yaml `up` wrote below it by itself. For
  * comparison on the same machine and load: the same commands from the
  * TypeScript sources through tsx (`ARSWARM_FROM_SOURCE=1`), and `node -e 0`,
- * the floor any Node command pays. Builds dist/ first when it is stale
+ * the floor any Node command pays; and the CPU time of each command, which
+ * other load on the machine moves much less than wall time. Builds dist/ first when it is stale
  * (unless --no-build), and counts runs that found it stale (those ran tsx).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -50,6 +51,25 @@ async function must(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promis
   if (r.code !== 0)
     throw new Error(`\`arswarm ${args.slice(1).join(' ')}\` exited ${r.code}: ${r.stderr.slice(-500)}`);
   return r.ms;
+}
+
+/**
+ * CPU time (user + system, ms) of a command, from bash's `time`: much less
+ * moved by other load on the machine than wall time is.
+ */
+async function cpuMs(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const script = 'TIMEFORMAT="%3U %3S"; time "$@" >/dev/null 2>&1';
+  const r = await new Promise<Exit>((ok, fail) => {
+    const child = spawn('bash', ['-c', script, 'bash', process.execPath, ...args], { cwd, env });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => ok({ code, stdout: '', stderr, ms: 0 }));
+  });
+  const m = /([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  if (r.code !== 0 || !m)
+    throw new Error(`\`arswarm ${args.slice(1).join(' ')}\` exited ${r.code}: ${r.stderr}`);
+  return (Number(m[1]) + Number(m[2])) * 1000;
 }
 
 /** `arswarm up` on a copy of the landscape example in a fresh git work tree; resolves once the CLI config is written. */
@@ -121,6 +141,8 @@ export async function run(argv: string[]): Promise<BenchReport> {
   const help: number[] = [];
   const status: number[] = [];
   const bare: number[] = [];
+  const helpCpu: number[] = [];
+  const statusCpu: number[] = [];
   const helpSource: number[] = [];
   const statusSource: number[] = [];
   let staleRuns = 0;
@@ -135,6 +157,8 @@ export async function run(argv: string[]): Promise<BenchReport> {
       help.push(await must([BIN, '--help'], root, env));
       status.push(await must([BIN, 'status'], root, env));
       bare.push(await must(['-e', '0'], root, env));
+      helpCpu.push(await cpuMs([BIN, '--help'], root, env));
+      statusCpu.push(await cpuMs([BIN, 'status'], root, env));
     }
     for (let i = 0; i < sourceRuns; i++) {
       helpSource.push(await must([BIN, '--help'], root, fromSource));
@@ -149,6 +173,8 @@ export async function run(argv: string[]): Promise<BenchReport> {
     help_ms_p99: round(percentile(help, 99)),
     status_ms_p50: round(percentile(status, 50)),
     status_ms_p99: round(percentile(status, 99)),
+    help_cpu_ms_p50: round(percentile(helpCpu, 50)),
+    status_cpu_ms_p50: round(percentile(statusCpu, 50)),
     node_ms_p50: round(percentile(bare, 50)),
     stale_runs: staleRuns,
     load_avg_1m: round(load0),

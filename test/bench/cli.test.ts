@@ -13,7 +13,15 @@ describe('cli benchmark (tiny)', () => {
     expect(report.bench).toBe('cli');
     expect(report.params).toEqual({ runs: 2, source_runs: 1 });
     const f = report.figures;
-    for (const k of ['help_ms_p50', 'help_ms_p99', 'status_ms_p50', 'status_ms_p99', 'node_ms_p50'])
+    for (const k of [
+      'help_ms_p50',
+      'help_ms_p99',
+      'status_ms_p50',
+      'status_ms_p99',
+      'node_ms_p50',
+      'help_cpu_ms_p50',
+      'status_cpu_ms_p50',
+    ])
       expect(f[k], k).toBeGreaterThan(0);
     for (const k of ['help_source_ms_p50', 'status_source_ms_p50']) expect(f[k], k).toBeGreaterThan(0);
     expect(f.help_ms_p99).toBeGreaterThanOrEqual(f.help_ms_p50!);
