@@ -226,7 +226,58 @@ export const claudeProposerSchema = z
   })
   .strict();
 
-export const proposerSchema = z.discriminatedUnion('kind', [knobsProposerSchema, claudeProposerSchema]);
+/** A range of one searched constant. */
+export const optunaBoundSchema = z
+  .object({
+    low: z.number(),
+    high: z.number(),
+    /** Search log-uniformly. @default inferred (positive reals and sizes: yes) */
+    log: z.boolean().optional(),
+    /** Integer values. @default the constant's own literal */
+    int: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => b.low < b.high, 'low must be below high')
+  .refine((b) => !b.log || b.low > 0, 'a log range needs low > 0');
+
+/** Optuna (TPE or CMA-ES) over the numeric constants, in Debian's python3-optuna. */
+export const optunaProposerSchema = z
+  .object({
+    kind: z.literal('optuna'),
+    /** Recorded as the candidates' proposer. @default optuna */
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,30}$/, 'must be lower-case letters, digits, - or _')
+      .default('optuna'),
+    /** `tpe` (optuna's TPESampler) or `cmaes` (CmaEsSampler, python3-cmaes). @default tpe */
+    sampler: z.enum(['tpe', 'cmaes']).default('tpe'),
+    /** Seed of the sampler. @default 1 */
+    seed: z.number().int().default(1),
+    /** Constants never searched (SEED only moves noise). @default ['SEED'] */
+    exclude: z.array(z.string()).default(['SEED']),
+    /**
+     * Ranges by constant name over the inferred ones (positive reals: a decade
+     * either side, log; positive integers: a quarter to four times, log).
+     * @default {}
+     */
+    bounds: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), optunaBoundSchema).default({}),
+    /**
+     * Learn from other proposers' constant changes too, and give every claude
+     * proposer the optimizer's best region in its journal. @default false
+     */
+    hybrid: z.boolean().default(false),
+    /** Random samples before TPE models the results. @default 10 */
+    startup_trials: z.number().int().min(0).max(1000).default(10),
+    /** Interpreter with python3-optuna and python3-cmaes. @default /usr/bin/python3 */
+    python: z.string().min(1).default('/usr/bin/python3'),
+  })
+  .strict();
+
+export const proposerSchema = z.discriminatedUnion('kind', [
+  knobsProposerSchema,
+  claudeProposerSchema,
+  optunaProposerSchema,
+]);
 
 export const swarmSchema = z
   .object({
@@ -389,6 +440,7 @@ export type SwarmConfig = z.infer<typeof swarmSchema>;
 export type ProposerConfig = z.infer<typeof proposerSchema>;
 export type KnobsProposerConfig = z.infer<typeof knobsProposerSchema>;
 export type ClaudeProposerConfig = z.infer<typeof claudeProposerSchema>;
+export type OptunaProposerConfig = z.infer<typeof optunaProposerSchema>;
 export type ApiConfig = z.infer<typeof apiSchema>;
 export type ApiToken = z.infer<typeof apiTokenSchema>;
 export type Role = (typeof ROLES)[number];

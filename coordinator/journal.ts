@@ -26,6 +26,8 @@ export interface HistoryEntry {
   n?: number;
   /** Stages it passed. */
   passed: string[];
+  /** Its mean metric at each stage decided by a measured promote or reject (the last one there). */
+  stageMeans?: Record<string, number>;
   /** Rejected although it looked better (positive Δ short of significance, or passed a lower stage). */
   nearMiss: boolean;
   /** The last verdict's reason, the crash reason or the refusal reason. */
@@ -79,6 +81,7 @@ export function historyEntries(state: LedgerState, from = 0): HistoryEntry[] {
       sigma: lastMeasured?.sigma,
       n: lastMeasured?.n,
       passed,
+      stageMeans: Object.fromEntries(decided.filter(measured).map((x) => [x.stage, x.candidateMean])),
       nearMiss: status === 'rejected' && ((lastMeasured?.delta ?? 0) > 0 || passed.length > 0),
       reason: status === 'refused' ? v.refusedReason : (last?.reason ?? ''),
       parent: v.candidate.parentCommit,

@@ -10,10 +10,13 @@ import { packagePath } from '../../common/package-root.js';
 import { apiKeyGetter } from './claude/api-key.js';
 import { ClaudeProposer } from './claude/index.js';
 import { KnobsProposer } from './knobs.js';
+import { withRegion } from './optuna/hybrid.js';
+import { OptunaProposer } from './optuna/index.js';
 import type { Proposer } from './proposer.js';
 
 export { ClaudeProposer } from './claude/index.js';
 export { KnobsProposer } from './knobs.js';
+export { OptunaProposer } from './optuna/index.js';
 export { ProposalPool } from './pool.js';
 export type { Proposal, ProposalContext, Proposer, ProposerLimits, LlmCost } from './proposer.js';
 
@@ -85,19 +88,39 @@ export function claudeProposer(
 /** Every proposer the config lists; names must be unique (they key budgets and history). */
 export function buildProposers(config: Config, deps: BuildProposersDeps): Proposer[] {
   const out: Proposer[] = [];
+  const hybrid: OptunaProposer[] = [];
   config.proposers.forEach((p, i) => {
     const field = `proposers[${i}]`;
-    const proposer =
-      p.kind === 'knobs'
-        ? new KnobsProposer({ exclude: p.exclude, seed: p.seed })
-        : claudeProposer(p, config, deps, field);
+    let proposer: Proposer;
+    if (p.kind === 'knobs') proposer = new KnobsProposer({ exclude: p.exclude, seed: p.seed });
+    else if (p.kind === 'claude') proposer = claudeProposer(p, config, deps, field);
+    else {
+      const o = new OptunaProposer({
+        name: p.name,
+        sampler: p.sampler,
+        seed: p.seed,
+        exclude: p.exclude,
+        bounds: p.bounds,
+        hybrid: p.hybrid,
+        startupTrials: p.startup_trials,
+        python: p.python,
+        objectiveStage: config.stages[0]!.name,
+        lowerIsBetter: config.target.metric.direction === 'minimize',
+        log: deps.log,
+      });
+      if (p.hybrid) hybrid.push(o);
+      proposer = o;
+    }
     if (out.some((o) => o.name === proposer.name))
       throw new ArswarmError(Code.InvalidArgument, `two proposers are named "${proposer.name}"`, {
         field: `${field}.name`,
         reason: 'invalid_config',
-        hint: 'give each claude proposer its own name',
+        hint: 'give each claude or optuna proposer its own name',
       });
     out.push(proposer);
   });
-  return out;
+  // Hybrid: every claude proposer reads the optimizers' best regions in its journal.
+  return out.map((p, i) =>
+    config.proposers[i]!.kind === 'claude' ? hybrid.reduce<Proposer>((q, o) => withRegion(q, o), p) : p,
+  );
 }
