@@ -6,10 +6,11 @@
 # Extras on request:
 #   --with torch      python3-torch for /usr/bin/python3 (examples/tinygpt)
 #   --with browser    chromium (the dashboard tests)
+#   --with optuna     python3-optuna and python3-cmaes for /usr/bin/python3 (the optuna proposer)
 #   --with torch,browser
 #   --check EXTRA     exit 0 when the extra is installed, 1 when not; installs nothing
-# ARSWARM_SETUP_TORCH / ARSWARM_SETUP_BROWSER = 1 ask for an extra too, 0 never.
-# Used by `npm run demo` (no extras), `npm test` (both), .ci/run and
+# ARSWARM_SETUP_TORCH / ARSWARM_SETUP_BROWSER / ARSWARM_SETUP_OPTUNA = 1 ask for an extra too, 0 never.
+# Used by `npm run demo` (no extras), `npm test` (all three), .ci/run and
 # `arswarm up --example tinygpt` (torch, on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,13 +34,15 @@ has_extra() {
   case "$1" in
     torch) /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 ;;
     browser) [ -x /usr/bin/chromium ] ;;
-    *) echo "setup: unknown extra $1 (torch, browser)" >&2; exit 2 ;;
+    optuna) /usr/bin/python3 -c 'import optuna, cmaes' >/dev/null 2>&1 ;;
+    *) echo "setup: unknown extra $1 (torch, browser, optuna)" >&2; exit 2 ;;
   esac
 }
 extra_packages() {
   case "$1" in
     torch) echo python3-torch python3-numpy libopenblas0-pthread ;;
     browser) echo chromium ;;
+    optuna) echo python3-optuna python3-cmaes ;;
   esac
 }
 
@@ -69,7 +72,7 @@ need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -x /usr/bin/python3 ] || need+=(python3)
-for extra in torch browser; do
+for extra in torch browser optuna; do
   var="ARSWARM_SETUP_$(echo "$extra" | tr a-z A-Z)"
   if wanted "$extra" "${!var:-}" && ! has_extra "$extra"; then
     # shellcheck disable=SC2207
