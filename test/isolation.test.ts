@@ -34,6 +34,25 @@ function probes(tail: string): { what: string; where: string; ok: boolean; detai
   }));
 }
 
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+/** The uid of a live process, undefined once it is gone (zombies count as gone). */
+function uidOf(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    if (/^State:\s+Z/m.test(status)) return undefined;
+    return Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 describe.runIf(isRoot)('trial isolation (as root)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'arswarm-isolation-'));
   const token = 'tok-isolation-worker-0a1b2c3d4e';
@@ -44,6 +63,8 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
   let lockedSha = '';
   let passwordFile = '';
   const running: ChildProcess[] = [];
+  /** Processes the adversary left behind (killed at the end whatever happened). */
+  const escaped: number[] = [];
 
   beforeAll(async () => {
     // Others may enter the test dir (mkdtemp makes it 0700), as they may /var/cache in the image.
@@ -65,6 +86,7 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
 
   afterAll(async () => {
     for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    for (const pid of escaped) killQuietly(pid);
     await Promise.all(running.map(exited));
     code?.server.forceShutdown();
     await nats?.stop();
@@ -158,6 +180,7 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
     );
     worker.kill('SIGTERM');
     await exited(worker);
+    for (const m of r.logTail.matchAll(/^PROBE escape (\d+) ok/gm)) escaped.push(Number(m[1]));
     return { r, pid: worker.pid!, output, workDir };
   }
 
@@ -167,6 +190,9 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
     expect(r.status, r.logTail).toBe(TrialStatus.OK);
     expect(r.logTail).toContain('uid: 65534\n');
     const p = probes(r.logTail);
+    // `auto`'s 65534 may belong to other daemons too: nothing of that uid is swept, the leftover stays unprivileged.
+    const left = Number(p.find((x) => x.what === 'escape')?.where);
+    expect(uidOf(left)).toBe(65534);
     // The worker's environment (and every other root-owned ancestor's) is closed.
     expect(p.find((x) => x.what === 'environ' && x.where === String(pid))).toMatchObject({ ok: false });
     for (const x of p.filter((y) => y.what === 'environ' && y.ok)) expect(x.detail).toBe('');
@@ -191,6 +217,21 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
     expect(pubs[0]!.detail).toMatch(/Authorization Violation/i);
     for (const secret of [token, apiKey, nats.users.worker.password]) expect(r.logTail).not.toContain(secret);
     expect((await finished()).garbage).toEqual([]);
+  }, 60_000);
+
+  it('a given trial uid is the trials’ alone: what a trial leaves running (setsid) is killed with it', async () => {
+    const { r, output } = await runAdversary('given', ['--trial-user', '64999:64999']);
+    expect(output).toMatch(/trial isolation on/);
+    expect(r.logTail).toContain('uid: 64999\n');
+    const pid = Number(/^PROBE escape (\d+) ok/m.exec(r.logTail)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(uidOf(pid)).toBeUndefined();
+    expect(output).toMatch(/killed processes the trial left outside its process group/);
+    expect(
+      probes(r.logTail).filter(
+        (x) => x.ok && x.what !== 'escape' && !(x.what === 'environ' && x.detail === ''),
+      ),
+    ).toEqual([]);
   }, 60_000);
 
   it('control: the same trial as the worker uid (--trial-user none) steals, writes and publishes', async () => {

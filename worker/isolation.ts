@@ -10,7 +10,7 @@
  * trials as itself and says so at start.
  */
 import { readFileSync } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ArswarmError, Code } from '../common/errors.js';
 
@@ -174,4 +174,43 @@ async function chownTree(path: string, ids: TrialIds): Promise<void> {
   const st = await lstat(path);
   if (!st.isDirectory()) return;
   for (const name of await readdir(path)) await chownTree(join(path, name), ids);
+}
+
+/** Pids of live processes whose real or effective uid is `uid` (from /proc/<pid>/status). */
+async function processesOf(uid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const e of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(e)) continue;
+    const status = await readFile(`/proc/${e}/status`, 'utf8').catch(() => '');
+    const ids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status);
+    const state = /^State:\s+(\S)/m.exec(status)?.[1];
+    if (ids && state !== 'Z' && (Number(ids[1]) === uid || Number(ids[2]) === uid)) out.push(Number(e));
+  }
+  return out;
+}
+
+/**
+ * Kills every process of the trial uid but `keep` (the next trial's standby):
+ * one that left the trial's process group (setsid) would otherwise outlive
+ * the trial and, being the same uid, could tamper with the next one (its
+ * tree, its output through /proc/<pid>/fd). Only for a worker whose single
+ * loop owns a uid given for trials alone. Returns the pids killed.
+ */
+export async function killTrialUid(uid: number, keep: ReadonlySet<number>): Promise<number[]> {
+  const killed: number[] = [];
+  // A process may fork while its siblings die: sweep until nothing is left.
+  for (let round = 0; round < 10; round++) {
+    const pids = (await processesOf(uid)).filter((p) => !keep.has(p));
+    if (!pids.length) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed.push(pid);
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return killed;
 }

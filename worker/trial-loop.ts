@@ -23,7 +23,7 @@ import {
 import type { CodeCache } from './code-cache.js';
 import type { ConsumerCache } from './consumer-cache.js';
 import type { Device } from './gpus.js';
-import { trialHome, type TrialIds } from './isolation.js';
+import { killTrialUid, trialHome, type TrialIds } from './isolation.js';
 import { pullPlan, type LadderWatch } from './ladder.js';
 import { Launcher } from './launcher.js';
 import { LogStore } from './log-store.js';
@@ -53,6 +53,8 @@ export interface TrialLoopDeps {
   readonly options: ResolvedWorkerOptions;
   /** The ids trials run as when isolation is on; undefined = as the worker. */
   readonly trialIds?: TrialIds;
+  /** This loop alone runs as trialIds (given, one loop): after each trial, every process of that uid is killed. */
+  readonly ownsTrialUid?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -266,7 +268,9 @@ export class TrialLoop {
             void writeFile(this.pidFile, JSON.stringify({ pgid, trialId: trial.id })).catch(() => undefined);
             // The next trial's standby is forked while this one runs, not between trials
             // (and not at its start, when other loops on the host may be between trials too).
-            standby = setTimeout(() => !this.stopping && this.launcher.prepare(), STANDBY_DELAY_MS);
+            // Not beside an isolated trial that owns its uid: the trial could tamper with it.
+            if (!this.deps.ownsTrialUid)
+              standby = setTimeout(() => !this.stopping && this.launcher.prepare(), STANDBY_DELAY_MS);
           },
         });
       }
@@ -302,6 +306,7 @@ export class TrialLoop {
       clearTimeout(standby);
       this.current = undefined;
       await rm(this.pidFile, { force: true }).catch(() => undefined);
+      await this.killLeftovers(trial);
       await this.cleanup(trial);
       // Usually a no-op: the standby was started during the run (not when the trial failed before it).
       if (!this.stopping) this.launcher.prepare();
@@ -325,6 +330,25 @@ export class TrialLoop {
       }
     }
     return undefined;
+  }
+
+  /**
+   * With isolation, processes that escaped the trial's group die with it,
+   * before its tree is removed. The standby goes too (it runs as the trial
+   * uid, so trial code could have tampered with it); the next one is forked
+   * after the sweep.
+   */
+  private async killLeftovers(trial: Trial): Promise<void> {
+    const ids = this.deps.trialIds;
+    if (!ids || !this.deps.ownsTrialUid) return;
+    this.launcher.close();
+    const killed = await killTrialUid(ids.uid, new Set());
+    if (killed.length)
+      this.deps.options.logger('warn', 'killed processes the trial left outside its process group', {
+        workerId: this.workerId,
+        trialId: trial.id,
+        pids: killed,
+      });
   }
 
   private async cleanup(trial: Trial): Promise<void> {

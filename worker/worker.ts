@@ -118,6 +118,8 @@ export class Worker {
             consumers,
             options: o,
             trialIds: isolation.ids,
+            // A given uid is the trials' alone; `auto`'s 65534 may be other daemons' too.
+            ownsTrialUid: devices.length === 1 && typeof o.trialUser === 'object',
           }),
       );
       for (const l of this.loops) await l.init();
