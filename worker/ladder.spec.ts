@@ -24,15 +24,15 @@ const a10 = {
 };
 
 describe('pullPlan', () => {
-  it('asks higher stages first, own class before any, and long-polls the lowest stage', () => {
+  it('asks higher stages first, any before its own class, and long-polls the lowest stage', () => {
     const p = pullPlan(ladder, h100, n);
     expect(p.sweep.map((t) => t.consumer)).toEqual([
-      'stage_scale_H100-80GB',
       'stage_scale_any',
-      'stage_confirm_H100-80GB',
+      'stage_scale_H100-80GB',
       'stage_confirm_any',
-      'stage_screen_H100-80GB',
+      'stage_confirm_H100-80GB',
       'stage_screen_any',
+      'stage_screen_H100-80GB',
     ]);
     expect(p.longPoll.map((t) => t.consumer)).toEqual(['stage_screen_H100-80GB', 'stage_screen_any']);
   });
@@ -41,18 +41,18 @@ describe('pullPlan', () => {
     expect(pullPlan(ladder, a10, n).sweep.map((t) => t.stage)).not.toContain('scale');
     const cpu = pullPlan(ladder, { gpuClass: 'cpu', memoryMb: 0 }, n);
     expect(cpu.sweep.map((t) => t.consumer)).toEqual([
-      'stage_confirm_cpu',
       'stage_confirm_any',
-      'stage_screen_cpu',
+      'stage_confirm_cpu',
       'stage_screen_any',
+      'stage_screen_cpu',
     ]);
   });
 
   it('uses the same memory rule as the coordinator: a floor at exactly the device memory admits it', () => {
     const exact = create(LadderSchema, { stages: [{ name: 'scale', index: 0, minGpuMemoryMb: 23_028 }] });
     expect(pullPlan(exact, a10, n).sweep.map((t) => t.consumer)).toEqual([
-      'stage_scale_A10G-24GB',
       'stage_scale_any',
+      'stage_scale_A10G-24GB',
     ]);
     expect(pullPlan(exact, { gpuClass: 'cpu', memoryMb: 0 }, n).sweep).toEqual([]);
     expect(pullPlan(exact, { gpuClass: 'cpu', memoryMb: 0 }, n).longPoll).toEqual([]);

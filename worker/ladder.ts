@@ -21,7 +21,7 @@ export interface PullTarget {
 }
 
 export interface PullPlan {
-  /** Asked with no_wait, highest stage first, own class before `any`. */
+  /** Asked with no_wait, highest stage first, `any` before the device's own class. */
   readonly sweep: PullTarget[];
   /**
    * Long-polled when the sweep finds nothing, the first of these that exists:
@@ -43,9 +43,12 @@ export function pullPlan(ladder: Ladder, device: Device, n: Names): PullPlan {
     .sort((a, b) => b.index - a.index);
   const sweep: PullTarget[] = [];
   for (const s of stages) {
+    // `any` first: the coordinator pins nearly all work to a class, and the
+    // little left in `any` (queued before any worker was seen) must not wait
+    // behind a class queue that never runs dry.
+    sweep.push({ stage: s.name, consumer: n.stageConsumer(s.name, ANY_GPU_CLASS) });
     if (device.gpuClass !== ANY_GPU_CLASS)
       sweep.push({ stage: s.name, consumer: n.stageConsumer(s.name, device.gpuClass) });
-    sweep.push({ stage: s.name, consumer: n.stageConsumer(s.name, ANY_GPU_CLASS) });
   }
   const lowest = stages.at(-1);
   const longPoll: PullTarget[] = [];

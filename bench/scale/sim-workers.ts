@@ -300,7 +300,7 @@ export class SimFleet {
       .filter((s) => s.minGpuMemoryMb === 0)
       .sort((a, b) => b.index - a.index);
     for (const s of stages)
-      for (const cls of [SIM_GPU_CLASS, ANY_GPU_CLASS]) {
+      for (const cls of [ANY_GPU_CLASS, SIM_GPU_CLASS]) {
         if (this.stopping) return null;
         const consumer = this.names.stageConsumer(s.name, cls);
         if (!(await c.consumers.exists(consumer))) continue;
@@ -312,7 +312,9 @@ export class SimFleet {
     if (!lowest || this.stopping) return null;
     // The coordinator pins work to a class queue; `any` only holds work queued before any worker was seen.
     const own = this.names.stageConsumer(lowest.name, SIM_GPU_CLASS);
-    const consumer = (await c.consumers.exists(own)) ? own : this.names.stageConsumer(lowest.name, ANY_GPU_CLASS);
+    const consumer = (await c.consumers.exists(own))
+      ? own
+      : this.names.stageConsumer(lowest.name, ANY_GPU_CLASS);
     if (!(await c.consumers.exists(consumer))) {
       await sleep(expiresMs);
       return null;
