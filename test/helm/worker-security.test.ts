@@ -22,7 +22,7 @@ const workers = (objs: K8sObject[]) =>
   ofKind(objs, 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'worker');
 const container = (d: K8sObject, name: string): Any =>
   (d.spec.template.spec.containers as Any[]).find((x) => x.name === name);
-const arg = (c: Any, flag: string) => (c.args as string[])[(c.args as string[]).indexOf(flag) + 1];
+const arg = (c: Any, flag: string): string => (c.args as string[])[(c.args as string[]).indexOf(flag) + 1]!;
 const envOf = (c: Any) => new Map(((c.env ?? []) as Any[]).map((e) => [e.name as string, e]));
 const mount = (c: Any, name: string) => (c.volumeMounts as Any[]).find((m) => m.name === name);
 const volume = (d: K8sObject, name: string) => (d.spec.template.spec.volumes as Any[]).find((v) => v.name === name);
