@@ -1,5 +1,5 @@
 // Whether the compiled CLI in dist/ is current: built after the newest
-// TypeScript source it comes from. bin/arswarm.js runs dist/ only then, so an
+// TypeScript (or Python) source it comes from. bin/arswarm.js runs dist/ only then, so an
 // edited source is never shadowed by stale JavaScript (it runs through tsx
 // until the next build). One stat per source file: about a millisecond.
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -40,7 +40,9 @@ function newestIn(dir, acc) {
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) acc = newestIn(p, acc);
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts')) acc = Math.max(acc, statSync(p).mtimeMs);
+    // Python programs beside the sources (common/python-check/checker.py) are copied into dist/ too.
+    else if ((e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts')) || e.name.endsWith('.py'))
+      acc = Math.max(acc, statSync(p).mtimeMs);
   }
   return acc;
 }

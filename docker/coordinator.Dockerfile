@@ -27,9 +27,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
 # git: the shared branch, bundles for workers, merges. tini: PID 1 that reaps
-# the git children and forwards SIGTERM so the coordinator drains.
+# the git children and forwards SIGTERM so the coordinator drains. python3:
+# the semantic patch check (common/python-check), which refuses every patch
+# when it cannot run.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git tini ca-certificates openssh-client \
+ && apt-get install -y --no-install-recommends git tini ca-certificates openssh-client python3 \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 arswarm \
  && useradd --system --uid 10001 --gid 10001 --home-dir /home/arswarm --create-home --shell /usr/sbin/nologin arswarm \

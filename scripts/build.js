@@ -7,10 +7,10 @@
 // stamp records when the build began, so a source edited during the build
 // leaves dist/ stale. One build at a time: others wait for it, then re-check.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ROOT, distDir, distIsCurrent, stampFile } from '../bin/compiled.js';
+import { ROOT, SOURCE_DIRS, distDir, distIsCurrent, stampFile } from '../bin/compiled.js';
 
 const args = process.argv.slice(2);
 const ifStale = args.includes('--if-stale');
@@ -40,6 +40,24 @@ function acquire() {
   }
 }
 
+/** Copies the Python programs beside the sources (e.g. common/python-check/checker.py) into dist/. */
+function copyPython(dir, rel = '') {
+  let entries;
+  try {
+    entries = readdirSync(join(dir, rel), { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const r = join(rel, e.name);
+    if (e.isDirectory()) copyPython(dir, r);
+    else if (e.name.endsWith('.py')) {
+      mkdirSync(join(distDir(), dir.slice(ROOT.length + 1), rel), { recursive: true });
+      copyFileSync(join(dir, r), join(distDir(), dir.slice(ROOT.length + 1), r));
+    }
+  }
+}
+
 /** Runs tsc and stamps the output; returns the exit status for this script. */
 function build() {
   // Another build may have finished while this one waited.
@@ -65,6 +83,7 @@ function build() {
     );
   }
   mkdirSync(distDir(), { recursive: true });
+  for (const d of SOURCE_DIRS) copyPython(join(ROOT, d));
   writeFileSync(stampFile(), `${began.toISOString()}\n`);
   utimesSync(stampFile(), began, began);
   say(`done in ${((Date.now() - began.getTime()) / 1000).toFixed(1)} s`);

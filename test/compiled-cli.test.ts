@@ -67,4 +67,13 @@ describe('compiled CLI dispatch', () => {
     rmSync(join(root, 'dist', '.built'));
     expect(run()).toBe('source');
   });
+
+  it('counts a changed Python program beside the sources (build.js copies it into dist/)', () => {
+    writeFileSync(join(root, 'dist', '.built'), '');
+    at('dist/.built', 30);
+    expect(distIsCurrent(root)).toBe(true);
+    writeFileSync(join(root, 'common', 'checker.py'), '');
+    at('common/checker.py', 0);
+    expect(distIsCurrent(root)).toBe(false);
+  });
 });
