@@ -119,6 +119,7 @@ function checksFor(
   const lockedNames = [...names].map(esc).join('|');
   const stdlib = STDLIB_MODULES.join('|');
   // Validation data by name (`val_batches`, `prepare.load_val`), not the evaluation itself.
+  const callees = [...[...names].map(esc), ...[...aliases].map((a) => `${esc(a)}\\s*\\.\\s*\\w+`)];
   const valRefs = [
     ...[...names].filter((n) => /val/i.test(n) && !/eval/i.test(n)).map(esc),
     ...[...aliases].map((a) => `${esc(a)}\\s*\\.\\s*(?!\\w*eval)\\w*val\\w*`),
@@ -166,13 +167,6 @@ function checksFor(
       ),
     },
     {
-      rule: 'seed-tamper',
-      test: hit(
-        /\bseed\b|\bSEED\b|manual_seed|random\s*\.\s*seed/i,
-        'touches the seed: replicates must differ only by the seed the ladder gives',
-      ),
-    },
-    {
       rule: 'env-tamper',
       test: hit(
         /\bos\s*\.\s*(?:environ\s*(?:\[[^\]]*\]\s*=(?!=)|\.\s*(?:update|setdefault|pop|clear)\b)|putenv|unsetenv)/,
@@ -195,6 +189,16 @@ function checksFor(
       test: hit(
         valRefs.length ? re(`\\b(?:${valRefs.join('|')})\\b`) : undefined,
         'uses the locked validation data outside the evaluation call',
+      ),
+    },
+    {
+      rule: 'validation-data-use',
+      // A locked loader asked for the held-out split (`make_loader("val", ...)`).
+      test: hit(
+        callees.length
+          ? re(`\\b(?:${callees.join('|')})\\s*\\([^)]*['"](?:val|valid|validation|test|eval)['"]`)
+          : undefined,
+        'asks a locked loader for the validation split',
       ),
     },
   ];
@@ -221,6 +225,39 @@ function checksFor(
   return checks;
 }
 
+/** How a line sets or passes a seed: `SEED = ...`, `"seed": ...`, `manual_seed(...)`, `random.seed(...)`. */
+const SEED_USE =
+  /\b\w*seed\w*["']?\s*(?:[:=](?!=)\s*[^,}\n#]+)|\b\w*seed\w*\s*\([^)\n]*\)|\bSEED\b[^,)\n]*(?=[,)])/gi;
+
+/**
+ * Seed handling that differs between removed and added lines: replicates
+ * must differ only by the seed the ladder gives, so a patch that pins,
+ * shifts or drops it is only moving noise (the seed 42 -> 137 "win").
+ * Lines that merely carry the seed along unchanged are not counted.
+ */
+function seedChanges(sections: readonly PatchSection[]): string[] {
+  const out: string[] = [];
+  for (const s of sections) {
+    if (!s.path.endsWith('.py')) continue;
+    for (const h of s.hunks) {
+      const uses = (tag: '+' | '-') =>
+        h.lines
+          .filter((l) => l.tag === tag)
+          .flatMap((l) =>
+            [...l.text.replace(/#.*$/, '').matchAll(SEED_USE)].map((m) => m[0].replace(/\s+/g, '')),
+          )
+          .sort();
+      const added = uses('+');
+      const removed = uses('-');
+      if (added.join('\n') !== removed.join('\n'))
+        out.push(
+          `${s.path}:${h.newStart}: changes the seed: ${removed.join(' ') || '(none)'} -> ${added.join(' ') || '(none)'}`,
+        );
+    }
+  }
+  return out.slice(0, 5);
+}
+
 /** Every rule the final diff breaks, one finding per rule with the offending lines. */
 export function diffFindings(o: DiffRulesInput): RuleFinding[] {
   let sections: PatchSection[];
@@ -230,6 +267,8 @@ export function diffFindings(o: DiffRulesInput): RuleFinding[] {
     return [{ rule: 'patch-rules', reasons: [(err as Error).message] }];
   }
   const byRule = new Map<string, string[]>();
+  const seed = seedChanges(sections);
+  if (seed.length) byRule.set('seed-tamper', seed);
   for (const s of sections) {
     const text = o.patched.get(s.path);
     if (text === undefined) continue;

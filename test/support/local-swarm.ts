@@ -12,6 +12,8 @@ import { Coordinator } from '../../coordinator/coordinator.js';
 import { loadConfig } from '../../common/config-load.js';
 import type { Config } from '../../common/config.js';
 import { startNatsServer, type NatsServer } from '../../common/nats-server.js';
+import { authorizationConfig, generateNatsUsers, type NatsUsers } from '../../common/nats-permissions.js';
+import { names as makeNames } from '../../common/subjects.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'arswarm.js');
@@ -19,6 +21,12 @@ export const BIN = join(ROOT, 'bin', 'arswarm.js');
 export interface LocalSwarmOptions {
   /** Bundled example to copy into a temp dir. */
   example: string;
+  /** A target folder to copy instead of the example (its arswarm.yaml is loaded). */
+  source?: string;
+  /** Per-role NATS logins, as `arswarm up` sets them (workers get theirs in the environment). @default none */
+  natsLogins?: boolean;
+  /** Extra environment of the worker processes. */
+  workerEnv?: NodeJS.ProcessEnv;
   /** Changes to the loaded config. */
   edit?: (c: Config) => void;
   workers?: number;
@@ -30,6 +38,8 @@ export interface LocalSwarm {
   dir: string;
   config: Config;
   nats: NatsServer;
+  /** The NATS logins (natsLogins). */
+  users?: NatsUsers;
   coordinator: Coordinator;
   workers: ChildProcess[];
   stateDir: string;
@@ -42,7 +52,7 @@ export interface LocalSwarm {
 export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm> {
   const dir = mkdtempSync(join(tmpdir(), `arswarm-${o.example}-`));
   const repoDir = join(dir, 'target');
-  cpSync(join(ROOT, 'examples', o.example), repoDir, {
+  cpSync(o.source ?? join(ROOT, 'examples', o.example), repoDir, {
     recursive: true,
     filter: (p) => !p.includes('.arswarm') && !p.includes('__pycache__'),
   });
@@ -52,10 +62,23 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
   config.swarm.http_port = 0;
   o.edit?.(config);
   const stateDir = join(dir, 'state');
-  const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
+  const users = o.natsLogins ? generateNatsUsers() : undefined;
+  const nats = await startNatsServer({
+    storeDir: join(dir, 'nats'),
+    ...(users ? { extraConfig: authorizationConfig(makeNames(config.swarm.prefix), users) } : {}),
+  });
   const log = (m: string) => o.logs?.push(m);
   const start = () =>
-    Coordinator.start({ config, repoDir, stateDir, natsUrl: nats.url, grpcPort: 0, tickMs: 100, log });
+    Coordinator.start({
+      config,
+      repoDir,
+      stateDir,
+      natsUrl: nats.url,
+      natsCredentials: users?.coordinator,
+      grpcPort: 0,
+      tickMs: 100,
+      log,
+    });
   let coordinator = await start();
   let codePort = coordinator.grpcPort;
   const workers: ChildProcess[] = [];
@@ -82,7 +105,16 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
         '--token-file',
         join(stateDir, 'worker-token'),
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+          ...process.env,
+          ...o.workerEnv,
+          ...(users
+            ? { ARSWARM_NATS_USER: users.worker.user, ARSWARM_NATS_PASSWORD: users.worker.password }
+            : {}),
+        },
+      },
     );
     w.stderr?.on('data', (d: Buffer) => log(`[${id}] ${d.toString().trim()}`));
     workers.push(w);
@@ -93,6 +125,7 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
     dir,
     config,
     nats,
+    users,
     get coordinator() {
       return coordinator;
     },
