@@ -42,8 +42,8 @@ const CLI_CONFIG_KEYS: Record<keyof CliConfig, boolean> = {
 
 /**
  * What is wrong with a parsed CLI config file. Checked by hand rather than
- * with zod: four string fields do not justify loading zod into every control
- * command's start (a third of `arswarm status`'s module loading time).
+ * with zod: four string fields do not justify loading zod (about as slow to
+ * load as the gRPC client) into every control command's start.
  */
 export function cliConfigIssues(raw: unknown): string[] {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ['expected a mapping of keys'];
@@ -95,8 +95,8 @@ export function findCliConfig(flag?: string, env = process.env, cwd = process.cw
 
 /**
  * Parses a CLI config file. `arswarm up` writes JSON, which is YAML too, and
- * is read without loading the YAML parser (a sixth of the modules `arswarm
- * status` loads); anything else a person wrote goes to the YAML parser.
+ * is read without loading the YAML parser (it took about a sixth of the module
+ * loading of `arswarm status`); anything else a person wrote goes to it.
  */
 export function parseCliConfigText(text: string): unknown {
   if (text.trimStart().startsWith('{')) {
