@@ -34,7 +34,14 @@ describe('trial environment', () => {
       seed: 42,
       stage: { name: 'screen', budgetSeconds: 300, env: { DEPTH: '8', LR: '2' } },
       target: {
-        env: { LR: '1', ARSWARM_TOKEN: 'x', NATS_CREDS: 'y', CUDA_VISIBLE_DEVICES: '7', 'BAD NAME': 'z' },
+        env: {
+          LR: '1',
+          ARSWARM_TOKEN: 'x',
+          ARSWARM_WORKER_TOKEN: 'w',
+          NATS_CREDS: 'y',
+          CUDA_VISIBLE_DEVICES: '7',
+          'BAD NAME': 'z',
+        },
       },
     });
     expect(trialVars(trial)).toEqual({
