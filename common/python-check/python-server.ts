@@ -98,6 +98,11 @@ export class PythonServer {
     });
   }
 
+  /** True once the interpreter could not be started at all (not installed). */
+  get missingInterpreter(): boolean {
+    return this.missing !== undefined;
+  }
+
   /** Stops the process; requests in flight settle as unavailable. */
   close(): void {
     this.proc?.kill('SIGKILL');

@@ -6,13 +6,12 @@
  * python3 (or a checker that does not answer in time) skips the check
  * instead of blaming the candidate: the worker's run will tell.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { ArswarmError, Code } from '../../../common/errors.js';
+import { PythonServer } from '../../../common/python-check/python-server.js';
 import type { FileChange } from '../../repo.js';
 
 export interface SyntaxCheckOptions {
@@ -50,65 +49,21 @@ function describe(error: string, dir: string): string {
 }
 
 export class PythonSyntaxChecker {
-  private proc?: ChildProcessWithoutNullStreams;
+  /** The long-lived python3 (common/python-check), shared machinery with the semantic check. */
+  private readonly server: PythonServer;
   private unavailable = false;
-  private readonly pending = new Map<number, (a: Answer) => void>();
-  private next = 0;
   private seq = 0;
   private dir?: string;
 
-  constructor(private readonly o: SyntaxCheckOptions = {}) {}
-
-  private start(): ChildProcessWithoutNullStreams {
-    const p = spawn(this.o.python ?? 'python3', ['-u', '-B', '-c', SERVER], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const settleAll = (a: Answer) => {
-      for (const r of this.pending.values()) r(a);
-      this.pending.clear();
-    };
-    p.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') this.unavailable = true;
-      if (this.proc === p) this.proc = undefined;
-      settleAll({ ok: true, skipped: true });
-    });
-    p.on('exit', () => {
-      if (this.proc === p) this.proc = undefined;
-      settleAll({ ok: true, skipped: true });
-    });
-    p.stderr.resume();
-    createInterface({ input: p.stdout }).on('line', (line) => {
-      try {
-        const a = JSON.parse(line) as Answer & { id: number };
-        this.pending.get(a.id)?.(a);
-        this.pending.delete(a.id);
-      } catch {
-        // Not an answer; ignore.
-      }
-    });
-    p.unref();
-    for (const s of [p.stdin, p.stdout, p.stderr]) (s as unknown as { unref?: () => void }).unref?.();
-    return p;
+  constructor(private readonly o: SyntaxCheckOptions = {}) {
+    this.server = new PythonServer(['-c', SERVER], { python: o.python, timeoutMs: o.timeoutMs });
   }
 
-  private ask(file: string): Promise<Answer> {
-    if (this.unavailable) return Promise.resolve({ ok: true, skipped: true });
-    this.proc ??= this.start();
-    const id = this.next++;
-    return new Promise<Answer>((resolve) => {
-      const t = setTimeout(() => {
-        this.pending.delete(id);
-        // A stuck checker is replaced; this file goes unchecked.
-        this.proc?.kill('SIGKILL');
-        resolve({ ok: true, skipped: true });
-      }, this.o.timeoutMs ?? 20_000);
-      this.pending.set(id, (a) => {
-        clearTimeout(t);
-        resolve(a);
-      });
-      this.proc!.stdin.write(`${JSON.stringify({ id, file, cfile: `${file}c` })}\n`);
-    });
+  private async ask(file: string): Promise<Answer> {
+    const a = await this.server.request<Answer>({ file, cfile: `${file}c` });
+    if (a.kind === 'answer') return a.value;
+    if (this.server.missingInterpreter) this.unavailable = true;
+    return { ok: true, skipped: true };
   }
 
   /** Throws ArswarmError(reason `syntax_error`) naming the file and line when a changed .py file does not compile. */
@@ -139,8 +94,7 @@ export class PythonSyntaxChecker {
 
   /** Stops the python process and removes the temp dir. */
   async close(): Promise<void> {
-    this.proc?.kill('SIGKILL');
-    this.proc = undefined;
+    this.server.close();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
     this.dir = undefined;
   }
