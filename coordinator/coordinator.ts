@@ -21,7 +21,7 @@ import { ControlService } from '../gen/arswarm/v1/control_pb.js';
 import { LadderSchema, TrialSchema, type Trial } from '../gen/arswarm/v1/trial_pb.js';
 import { encode } from '../common/codec.js';
 import type { Config } from '../common/config.js';
-import { ArswarmError, Code } from '../common/errors.js';
+import { ArswarmError } from '../common/errors.js';
 import { sha256 } from '../common/git.js';
 import { bundleChunks } from '../common/git-bundle.js';
 import { listen, serviceDefinition, serviceHandlers } from '../common/grpc.js';
@@ -33,7 +33,8 @@ import { Intake, type Submission } from './intake.js';
 import { journalMarkdown } from './journal.js';
 import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
 import { jetStreamStore, Ledger } from './ledger/ledger.js';
-import { candidateOf, Merger } from './merger.js';
+import { Merger } from './merger.js';
+import { recoverMerges } from './branch-reconcile.js';
 import { Mutex } from './mutex.js';
 import { buildProposers } from './proposers/index.js';
 import type { Proposer } from './proposers/proposer.js';
@@ -293,40 +294,10 @@ export class Coordinator {
       });
       return;
     }
-    if (gitHead === s.head) return;
-    if (!(await this.repo.hasCommit(s.head)) || !(await this.repo.isAncestor(s.head, gitHead)))
-      throw new ArswarmError(
-        Code.FailedPrecondition,
-        `shared branch ${this.o.config.swarm.branch} is at ${gitHead.slice(0, 7)}, which does not descend from the ledger's head ${s.head.slice(0, 7)}`,
-        {
-          hint: 'someone rewrote the shared branch; restore it or start with a fresh prefix/state dir',
-        },
+    for (const id of await recoverMerges(this.ledger, this.repo))
+      this.log(
+        `recovered merge of ${id} (${this.ledger.state.candidates.get(id)?.mergedCommit.slice(0, 7)}) after a restart`,
       );
-    for (const c of await this.repo.commitsSince(s.head)) {
-      const id = candidateOf(c.message);
-      const v = id ? s.candidates.get(id) : undefined;
-      if (!v || c.parent !== s.head)
-        throw new ArswarmError(
-          Code.FailedPrecondition,
-          `commit ${c.commit.slice(0, 7)} on the shared branch is not an arswarm merge`,
-          {
-            hint: 'commits on the shared branch must come from arswarm; move yours to another branch',
-          },
-        );
-      await this.ledger.append(
-        {
-          case: 'merged',
-          value: {
-            candidateId: v.candidate.id,
-            commit: c.commit,
-            previousHead: c.parent,
-            stage: 'recovered',
-          },
-        },
-        `m.${v.candidate.id}`,
-      );
-      this.log(`recovered merge of ${v.candidate.id} (${c.commit.slice(0, 7)}) after a restart`);
-    }
   }
 
   private async ensureConsumer(stage: string, gpuClass: string): Promise<void> {

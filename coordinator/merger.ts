@@ -46,7 +46,8 @@ export function candidateOf(message: string): string | undefined {
 
 export class Merger {
   constructor(
-    private readonly repo: TargetRepo,
+    /** The coordinator's repo (branch-reconcile.ts reads the branch through it). */
+    readonly repo: TargetRepo,
     private readonly config: Config,
   ) {}
 

@@ -16,6 +16,7 @@ import { configLevels, type StageLevels } from './gate.js';
 import { NoisePool } from './noise-pool.js';
 import type { TrialFactory } from './trial-factory.js';
 import type { Merger } from './merger.js';
+import { recoverMerges } from './branch-reconcile.js';
 import type { Intake } from './intake.js';
 import { audited, type GamingAudit } from './gaming-audit/index.js';
 import { ANY_GPU_CLASS } from '../common/subjects.js';
@@ -463,6 +464,16 @@ export class Scheduler {
 
   /** Merges a candidate that passed the top stage; revalidates first if the head moved. */
   async merge(v: CandidateView): Promise<void> {
+    // A merge commit whose ledger event failed (NATS restarting) leaves the
+    // branch ahead of the ledger: record it first, or every later merge's
+    // compare-and-swap fails against the stale head and the swarm stalls.
+    // (Catching up may also apply this very merge, stored though its append failed.)
+    const recovered = await recoverMerges(this.d.ledger, this.d.merger.repo);
+    if (recovered.length)
+      this.d.log(
+        `recorded merge(s) of ${recovered.join(', ')} found on the shared branch after a failed ledger write`,
+      );
+    if (v.state !== CandidateState.REVIEW) return;
     if (v.parent !== this.state.head) {
       await this.rebase(v);
       return;

@@ -9,6 +9,7 @@ import { EventSchema, type Event } from '../../gen/arswarm/v1/event_pb.js';
 import type { TrialResult } from '../../gen/arswarm/v1/trial_pb.js';
 import { decode, encode } from '../../common/codec.js';
 import type { Names } from '../../common/subjects.js';
+import { Mutex } from '../mutex.js';
 import { LedgerState } from './state.js';
 
 export type EventBody = MessageInitShape<typeof EventSchema>['body'];
@@ -51,12 +52,14 @@ export function jetStreamStore(js: JetStreamClient, jsm: JetStreamManager, names
 /** Events kept in memory (simulations and benchmarks: no durability). */
 export function memoryStore(): EventStore {
   const events: Uint8Array[] = [];
-  const ids = new Set<string>();
+  const ids = new Map<string, number>();
   return {
     async append(data, dedupeId) {
-      if (dedupeId && ids.has(dedupeId)) return { seq: 0, duplicate: true };
-      if (dedupeId) ids.add(dedupeId);
+      // As JetStream does, a duplicate's acknowledgement carries the original's sequence.
+      const seen = dedupeId ? ids.get(dedupeId) : undefined;
+      if (seen !== undefined) return { seq: seen, duplicate: true };
       events.push(data);
+      if (dedupeId) ids.set(dedupeId, events.length);
       return { seq: events.length, duplicate: false };
     },
     async *read(fromSeq) {
@@ -81,12 +84,25 @@ export class Ledger {
   private readonly listeners = new Set<EventListener>();
   /** Clock for event times (simulations pass their own). */
   now: () => number = Date.now;
+  /** Every stored event up to this sequence is applied. */
+  private appliedTo = 0n;
+  /** Sequences above `appliedTo` already applied (appended after one whose fate is unknown). */
+  private readonly appliedAhead = new Set<bigint>();
+  /**
+   * An append failed without telling whether the store kept the event (NATS
+   * restarting, an acknowledgement lost): the stream may hold a fact the
+   * state lacks, so the next append first reads the stream's tail.
+   */
+  private uncertain = false;
+  /** Appends and catch-ups one at a time, so a caught-up event is never applied twice. */
+  private readonly lock = new Mutex();
 
   private constructor(
     private readonly store: EventStore,
     state: LedgerState,
   ) {
     this.state = state;
+    this.appliedTo = state.lastSeq;
   }
 
   /** Opens the ledger and rebuilds the state from every stored event. */
@@ -98,16 +114,83 @@ export class Ledger {
   }
 
   /**
-   * Appends a fact. With `dedupeId`, a second append of the same fact (after a
-   * crash and retry) is dropped by JetStream and not applied again.
+   * Opens the ledger from a state already rebuilt up to its `lastSeq` (a
+   * snapshot plus the tail after it): the caller guarantees every stored
+   * event up to that sequence is in it.
    */
-  async append(body: EventBody, dedupeId?: string): Promise<Event | undefined> {
-    const ev = create(EventSchema, { atMs: BigInt(this.now()), body });
-    const ack = await this.store.append(encode(EventSchema, ev), dedupeId);
-    if (ack.duplicate) return undefined;
-    ev.seq = BigInt(ack.seq);
+  static fromState(store: EventStore, state: LedgerState): Ledger {
+    return new Ledger(store, state);
+  }
+
+  /**
+   * Appends a fact. With `dedupeId`, a second append of the same fact (after a
+   * crash and retry) is dropped by JetStream and not applied again; if the
+   * first one never reached the state (its acknowledgement was lost), the
+   * stored event is applied now and returned.
+   */
+  append(body: EventBody, dedupeId?: string): Promise<Event | undefined> {
+    return this.lock.run(async () => {
+      await this.catchUpLocked();
+      const ev = create(EventSchema, { atMs: BigInt(this.now()), body });
+      let ack: { seq: number; duplicate: boolean };
+      try {
+        ack = await this.store.append(encode(EventSchema, ev), dedupeId);
+      } catch (err) {
+        this.uncertain = true;
+        throw err;
+      }
+      if (ack.duplicate) return this.applyStored(ack.seq);
+      ev.seq = BigInt(ack.seq);
+      this.applyEvent(ev);
+      return ev;
+    });
+  }
+
+  /**
+   * Applies every stored event the state lacks after an append whose outcome
+   * was unknown; a no-op otherwise. Callers that compare the state with the
+   * outside world (the shared branch) call it first.
+   */
+  catchUp(): Promise<void> {
+    return this.lock.run(() => this.catchUpLocked());
+  }
+
+  private async catchUpLocked(): Promise<void> {
+    if (!this.uncertain) return;
+    let last = this.appliedTo;
+    for await (const ev of this.store.read(Number(this.appliedTo + 1n))) {
+      if (!this.isApplied(ev.seq)) this.applyEvent(ev);
+      if (ev.seq > last) last = ev.seq;
+    }
+    // Everything stored up to `last` is applied now.
+    this.appliedTo = last;
+    for (const s of this.appliedAhead) if (s <= last) this.appliedAhead.delete(s);
+    this.uncertain = false;
+  }
+
+  private isApplied(seq: bigint): boolean {
+    return seq <= this.appliedTo || this.appliedAhead.has(seq);
+  }
+
+  private applyEvent(ev: Event): void {
     this.state.apply(ev);
+    if (ev.seq === this.appliedTo + 1n) {
+      this.appliedTo = ev.seq;
+      while (this.appliedAhead.delete(this.appliedTo + 1n)) this.appliedTo++;
+    } else if (ev.seq > this.appliedTo) this.appliedAhead.add(ev.seq);
     for (const l of this.listeners) l(ev);
+  }
+
+  /** A duplicate's stored original, applied when the state does not have it yet. */
+  private async applyStored(seq: number): Promise<Event | undefined> {
+    const s = BigInt(seq);
+    if (s <= 0n || this.isApplied(s)) return undefined;
+    const ev = await this.store.get?.(seq);
+    if (!ev) {
+      this.uncertain = true;
+      return undefined;
+    }
+    this.applyEvent(ev);
     return ev;
   }
 
@@ -118,9 +201,16 @@ export class Ledger {
    * fact). One outcome per fact: the event (undefined for a duplicate), or
    * the error that kept it out of the ledger.
    */
-  async appendMany(
+  appendMany(
     facts: readonly { body: EventBody; dedupeId?: string }[],
   ): Promise<({ ok: true; event: Event | undefined } | { ok: false; error: unknown })[]> {
+    return this.lock.run(() => this.appendManyLocked(facts));
+  }
+
+  private async appendManyLocked(
+    facts: readonly { body: EventBody; dedupeId?: string }[],
+  ): Promise<({ ok: true; event: Event | undefined } | { ok: false; error: unknown })[]> {
+    await this.catchUpLocked();
     const sent = facts.map((f) => {
       const ev = create(EventSchema, { atMs: BigInt(this.now()), body: f.body });
       const ack = this.store.append(encode(EventSchema, ev), f.dedupeId).then(
@@ -133,16 +223,16 @@ export class Ledger {
     for (const { ev, ack } of sent) {
       const r = await ack;
       if (!r.ok) {
+        this.uncertain = true;
         out.push(r);
         continue;
       }
       if (r.a.duplicate) {
-        out.push({ ok: true, event: undefined });
+        out.push({ ok: true, event: await this.applyStored(r.a.seq) });
         continue;
       }
       ev.seq = BigInt(r.a.seq);
-      this.state.apply(ev);
-      for (const l of this.listeners) l(ev);
+      this.applyEvent(ev);
       out.push({ ok: true, event: ev });
     }
     return out;
