@@ -160,6 +160,34 @@ export function diffView(diff) {
   );
 }
 
+/** The audit's flags of a candidate: a "flagged: ..." badge with one reason line per flag, or null. */
+export function flagsView(summary) {
+  const flags = summary.flags || [];
+  if (!flags.length) return null;
+  const rules = [...new Set(flags.map((f) => f.rule))];
+  return h(
+    'div',
+    { class: 'flags' },
+    h('span', { class: 'badge flagged' }, `flagged: ${rules.join(', ')}`),
+    h(
+      'ul',
+      {},
+      flags.map((f) =>
+        h(
+          'li',
+          {},
+          `${word(f.source, 'AUDIT_SOURCE_')}${f.auditorModel ? ` ${f.auditorModel}` : ''} (${f.rule}): ${(f.reasons || []).join('; ')}`,
+        ),
+      ),
+    ),
+    h(
+      'p',
+      { class: 'warn' },
+      'a flagged candidate merges only when a person approves it, whatever the merge policy',
+    ),
+  );
+}
+
 /** One review card; `decide(id, approve, note)` returns a promise. */
 export function reviewCard(item, { canDecide, decide }) {
   const c = item.summary.candidate;
@@ -205,6 +233,7 @@ export function reviewCard(item, { canDecide, decide }) {
       ),
     ),
     c.hypothesis ? h('p', { class: 'hypothesis' }, c.hypothesis) : null,
+    flagsView(item.summary),
     item.approved
       ? h('p', { class: 'warn' }, 'approved: waiting for its merge')
       : !item.onHead
@@ -239,7 +268,12 @@ export function journalTable(candidates) {
         'tr',
         { title: c.candidate.hypothesis || '' },
         h('td', { class: 'mono' }, c.candidate.id),
-        h('td', {}, h('span', { class: `badge ${state}` }, state)),
+        h(
+          'td',
+          {},
+          h('span', { class: `badge ${state}` }, state),
+          (c.flags || []).length ? h('span', { class: 'badge flagged' }, 'flagged') : null,
+        ),
         h('td', {}, c.stage || '–'),
         h(
           'td',

@@ -9,6 +9,7 @@ import {
 } from '../../gen/arswarm/v1/control_pb.js';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { withClient, withConnection, type ConnectionFlags, type ControlClient } from '../connection.js';
+import { flagBadge, flagLines } from '../audit-text.js';
 import { deltaPm, metric, printJson, table, when, word } from '../output.js';
 
 const STATES = ['active', 'review', 'merged', 'rejected', 'crashed', 'refused'];
@@ -79,7 +80,7 @@ export function lsCommand(): Command {
             ['id', 'state', 'stage', 'proposer', 'last verdict', 'title'],
             shown.map((c) => [
               c.candidate?.id ?? '',
-              word.state(c.state),
+              flagBadge(c) ? `${word.state(c.state)} (flagged)` : word.state(c.state),
               c.stage,
               c.candidate?.proposer ?? '',
               lastVerdict(c),
@@ -133,6 +134,8 @@ export function showCommand(): Command {
         );
       if (c.hypothesis) console.log(`\n${c.hypothesis}`);
       if (r.refusedReason) console.log(`\nrefused: ${r.refusedReason}`);
+      const audit = flagLines(s);
+      if (audit.length) console.log(`\n${audit.join('\n')}`);
       if (r.evidence.length) console.log(`\n${evidenceTable(r.evidence)}`);
       const trials = [
         ...r.results.map((t) => [

@@ -10,6 +10,7 @@ import { ArswarmError, Code } from '../../common/errors.js';
 import { withClient, withConnection, type ConnectionFlags, type ControlClient } from '../connection.js';
 import { ProgressBar, printJson, word } from '../output.js';
 import { evidenceTable } from './candidates.js';
+import { flagLines } from '../audit-text.js';
 
 const FINAL = new Set([
   CandidateState.MERGED,
@@ -75,6 +76,7 @@ export function reviewCommand(): Command {
               `${c.id}  ${c.title}  [${c.proposer}${item.costUsd ? `, $${item.costUsd.toFixed(4)}` : ''}]`,
             );
             if (c.hypothesis) console.log(`  ${c.hypothesis}`);
+            for (const l of flagLines(item.summary!)) console.log(`  ${l}`);
             if (item.approved) console.log('  approved, waiting for its merge');
             else if (!item.onHead)
               console.log('  the head moved since: approving revalidates it at the top stage first');

@@ -30,6 +30,8 @@ export function summary(v: CandidateView, stageNames: readonly string[]): Candid
     stage: stageNames[v.stageIndex] ?? '',
     verdicts: v.verdicts,
     mergedCommit: v.mergedCommit,
+    flags: v.flags,
+    audit: v.audit,
   });
 }
 
