@@ -90,10 +90,15 @@ class Checker:
         self.report_keys = [k for k in req.get("report_keys", []) if k]
         self.qual = {}  # local name -> dotted name it was imported as
         self.locked_import = {}  # local name -> dotted locked name (first binding wins)
-        for node in ast.walk(tree):
+        # Every node once, in walk order, each with its parent: the checks below reuse this list.
+        self.nodes = [tree]
+        for node in self.nodes:
             for child in ast.iter_child_nodes(node):
                 child.parent = node
+                self.nodes.append(child)
+        self.alias_statements = set()  # `ev = prepare.evaluate_bpb`: statements that make an alias
         self.collect_imports()
+        self.collect_aliases()
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -157,7 +162,7 @@ class Checker:
     # ---- imports ---------------------------------------------------------------------------
 
     def collect_imports(self):
-        imports = [n for n in ast.walk(self.tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        imports = [n for n in self.nodes if isinstance(n, (ast.Import, ast.ImportFrom))]
         imports.sort(key=lambda n: (n.lineno, n.col_offset))
         for node in imports:
             for alias in node.names:
@@ -190,10 +195,21 @@ class Checker:
                     self.locked_import[local] = dotted
                 self.qual[local] = dotted
 
+    def collect_aliases(self):
+        """`ev = prepare.evaluate_bpb` (module level, one plain name): ev is locked like what it names."""
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                dotted = self.resolve(stmt.value)
+                name = stmt.targets[0].id
+                if self.locked_module(dotted) and name not in self.locked_import:
+                    self.locked_import[name] = dotted
+                    self.qual[name] = dotted
+                    self.alias_statements.add(stmt)
+
     # ---- the walk --------------------------------------------------------------------------
 
     def run(self):
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
                 self.binding(node.id, node, self.binding_kind(node))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -241,6 +257,8 @@ class Checker:
         }.get(type(p), "assignment to")
 
     def binding(self, name, node, kind):
+        if self.statement_of(node) in self.alias_statements:
+            return
         if name in self.locked_import:
             self.add("locked-name-assign", node, "%s %s imported from %s"
                      % (kind, name, self.describe_locked(self.locked_import[name])))
@@ -406,9 +424,9 @@ class Checker:
     def eval_results(self):
         # name -> (scope, defining statement, line of the evaluation)
         results = {}
-        order = sorted((n for n in ast.walk(self.tree) if isinstance(n, ast.stmt)),
+        order = sorted((n for n in self.nodes if isinstance(n, ast.stmt)),
                        key=lambda n: (n.lineno, n.col_offset))
-        for call in (n for n in ast.walk(self.tree) if self.eval_call(n)):
+        for call in (n for n in self.nodes if self.eval_call(n)):
             child, p = call, call.parent
             while not isinstance(p, ast.stmt):
                 passes = (
@@ -475,7 +493,7 @@ class Checker:
 
     def result_uses(self, name, scope, defining, line):
         what = "%s holds the evaluation's result (line %d)" % (name, line)
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
                 if self.statement_of(node) is defining or self.owner_scope(node, name) is not scope:
                     continue

@@ -86,6 +86,7 @@ describe('semantic check: names and modules from locked files', () => {
     'sys.path.insert(0, "/tmp/evil")',
     'sys.meta_path.insert(0, object())',
     'getattr(prepare, "__dict__")',
+    'ev = prepare.evaluate_bpb\nev.__code__ = None',
   ])('%s is locked-module-mutation', async (code) => {
     expect(await broken(code)).toContain('locked-module-mutation');
   });
@@ -126,6 +127,8 @@ describe('semantic check: the evaluation and what runs after it', () => {
     expect(await broken('', { whole: dict })).toEqual(['eval-result-mutation']);
     const derived = `${HEAD}def main():\n    result = evaluate_bpb(m)\n    val_bpb = result["val_bpb"]\n    val_bpb -= 0.1\n`;
     expect(await broken('', { whole: derived })).toEqual(['eval-result-mutation']);
+    const aliased = `${HEAD}ev = prepare.evaluate_bpb\nval_bpb = ev(m)\nval_bpb -= 0.1\nev = None\n`;
+    expect(await broken('', { whole: aliased })).toEqual(['eval-result-mutation', 'locked-name-assign']);
     const method = `${HEAD}results = evaluate_bpb(m)\nresults.update(val_bpb=0.5)\n`;
     expect(await broken('', { whole: method })).toEqual(['eval-result-mutation']);
   });
