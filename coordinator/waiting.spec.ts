@@ -42,9 +42,15 @@ describe('waiting work', () => {
       value: { trialId: 'b.confirm.a10', workerId: 'a1', gpuClass: 'A10G-24GB' },
     });
     const fleet = [CPU, A10];
-    // The started trial runs whatever the fleet says; the H100 queue and the scale floor wait.
+    // The H100 queue and the scale floor wait; a trial started on a class that left waits for it too.
     expect(runnablePending(s, fleet)).toBe(2);
     expect(runnablePending(s, [CPU, A10, H100])).toBe(4);
+    expect(runnablePending(s, [CPU])).toBe(1);
+    expect(waitingWork(s, stages, [CPU]).get('confirm')).toEqual({
+      trials: 1,
+      candidates: 0,
+      waitingFor: 'a worker with >= 20000 MB',
+    });
     expect(queuedByClass(s)).toEqual(
       new Map([
         ['cpu', 1],

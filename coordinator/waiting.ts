@@ -32,19 +32,24 @@ export function queuedByClass(state: LedgerState): Map<string, number> {
   return out;
 }
 
-/** Pending trials (queued or running) that some live worker can run; a started trial counts as runnable. */
+/**
+ * Pending trials (queued or running) that some live worker can run. A
+ * started trial counts only while its class is live: one that was running on
+ * a worker whose class has left goes back to that class's queue, not to
+ * another class.
+ */
 export function runnablePending(state: LedgerState, fleet: readonly FleetClass[]): number {
   let n = 0;
   for (const id of state.pending) {
     const tv = state.trials.get(id);
-    if (tv && (tv.started || runnable(tv, fleet))) n++;
+    if (tv && runnable(tv, fleet)) n++;
   }
   return n;
 }
 
 /** One stage's work that waits for a worker. */
 export interface StageWaiting {
-  /** Queued trials no live worker can run. */
+  /** Pending trials no live worker can run (queued, or started on a worker whose class has left). */
   trials: number;
   /** Active candidates at the stage with nothing queued because no live worker may run it. */
   candidates: number;
@@ -70,7 +75,7 @@ export function waitingWork(
   for (const id of state.pending) {
     const tv = state.trials.get(id);
     const stage = tv?.trial.stage;
-    if (!tv || !stage || tv.started || runnable(tv, fleet)) continue;
+    if (!tv || !stage || runnable(tv, fleet)) continue;
     const w = out.get(stage.name);
     if (!w) continue;
     w.trials++;

@@ -4,11 +4,15 @@
  * of two classes (A10G 23028 MiB, H100 81559 MiB), on the landscape with
  * memory floors on the upper rungs (confirm >= 20000 MB, scale >= 40000 MB).
  * First without the H100: scale's candidates wait and say so (status,
- * /metrics) while screen and confirm go on. Then the H100 joins: the waiting
- * work runs, a candidate merges and the bounded run settles by itself. Every
- * verdict's evidence comes from one class, and no trial ran below its floor.
+ * /metrics) while screen and confirm go on. Then the A10G leaves in the
+ * middle of a candidate's confirm runs and the H100 joins: that candidate's
+ * confirm is re-routed to the H100, the waiting work runs, a candidate merges
+ * and the bounded run settles by itself. Every verdict's evidence comes from
+ * one class, and no trial ran below its floor.
  */
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CandidateState } from '../gen/arswarm/v1/candidate_pb.js';
 import { TrialKind, TrialStatus } from '../gen/arswarm/v1/trial_pb.js';
 import { submitConstant, until } from './support/candidates.js';
 import { startGpuWorker } from './support/gpu-workers.js';
@@ -33,6 +37,9 @@ describe('mixed fleet: CPU workers and fake GPUs of two classes, memory floors o
   let swarm: LocalSwarm;
   const logs: string[] = [];
   let lr = '';
+  let a10: ChildProcess;
+  /** The candidate whose confirm runs were on the A10G when it left. */
+  let moved = '';
 
   const base = () => `http://127.0.0.1:${swarm.coordinator.httpPort}`;
   const status = async (): Promise<StatusJson> => {
@@ -63,7 +70,7 @@ describe('mixed fleet: CPU workers and fake GPUs of two classes, memory floors o
         c.stages[2]!.min_gpu_memory_mb = 40_000;
       },
     });
-    startGpuWorker(swarm, 'a10', [{ name: 'NVIDIA A10G', memoryMib: 23_028 }], (l) => logs.push(l));
+    a10 = startGpuWorker(swarm, 'a10', [{ name: 'NVIDIA A10G', memoryMib: 23_028 }], (l) => logs.push(l));
     const c = swarm.coordinator;
     await until(() => c.workers.live().length === 3, 30_000, 'two CPU workers and the A10G');
     expect(c.workers.classes()).toEqual([A10, 'cpu']);
@@ -100,20 +107,40 @@ describe('mixed fleet: CPU workers and fake GPUs of two classes, memory floors o
     await until(() => swarm.coordinator.ledger.state.finished >= done + 3, 30_000, 'more results');
   }, 90_000);
 
-  it('an H100 joining runs the waiting work: candidates climb, merge, and the bounded run settles', async () => {
+  it('the A10G leaving mid-candidate re-routes its confirm to the H100 that joins; candidates climb, merge, the run settles', async () => {
+    const c = swarm.coordinator;
+    const s = c.ledger.state;
+    // A candidate in the middle of its confirm runs on the A10G.
+    await until(
+      () => {
+        for (const v of s.candidates.values()) {
+          if (v.state !== CandidateState.ACTIVE || v.stageIndex !== 1) continue;
+          const trials = s.trialsOf(v.candidate.id, v.parent, 'confirm');
+          if (trials.some((t) => t.trial.gpuClass === A10 && !t.result)) moved = v.candidate.id;
+        }
+        return moved !== '';
+      },
+      60_000,
+      'a candidate at confirm on the A10G',
+    );
+    a10.kill('SIGKILL');
     startGpuWorker(swarm, 'h100', [{ name: 'NVIDIA H100 80GB HBM3', memoryMib: 81_559 }], (l) =>
       logs.push(l),
     );
-    await swarm.coordinator.settled;
-    const c = swarm.coordinator;
-    const s = c.ledger.state;
+    await c.settled;
     expect(c.settledReason).toBe('the trial budget is spent (70 trials)');
     expect(s.merges.length).toBeGreaterThan(0);
     expect(s.merges.map((m) => m.candidateId)).toContain(lr);
+    expect(logs).toContain(`${moved} at confirm: no live ${A10} worker, re-routed to ${H100}`);
+    const judged = s.candidates.get(moved)!.verdicts.filter((x) => x.stage === 'confirm' && x.n > 0);
+    expect(judged.map((x) => x.gpuClass)).toEqual([H100]);
+    // Only what the A10G left behind waits (for an A10G); no candidate waits.
     const after = await status();
     expect(after.warnings ?? []).toEqual([]);
-    for (const st of after.stages)
-      expect([st.name, st.waiting ?? 0, st.waitingCandidates ?? 0]).toEqual([st.name, 0, 0]);
+    for (const st of after.stages) {
+      expect([st.name, st.waitingCandidates ?? 0]).toEqual([st.name, 0]);
+      if (st.waiting) expect(st.waitingFor).toBe(`a ${A10} worker`);
+    }
   }, 150_000);
 
   it("judges every verdict on one class, against that class's baseline, and runs nothing below its floor", () => {
@@ -155,11 +182,26 @@ describe('mixed fleet: CPU workers and fake GPUs of two classes, memory floors o
         if (stage === 'screen') ranOn.add(tv.result.gpuClass);
       }
       if (tv.trial.kind !== TrialKind.CANDIDATE) continue;
-      const key = `${tv.trial.candidateId}|${tv.trial.parentCommit}|${stage}`;
+      const key = `${tv.trial.candidateId}|${stage}`;
       const cls = tv.trial.gpuClass === 'any' ? tv.result?.gpuClass : tv.trial.gpuClass;
       if (cls) queues.set(key, (queues.get(key) ?? new Set()).add(cls));
     }
-    for (const [key, set] of queues) expect([key, [...set].length]).toEqual([key, 1]);
+    // Only stages caught on the A10G when it left ran on two classes: the A10G, then the class they
+    // were re-routed to and judged on.
+    const rerouted = [...queues].filter(([, set]) => set.size > 1);
+    expect(rerouted.map(([key]) => key)).toContain(`${moved}|confirm`);
+    for (const [key, set] of rerouted) {
+      const [id, stage] = key.split('|') as [string, string];
+      expect(set.has(A10), key).toBe(true);
+      const to = [...set].find((x) => x !== A10)!;
+      expect(set.size, key).toBe(2);
+      expect(logs).toContain(`${id} at ${stage}: no live ${A10} worker, re-routed to ${to}`);
+      const last = s.candidates
+        .get(id)!
+        .verdicts.filter((x) => x.stage === stage && x.n > 0)
+        .at(-1);
+      if (last) expect([key, last.gpuClass]).toEqual([key, to]);
+    }
     // The screen's candidates spread over more than one class.
     expect(ranOn.size).toBeGreaterThan(1);
   });
