@@ -20,7 +20,7 @@ import { writeNatsUsers } from '../common/nats-permissions.js';
 import { TrialResultSchema, TrialSchema, TrialStatus, type TrialResult } from '../gen/arswarm/v1/trial_pb.js';
 import { BIN, ROOT } from './support/local-swarm.js';
 import { startSecuredNats, type SecuredNats } from './support/secured-nats.js';
-import { commitFiles, exited, gitIn, startCodeServer, until } from './support/worker-harness.js';
+import { commitFiles, exited, fakeGpuPath, gitIn, startCodeServer, until } from './support/worker-harness.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -113,7 +113,8 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
   async function runAdversary(
     id: string,
     extra: string[],
-  ): Promise<{ r: TrialResult; pid: number; output: string; workDir: string }> {
+    more: { trials?: number; workerEnv?: NodeJS.ProcessEnv; trialEnv?: Record<string, string> } = {},
+  ): Promise<{ r: TrialResult; rs: TrialResult[]; pid: number; output: string; workDir: string }> {
     const workDir = join(dir, `work-${id}`);
     let output = '';
     const worker = spawn(
@@ -148,6 +149,7 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
           ARSWARM_NATS_USER: 'worker',
           ARSWARM_WORKER_TOKEN: token,
           ANTHROPIC_API_KEY: apiKey,
+          ...more.workerEnv,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -155,8 +157,8 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
     running.push(worker);
     worker.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     worker.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const trialId = `adv-${id}`;
-    const trial = {
+    const trialIds = Array.from({ length: more.trials ?? 1 }, (_, i) => `adv-${id}-${i}`);
+    const trial = (trialId: string) => ({
       id: trialId,
       stage: { name: 'screen', index: 0, budgetSeconds: 1, timeoutSeconds: 30 },
       parentCommit: head,
@@ -170,18 +172,25 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
         lowerIsBetter: true,
         maxPatchBytes: 65536n,
         lockedSha256: { 'prepare.py': lockedSha },
+        env: more.trialEnv ?? {},
       },
-    };
-    await nats.js.publish(nats.names.trials('screen'), encode(TrialSchema, trial));
-    const r = await until(
-      async () => (await finished()).results.find((x) => x.trialId === trialId),
+    });
+    for (const t of trialIds)
+      await nats.js.publish(nats.names.trials('screen'), encode(TrialSchema, trial(t)));
+    const rs = await until(
+      async () => {
+        const done = (await finished()).results.filter((x) => trialIds.includes(x.trialId));
+        return done.length === trialIds.length ? done : undefined;
+      },
       40_000,
-      `the result of ${trialId}`,
+      `the results of ${trialIds.join(', ')}`,
     );
+    const r = rs[0]!;
     worker.kill('SIGTERM');
     await exited(worker);
-    for (const m of r.logTail.matchAll(/^PROBE escape (\d+) ok/gm)) escaped.push(Number(m[1]));
-    return { r, pid: worker.pid!, output, workDir };
+    for (const x of rs)
+      for (const m of x.logTail.matchAll(/^PROBE escape (\d+) ok/gm)) escaped.push(Number(m[1]));
+    return { r, rs, pid: worker.pid!, output, workDir };
   }
 
   it('an isolated trial reads no credential, writes no cache and cannot publish', async () => {
@@ -232,6 +241,21 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
         (x) => x.ok && x.what !== 'escape' && !(x.what === 'environ' && x.detail === ''),
       ),
     ).toEqual([]);
+  }, 60_000);
+
+  it('a two-GPU worker gives each loop its own trial uid (base + loop), side by side', async () => {
+    const { rs, output } = await runAdversary('gpus', ['--trial-user', '64990:64990', '--gpus', 'all'], {
+      trials: 2,
+      workerEnv: {
+        PATH: `${fakeGpuPath(dir)}:/usr/local/bin:/usr/bin:/bin`,
+        FAKE_NVIDIA_SMI_GPUS: '0, NVIDIA A10G, 23028 MiB, GPU-a\n1, NVIDIA A10G, 23028 MiB, GPU-b',
+      },
+      trialEnv: { ADV_SLEEP: '3' },
+    });
+    expect(output).toMatch(/"uids":\[64990,64991\]/);
+    const uids = rs.map((x) => /^uid: (\d+)$/m.exec(x.logTail)?.[1]).sort();
+    expect(uids).toEqual(['64990', '64991']);
+    for (const x of rs) expect(x.status, x.logTail).toBe(TrialStatus.OK);
   }, 60_000);
 
   it('control: the same trial as the worker uid (--trial-user none) steals, writes and publishes', async () => {

@@ -8,6 +8,7 @@ import {
   effectiveCaps,
   handOver,
   lockDownWorkDir,
+  loopTrialIds,
   missingCaps,
   trialHome,
   unreachableAncestor,
@@ -47,6 +48,19 @@ describe('decideIsolation', () => {
     expect(code(() => decideIsolation({ uid: 10002, gid: 10002 }, 0n, 1000))).toBe(Code.FailedPrecondition);
     expect(code(() => decideIsolation({ uid: 1000, gid: 1000 }, ALL, 1000))).toBe(Code.InvalidArgument);
     expect(decideIsolation({ uid: 10002, gid: 10003 }, ALL, 0)).toEqual({ ids: { uid: 10002, gid: 10003 } });
+  });
+});
+
+describe('loopTrialIds', () => {
+  it('gives each loop of a given base its own uid, and auto one shared uid', () => {
+    const base = { uid: 10002, gid: 10002 };
+    expect([0, 1, 2].map((k) => loopTrialIds(base, k, true))).toEqual([
+      base,
+      { uid: 10003, gid: 10002 },
+      { uid: 10004, gid: 10002 },
+    ]);
+    expect(loopTrialIds({ uid: 65534, gid: 65534 }, 3, false)).toEqual({ uid: 65534, gid: 65534 });
+    expect(() => loopTrialIds({ uid: 0xfffffffe, gid: 1 }, 1, true)).toThrow(ArswarmError);
   });
 });
 

@@ -94,6 +94,22 @@ export function decideIsolation(user: TrialUser, caps: bigint, workerUid: number
   return { ids };
 }
 
+/**
+ * The ids loop `k` of a worker runs its trials as. Given ids are a base: loop
+ * k gets uid + k (same gid), so trials side by side on one host cannot reach
+ * each other's processes (/proc/<pid>/fd, signals) or trees. `auto`'s shared
+ * 65534 stays one uid for all loops.
+ */
+export function loopTrialIds(ids: TrialIds, k: number, given: boolean): TrialIds {
+  if (!given || k === 0) return ids;
+  const uid = ids.uid + k;
+  if (uid > 0xfffffffe)
+    throw new ArswarmError(Code.InvalidArgument, `trial uid ${ids.uid} + loop ${k} is out of range`, {
+      field: 'trialUser',
+    });
+  return { uid, gid: ids.gid };
+}
+
 /** Whether the ids may search (x) a directory with this owner and mode. */
 function canSearch(ids: TrialIds, st: { uid: number; gid: number; mode: number }): boolean {
   if (st.uid === ids.uid) return (st.mode & 0o100) !== 0;

@@ -53,7 +53,7 @@ export interface TrialLoopDeps {
   readonly options: ResolvedWorkerOptions;
   /** The ids trials run as when isolation is on; undefined = as the worker. */
   readonly trialIds?: TrialIds;
-  /** This loop alone runs as trialIds (given, one loop): after each trial, every process of that uid is killed. */
+  /** This loop alone runs as trialIds (a given uid): after each trial, every process of that uid is killed. */
   readonly ownsTrialUid?: boolean;
 }
 
@@ -91,6 +91,11 @@ export class TrialLoop {
     this.logs = new LogStore(join(deps.options.workDir, 'logs', dir), deps.options.maxLogFiles);
     const env = loopEnv({ base: process.env, cacheEnv: deps.options.cacheEnv, gpuIndex: device.gpu?.index });
     this.launcher = new Launcher(this.trialsDir, env, deps.trialIds);
+  }
+
+  /** The ids this loop's trials run as (undefined: as the worker). */
+  get trialIds(): TrialIds | undefined {
+    return this.deps.trialIds;
   }
 
   /** For heartbeats. */

@@ -25,6 +25,7 @@ import {
   effectiveCaps,
   EXPOSED_WITHOUT_ISOLATION,
   lockDownWorkDir,
+  loopTrialIds,
   unreachableAncestor,
   type Isolation,
 } from './isolation.js';
@@ -108,7 +109,7 @@ export class Worker {
         }),
       );
       this.loops = devices.map(
-        (d) =>
+        (d, k) =>
           new TrialLoop(loopId(o.id, d, devices.length), d, {
             nc: this.nc!,
             js,
@@ -117,9 +118,9 @@ export class Worker {
             cache,
             consumers,
             options: o,
-            trialIds: isolation.ids,
-            // A given uid is the trials' alone; `auto`'s 65534 may be other daemons' too.
-            ownsTrialUid: devices.length === 1 && typeof o.trialUser === 'object',
+            trialIds: isolation.ids && loopTrialIds(isolation.ids, k, o.trialUser !== 'auto'),
+            // A given uid (one per loop) is the trials' alone; `auto`'s 65534 may be other daemons' too.
+            ownsTrialUid: o.trialUser !== 'auto',
           }),
       );
       for (const l of this.loops) await l.init();
@@ -130,7 +131,10 @@ export class Worker {
         loops: this.loops.map((l) => ({ id: l.workerId, class: l.device.gpuClass })),
       });
       if (isolation.ids)
-        log('info', 'trial isolation on', { uid: isolation.ids.uid, gid: isolation.ids.gid });
+        log('info', 'trial isolation on', {
+          uids: this.loops.map((l) => l.trialIds?.uid),
+          gid: isolation.ids.gid,
+        });
       else log('warn', `trial isolation off: ${isolation.off}; ${EXPOSED_WITHOUT_ISOLATION}`);
       if (!(await this.ladder.ready())) return;
       this.lifecycle = 'running';
