@@ -287,7 +287,7 @@ export class Intake {
   /**
    * The semantic check (docs/reliability.md) of a diff against its parent:
    * throws the broken rule (InvalidArgument, reason = the rule id, message
-   * naming file and line), or Unavailable (`checker_unavailable`) when python3
+   * naming file and line), or FailedPrecondition (`checker_unavailable`) when python3
    * cannot check it: a patch is never admitted unchecked.
    */
   private async checkSemantics(parent: string, diff: string): Promise<void> {

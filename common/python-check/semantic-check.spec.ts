@@ -246,13 +246,14 @@ describe('semantic check: refusals and a missing checker', () => {
     c.close();
   });
 
-  it('fails closed when python3 is missing: Unavailable, not a pass', async () => {
+  it('fails closed when python3 is missing: FailedPrecondition, not a pass', async () => {
     const c = new SemanticChecker({ python: 'no-such-python-3' });
     const err = await c
       .check([{ path: 'train.py', before: BASE, after: BASE.replace('0.04', '0.05') }], rules)
       .catch((e: unknown) => e as ArswarmError);
     expect(err).toBeInstanceOf(ArswarmError);
-    expect(err!.code).toBe(Code.Unavailable);
+    expect(err!.code).toBe(Code.FailedPrecondition);
+    expect(err!.retryable).toBe(true);
     expect(err!.reason).toBe('checker_unavailable');
     expect(err!.message).toMatch(/no-such-python-3 not found/);
     c.close();

@@ -5,7 +5,7 @@
  * spent; the worker runs it again on its patched work tree before the run.
  *
  * A checker that cannot answer (no python3, a crash, a timeout) never passes
- * a patch: check() throws Unavailable (reason `checker_unavailable`) and the
+ * a patch: check() throws FailedPrecondition (reason `checker_unavailable`) and the
  * caller refuses (intake) or fails the trial as infra (worker).
  */
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,7 @@ export class SemanticChecker {
     this.server = new PythonServer([CHECKER_PATH], o);
   }
 
-  /** Every rule the patch breaks, in file and line order; throws Unavailable when the checker cannot answer. */
+  /** Every rule the patch breaks, in file and line order; throws FailedPrecondition when the checker cannot answer. */
   async violations(files: readonly PatchedFile[], rules: IntegrityRules): Promise<Violation[]> {
     const out: Violation[] = [];
     for (const f of files) {
@@ -78,7 +78,7 @@ export class SemanticChecker {
     });
     if (a.kind === 'unavailable' || !a.value.ok)
       throw new ArswarmError(
-        Code.Unavailable,
+        Code.FailedPrecondition,
         `the semantic check of ${path} could not run (${a.kind === 'unavailable' ? a.why : a.value.error}); the patch is not accepted unchecked`,
         { reason: 'checker_unavailable', field: path, retryable: true },
       );
@@ -88,7 +88,7 @@ export class SemanticChecker {
   /**
    * Throws ArswarmError(InvalidArgument) whose reason is the first broken
    * rule's id and whose message names each rule, file and line; or
-   * Unavailable when the checker cannot answer.
+   * FailedPrecondition (retryable) when the checker cannot answer.
    */
   async check(files: readonly PatchedFile[], rules: IntegrityRules): Promise<void> {
     const found = await this.violations(files, rules);

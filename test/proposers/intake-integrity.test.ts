@@ -121,7 +121,7 @@ describe('intake: semantic patch check', () => {
     const { submit, refusals } = await setup('no-such-python-3');
     const err = await submit('LEARNING_RATE = 0.001', 'LEARNING_RATE = 0.002', 'higher rate');
     expect(err).toBeInstanceOf(ArswarmError);
-    expect((err as ArswarmError).code).toBe(Code.Unavailable);
+    expect((err as ArswarmError).code).toBe(Code.FailedPrecondition);
     expect((err as ArswarmError).reason).toBe('checker_unavailable');
     expect(refusals()[0]?.reason).toMatch(/could not run \(no-such-python-3 not found\)/);
   });
