@@ -7,7 +7,16 @@
 // stamp records when the build began, so a source edited during the build
 // leaves dist/ stale. One build at a time: others wait for it, then re-check.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT, SOURCE_DIRS, distDir, distIsCurrent, stampFile } from '../bin/compiled.js';
@@ -21,10 +30,27 @@ const say = (m) => quiet || console.error(`build: ${m}`);
 const STALE_LOCK_MS = 10 * 60_000;
 const lock = join(ROOT, '.build.lock');
 
+/** Whether the process that took the lock is gone (killed mid-build), so the lock can go at once. */
+function holderGone() {
+  let pid;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    return false; // taken a moment ago, pid not written yet
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return err.code === 'ESRCH';
+  }
+}
+
 function acquire() {
   for (;;) {
     try {
       mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
       return;
     } catch (err) {
       if (err.code !== 'EEXIST') throw err;
@@ -35,7 +61,7 @@ function acquire() {
     } catch {
       continue; // released just now
     }
-    if (age > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
+    if (age > STALE_LOCK_MS || holderGone()) rmSync(lock, { recursive: true, force: true });
     else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
   }
 }

@@ -65,8 +65,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
-# The compiled CLI (does nothing when dist/ is current).
-node scripts/build.js --if-stale $([ "$quiet" = 1 ] && echo --quiet)
+# The compiled CLI (does nothing when dist/ is current). Without it the CLI
+# still runs, from the TypeScript sources through tsx, only slower to start.
+node scripts/build.js --if-stale $([ "$quiet" = 1 ] && echo --quiet) ||
+  echo "setup: building dist/ failed; arswarm runs the TypeScript sources through tsx instead (slower to start)" >&2
 
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
