@@ -64,6 +64,8 @@ NAMESPACE_CALLS = {"builtins.globals", "builtins.locals", "builtins.vars"}
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 PASS_THROUGH_CALLS = {"builtins.float"}
+# Environment variables every trial gets from the worker (TIME_BUDGET, SEED; stage parameters are per target).
+RUN_PARAMETERS = {"TIME_BUDGET", "SEED"}
 
 
 def module_of(path):
@@ -81,6 +83,7 @@ class Checker:
         self.tree = tree
         self.violations = []
         self.modules = {}  # locked module name -> its file
+        self.locked_files = list(req.get("locked_files", []))
         for f in req.get("locked_files", []):
             m = module_of(f)
             if m:
@@ -97,6 +100,13 @@ class Checker:
                 child.parent = node
                 self.nodes.append(child)
         self.alias_statements = set()  # `ev = prepare.evaluate_bpb`: statements that make an alias
+        # Local names bound by `import X [as Y]` (modules, whatever `from` imports are).
+        self.imported_modules = {a.asname or a.name.split(".")[0]
+                                 for n in self.nodes if isinstance(n, ast.Import) for a in n.names}
+        self.imported_modules |= {a.asname or a.name for n in self.nodes if isinstance(n, ast.ImportFrom)
+                                  for a in n.names if a.name != "*" and not self.locked_module(n.module)}
+        self.defined_here = {n.name for n in self.nodes
+                             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
         self.collect_imports()
         self.collect_aliases()
 
@@ -191,6 +201,8 @@ class Checker:
                                  "import shadows %s imported from %s"
                                  % (local, self.describe_locked(self.locked_import[local])))
                     continue
+                if dotted.split(".")[0] in ("ctypes", "_ctypes"):
+                    self.add("dynamic-code", node, "ctypes reaches memory and code the checker cannot see")
                 if locked:
                     self.locked_import[local] = dotted
                 self.qual[local] = dotted
@@ -234,7 +246,7 @@ class Checker:
                 self.call(node)
             elif isinstance(node, ast.Raise):
                 self.raise_(node)
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            elif isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
                 self.constant(node)
         self.eval_results()
         return self.violations
@@ -309,6 +321,32 @@ class Checker:
             self.add("locked-module-mutation", node, "%s %s changes what imports return" % (verb, self.text(node)))
         elif isinstance(node, ast.Subscript) and self.namespace_call(node.value):
             self.add("dynamic-code", node, "%s %s writes a namespace by name" % (verb, self.text(node)))
+        elif isinstance(node, ast.Subscript) and base == "os.environ" and self.locked_env_key(node.slice):
+            self.add("locked-name-assign", node, "%s %s, a run parameter the locked code reads" % (verb, self.text(node)))
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and base \
+                and node.value is not None and self.imported_module_path(node.value) and self.is_code(node):
+            self.add("library-monkeypatch", node, "%s %s replaces a library function the locked evaluation may call"
+                     % (verb, self.text(node)))
+
+    def imported_module_path(self, node):
+        """`torch.nn.functional`, `F` (import torch.nn.functional as F), `math`: an expression naming an imported module."""
+        root = self.root_name(node)
+        return root is not None and root.id in self.imported_modules and isinstance(node, (ast.Name, ast.Attribute))
+
+    def is_code(self, target):
+        """The value stored is code: a lambda, a function or class of this file, or functools.partial(...)."""
+        stmt = self.statement_of(target)
+        value = getattr(stmt, "value", None)
+        if isinstance(value, ast.Lambda):
+            return True
+        if isinstance(value, ast.Name) and value.id in self.defined_here:
+            return True
+        return isinstance(value, ast.Call) and self.resolve(value.func) in ("functools.partial", "types.MethodType")
+
+    def locked_env_key(self, key):
+        return isinstance(key, ast.Constant) and isinstance(key.value, str) and (
+            key.value in RUN_PARAMETERS or key.value.startswith("ARSWARM_") or key.value in self.locked_import
+            or key.value in self.extra_locked)
 
     def namespace_call(self, node):
         return isinstance(node, ast.Call) and self.resolve(node.func) in NAMESPACE_CALLS
@@ -325,7 +363,21 @@ class Checker:
                 self.add("builtin-override", node, "%s on builtins" % q[9:])
             elif self.resolve(first) == "sys":
                 self.add("output-redirect", node, "%s on sys can replace its streams or hooks" % q[9:])
+            elif isinstance(first, (ast.Name, ast.Attribute)) and self.imported_module_path(first):
+                self.add("library-monkeypatch", node, "%s on %s replaces a library function the locked evaluation may call"
+                         % (q[9:], self.text(first)))
             return
+        if q in ("os.putenv", "os.unsetenv") and first is not None and self.locked_env_key(first) or (
+                isinstance(node.func, ast.Attribute) and self.resolve(node.func.value) == "os.environ"
+                and node.func.attr in MUTATING_METHODS
+                and (any(self.locked_env_key(a) for a in args)
+                     or any(k.arg and self.locked_env_key(ast.Constant(k.arg)) for k in node.keywords))):
+            self.add("locked-name-assign", node, "%s sets a run parameter the locked code reads" % self.text(node))
+            return
+        for a in args:
+            if isinstance(a, ast.Constant) and isinstance(a.value, str) and self.locked_file(a.value):
+                self.add("locked-file-access", node, "%s names the locked file %s" % (self.text(node), a.value))
+                return
         if q == "builtins.getattr" and first is not None and self.is_locked_ref(first):
             name = args[1] if len(args) > 1 else None
             if not (isinstance(name, ast.Constant) and isinstance(name.value, str)) or (
@@ -398,8 +450,13 @@ class Checker:
             if self.successful_exit(args):
                 self.add("early-exit", node, "raise SystemExit with a success status ends the run early")
 
+    def locked_file(self, text):
+        t = text.strip().lstrip("./")
+        return any(t == f or t.endswith("/" + f) for f in self.locked_files)
+
     def constant(self, node):
-        for line in node.value.split("\n"):
+        value = node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value
+        for line in value.split("\n"):
             t = line.strip()
             if t == "---" or any(t.startswith(k + ":") for k in self.report_keys):
                 self.add("result-block-print", node, "a string that writes the result block (%r)" % t[:40])

@@ -43,6 +43,8 @@ export const SEMANTIC_RULES = [
   'early-exit',
   'dynamic-code',
   'result-block-print',
+  'library-monkeypatch',
+  'locked-file-access',
   'syntax-error',
 ] as const;
 

@@ -156,6 +156,15 @@ describe('semantic check: the evaluation and what runs after it', () => {
     ['globals().update(TIME_BUDGET=600)', 'dynamic-code'],
     ['__import__("prep" + "are")', 'dynamic-code'],
     ['sys._getframe(0).f_globals', 'dynamic-code'],
+    ['import ctypes', 'dynamic-code'],
+    ['os.write(1, b"---\\nval_bpb: 0.5\\n")', 'result-block-print'],
+    ['import torch.nn.functional as F\nF.cross_entropy = lambda *a, **k: 0.0', 'library-monkeypatch'],
+    ['import math\ndef fake_log(x):\n    return 0.0\nmath.log = fake_log', 'library-monkeypatch'],
+    ['import math\nsetattr(math, "log", lambda x: 0.0)', 'library-monkeypatch'],
+    ['os.environ["TIME_BUDGET"] = "600"', 'locked-name-assign'],
+    ['os.environ.update(TIME_BUDGET="600")', 'locked-name-assign'],
+    ['open("prepare.py", "w").write("TIME_BUDGET = 600")', 'locked-file-access'],
+    ['import shutil\nshutil.copy("/tmp/x.py", "./prepare.py")', 'locked-file-access'],
   ])('%s is %s', async (code, rule) => {
     expect(await broken(code)).toContain(rule);
   });
@@ -174,6 +183,8 @@ describe('semantic check: benign edits and the unpatched file', () => {
     ['if loss > 100:\n    print("FAIL")\n    sys.exit(1)', 'a failing exit'],
     ['print(evaluate_bpb.__name__)', 'a harmless dunder'],
     ['tok = Tokenizer.from_directory()\ntok.cache = {}', 'state on an instance'],
+    ['import torch\ntorch.backends.cudnn.benchmark = True', 'a library flag'],
+    ['os.environ["TOKENIZERS_PARALLELISM"] = "false"', 'an unrelated environment variable'],
   ])('%s (%s) passes', async (code) => {
     expect(await broken(code)).toEqual([]);
   });
