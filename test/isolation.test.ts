@@ -20,7 +20,17 @@ import { writeNatsUsers } from '../common/nats-permissions.js';
 import { TrialResultSchema, TrialSchema, TrialStatus, type TrialResult } from '../gen/arswarm/v1/trial_pb.js';
 import { BIN, ROOT } from './support/local-swarm.js';
 import { startSecuredNats, type SecuredNats } from './support/secured-nats.js';
-import { commitFiles, exited, fakeGpuPath, gitIn, startCodeServer, until } from './support/worker-harness.js';
+import { ArswarmError, Code } from '../common/errors.js';
+import { Worker } from '../worker/index.js';
+import {
+  commitFiles,
+  exited,
+  fakeGpuPath,
+  gitIn,
+  Harness,
+  startCodeServer,
+  until,
+} from './support/worker-harness.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -279,4 +289,50 @@ describe.runIf(isRoot)('trial isolation (as root)', () => {
     // The forgery really reached the results stream.
     expect((await finished()).garbage).toContain('forged');
   }, 60_000);
+});
+
+describe.runIf(isRoot)('a work dir the trial uid cannot reach (as root)', () => {
+  // The harness dir is mkdtemp's 0700: closed to every other uid.
+  const h = new Harness();
+  beforeAll(async () => {
+    await h.start();
+  }, 60_000);
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  const worker = (trialUser: 'auto' | { uid: number; gid: number }, id: string) =>
+    new Worker({
+      natsUrl: h.nats.url,
+      codeAddr: h.codeAddr,
+      prefix: h.names.prefix,
+      gpus: 'none',
+      workDir: join(h.dir, id),
+      id,
+      trialUser,
+      logger: () => undefined,
+    });
+
+  it('stops a worker given a trial uid, naming the closed directory', async () => {
+    const w = worker({ uid: 64980, gid: 64980 }, 'given');
+    const err = await w.start().then(
+      () => undefined,
+      (e: unknown) => ArswarmError.from(e),
+    );
+    await w.close();
+    expect(err?.code).toBe(Code.FailedPrecondition);
+    expect(err?.message).toContain(
+      `uid 64980 cannot reach ${join(h.dir, 'given', 'trials')}: ${h.dir} (mode 700`,
+    );
+  });
+
+  it('under auto runs trials as the worker and says why', async () => {
+    const w = worker('auto', 'auto');
+    await w.start();
+    try {
+      expect(w.isolation).toEqual({ off: expect.stringContaining(`uid 65534 cannot reach`) });
+    } finally {
+      await w.close();
+    }
+  });
 });
