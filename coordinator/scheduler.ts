@@ -501,6 +501,9 @@ export class Scheduler {
       const accepted = await this.d.intake.proposeOne();
       if (!accepted) break;
       const v = this.state.candidates.get(accepted);
+    // A first stage no live worker can run would only pile up candidates that
+    // wait; the stage warning (status, log) says why nothing is proposed.
+    if (fleet.length > 0 && eligibleClasses(this.d.factory.stage(0), fleet).length === 0) return;
       if (v) await this.advance(v);
     }
   }
