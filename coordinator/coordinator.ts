@@ -455,6 +455,7 @@ export class Coordinator {
     if (this.state !== 'failed') this.state = 'stopped';
     this.workers.stop();
     await this.intake?.close();
+    this.audit?.close();
     await this.results?.close().catch(() => undefined);
     await this.serial.run(async () => undefined);
     await this.api?.close();

@@ -15,6 +15,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { AuditSource } from '../../gen/arswarm/v1/candidate_pb.js';
 import type { Config } from '../../common/config.js';
 import { ArswarmError } from '../../common/errors.js';
+import { integrityRules } from '../../common/integrity-config.js';
+import { formatViolation, SemanticChecker, wantsCheck } from '../../common/python-check/index.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { CandidateView } from '../ledger/state.js';
 import { apiKeyGetter } from '../proposers/claude/api-key.js';
@@ -75,6 +77,8 @@ type Flag = RuleFinding & { source: AuditSource; model?: string };
 export class GamingAudit {
   /** Audits in progress by `candidate@parent`. */
   private readonly running = new Map<string, Promise<void>>();
+  /** The intake's semantic checker, run again on the final diff (started on first use). */
+  private semantic?: SemanticChecker;
 
   constructor(private readonly d: GamingAuditDeps) {}
 
@@ -96,6 +100,11 @@ export class GamingAudit {
     return this.running.has(`${v.candidate.id}@${v.parent}`);
   }
 
+  /** Stops the semantic checker's python3. */
+  close(): void {
+    this.semantic?.close();
+  }
+
   /** Resolves when every audit started so far has been recorded. */
   async idle(): Promise<void> {
     while (this.running.size) await Promise.all([...this.running.values()]);
@@ -106,9 +115,11 @@ export class GamingAudit {
     const v = ledger.state.candidates.get(id);
     if (!v) return;
     const flags: Flag[] = [];
-    const rule = (f: RuleFinding) => flags.push({ ...f, source: AuditSource.RULE });
-    (await this.diffRules(parent, diff)).forEach(rule);
-    (await this.resultRules(v)).forEach(rule);
+    // One finding per rule id: the semantic checker and the audit's own rules share ids.
+    const byRule = new Map<string, string[]>();
+    for (const f of [...(await this.diffRules(parent, diff)), ...(await this.resultRules(v))])
+      byRule.set(f.rule, [...(byRule.get(f.rule) ?? []), ...f.reasons].slice(0, 8));
+    for (const [rule, reasons] of byRule) flags.push({ rule, reasons, source: AuditSource.RULE });
     let usage: LlmCost | undefined;
     let note = `rules: ${flags.length ? flags.map((f) => f.rule).join(', ') : 'clean'}`;
     const auditor = this.d.auditor;
@@ -202,17 +213,46 @@ export class GamingAudit {
         },
       ];
     }
-    return diffFindings({
-      diff,
-      patched,
-      lockedModules: t.locked.map(moduleOf).filter((m): m is string => !!m),
-      rules: {
-        editable: t.editable,
-        locked: t.locked,
-        protected: t.protected,
-        maxPatchBytes: t.max_patch_bytes,
-      },
-    });
+    return [
+      ...(await this.semanticFindings(texts, patched)),
+      ...diffFindings({
+        diff,
+        patched,
+        lockedModules: t.locked.map(moduleOf).filter((m): m is string => !!m),
+        rules: {
+          editable: t.editable,
+          locked: t.locked,
+          protected: t.protected,
+          maxPatchBytes: t.max_patch_bytes,
+        },
+      }),
+    ];
+  }
+
+  /**
+   * The semantic check of the intake (common/python-check), run again on the
+   * final diff: the rules may have changed since intake, and a rebased diff
+   * was never checked. A checker that cannot answer is a finding, not a pass.
+   */
+  private async semanticFindings(
+    before: ReadonlyMap<string, string>,
+    after: ReadonlyMap<string, string>,
+  ): Promise<RuleFinding[]> {
+    const rules = integrityRules(this.d.config.target);
+    const files = [...after.keys()];
+    if (!wantsCheck(files, rules)) return [];
+    this.semantic ??= new SemanticChecker();
+    try {
+      const found = await this.semantic.violations(
+        files.map((path) => ({ path, before: before.get(path), after: after.get(path) })),
+        rules,
+      );
+      const byRule = new Map<string, string[]>();
+      for (const x of found) byRule.set(x.rule, [...(byRule.get(x.rule) ?? []), formatViolation(x)]);
+      return [...byRule].map(([rule, reasons]) => ({ rule, reasons }));
+    } catch (err) {
+      return [{ rule: 'checker-unavailable', reasons: [ArswarmError.from(err).message] }];
+    }
   }
 
   private async resultRules(v: CandidateView): Promise<RuleFinding[]> {
