@@ -4,13 +4,21 @@
  * change between the check before the command starts and the one after it exits.
  */
 import { join } from 'node:path';
-import { sha256File } from '../common/hash.js';
+import { sha256RegularFile } from '../common/hash.js';
 import type { TargetSpec } from '../gen/arswarm/v1/trial_pb.js';
 
 const GLOB_CHARS = /[*?[\]{}!]/;
 
-/** path -> sha256 hex, or null when the file is missing. */
+/**
+ * path -> sha256 hex, null when the file is missing, or `!<kind>` when the
+ * path is not a regular file (a symlink, FIFO, device, directory): never equal
+ * to a recorded hash, so such a swap is an integrity failure.
+ */
 export type Hashes = Map<string, string | null>;
+
+/** The Hashes value of a path that is not a regular file. */
+const notRegular = (h: string | null | undefined): string | undefined =>
+  h?.startsWith('!') ? h.slice(1) : undefined;
 
 /** Files whose contents are checked before and after the run. */
 export function watchedFiles(
@@ -30,7 +38,8 @@ export async function hashFiles(dir: string, files: readonly string[]): Promise<
   const entries = await Promise.all(
     files.map(async (f) => {
       try {
-        return [f, await sha256File(join(dir, f))] as const;
+        const h = await sha256RegularFile(join(dir, f));
+        return [f, 'sha256' in h ? h.sha256 : `!${h.not}`] as const;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [f, null] as const;
         throw err;
@@ -45,6 +54,8 @@ export function checkLocked(hashes: Hashes, spec: TargetSpec | undefined): strin
   for (const [file, want] of Object.entries(spec?.lockedSha256 ?? {}).sort()) {
     const got = hashes.get(file);
     if (got === null || got === undefined) return `locked file ${file} is missing`;
+    const kind = notRegular(got);
+    if (kind) return `locked file ${file} is not a regular file (${kind})`;
     if (got !== want.toLowerCase()) return `locked file ${file} does not match its recorded sha256`;
   }
   return undefined;
@@ -56,6 +67,8 @@ export function compareHashes(before: Hashes, after: Hashes, when: string): stri
     const now = after.get(file);
     if (now === h) continue;
     if (now === null) return `${file} was deleted ${when}`;
+    const kind = notRegular(now);
+    if (kind) return `${file} was replaced by a ${kind} ${when}`;
     return h === null ? `${file} appeared ${when}` : `${file} changed ${when}`;
   }
   return undefined;
