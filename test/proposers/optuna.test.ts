@@ -11,6 +11,7 @@ import type { HistoryEntry } from '../../coordinator/journal.js';
 import { findKnobs } from '../../coordinator/proposers/knobs.js';
 import { withRegion } from '../../coordinator/proposers/optuna/hybrid.js';
 import { OptunaProposer } from '../../coordinator/proposers/optuna/index.js';
+import { inferSpace } from '../../coordinator/proposers/optuna/space.js';
 import type { Proposer } from '../../coordinator/proposers/proposer.js';
 import { seededRandom } from '../../common/random.js';
 import { fakeContext } from '../support/proposal-context.js';
@@ -178,5 +179,19 @@ describe('optuna config', () => {
     expect(() => parseConfig({ ...base, proposers: [{ kind: 'optuna', sampler: 'grid' }] })).toThrow(
       /sampler/,
     );
+  });
+});
+
+describe('optuna space', () => {
+  it('infers log ranges for rates and sizes, and lets bounds override them', () => {
+    const knobs = findKnobs('train.py', 'LEARNING_RATE = 0.001\nWIDTH = 16\nWARMUP = 0\nDROPOUT = 0.1\n');
+    const space = inferSpace(knobs, { DROPOUT: { low: 0, high: 0.5 } });
+    const by = Object.fromEntries(space.map((d) => [d.name, d]));
+    expect(by.LEARNING_RATE).toMatchObject({ low: 0.0001, high: 0.01, log: true, int: false });
+    expect(by.WIDTH).toMatchObject({ low: 4, high: 64, log: true, int: true });
+    expect(by.WARMUP).toMatchObject({ low: 0, high: 8, log: false, int: true });
+    // Moved to start at 0: linear, since a log range cannot include 0.
+    expect(by.DROPOUT).toMatchObject({ low: 0, high: 0.5, log: false });
+    expect(() => inferSpace(knobs, { WIDTH: { low: 8, high: 4 } })).toThrow(/low 8 must be below high 4/);
   });
 });

@@ -72,6 +72,7 @@ export class OptunaProposer implements Proposer {
   /** Parents' constant values, memoised. */
   private readonly parents = new Map<string, Map<string, string>>();
   private bestText = '';
+  private proposals = 0;
   private readonly o: Required<Omit<OptunaOptions, 'log' | 'bounds'>> & Pick<OptunaOptions, 'log' | 'bounds'>;
 
   constructor(options: OptunaOptions) {
@@ -190,7 +191,8 @@ export class OptunaProposer implements Proposer {
   async propose(ctx: ProposalContext): Promise<Proposal | null> {
     if (this.client.fresh) await this.init(ctx);
     await this.sync(ctx);
-    await this.refreshBest();
+    // The best trials are only read for hybrid mode's region and, now and then, a hypothesis line.
+    if (this.o.hybrid || this.proposals++ % 10 === 0) await this.refreshBest();
     const texts = new Map<string, string>();
     for (const file of ctx.editable) {
       const t = await ctx.readFile(file);

@@ -51,7 +51,10 @@ export function inferSpace(
 ): Dimension[] {
   const out: Dimension[] = [];
   for (const k of knobs) {
-    const b = { ...inferBound(k), ...overrides[k.name] };
+    const inferred = inferBound(k);
+    const o = overrides[k.name] ?? {};
+    // A range moved to start at 0 (or below) cannot stay log-scaled unless the config says so.
+    const b = { ...inferred, ...o, log: o.log ?? (inferred.log && (o.low ?? inferred.low) > 0) };
     const where = `${field}.${k.name}`;
     if (!(b.low < b.high))
       throw new ArswarmError(Code.InvalidArgument, `${where}: low ${b.low} must be below high ${b.high}`, {
