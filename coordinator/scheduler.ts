@@ -248,6 +248,9 @@ export class Scheduler {
         trialIds: [],
         candidateMean: 0,
         baselineMean: 0,
+        df: 0,
+        alpha: 0,
+        threshold: 0,
         ...fields,
       },
     });
@@ -359,6 +362,10 @@ export class Scheduler {
       trialIds: samples.map((s) => s.trialId),
       candidateMean: j.imp.candidateMean,
       baselineMean: j.imp.baselineMean,
+      // The test itself, so an audit can redo the arithmetic (audit-verdicts.ts).
+      df: j.imp.df,
+      alpha: j.imp.alpha,
+      threshold: j.imp.threshold,
     };
     if (j.kind === 'more') {
       await this.verdict(v, VerdictKind.INCONCLUSIVE, evidence);
@@ -494,6 +501,9 @@ export class Scheduler {
     if (!this.state.head) return;
     const want = this.d.workerCount() * this.d.config.swarm.prefetch;
     const fleet = this.d.fleet();
+    // A first stage no live worker can run would only pile up candidates that
+    // wait; the stage warning (status, log) says why nothing is proposed.
+    if (fleet.length > 0 && eligibleClasses(this.d.factory.stage(0), fleet).length === 0) return;
     // With no worker seen yet every queued trial counts (they go to `any` and wait for the first).
     const inFlight = () => (fleet.length > 0 ? runnablePending(this.state, fleet) : this.state.pending.size);
     let guard = 0;
@@ -501,9 +511,6 @@ export class Scheduler {
       const accepted = await this.d.intake.proposeOne();
       if (!accepted) break;
       const v = this.state.candidates.get(accepted);
-    // A first stage no live worker can run would only pile up candidates that
-    // wait; the stage warning (status, log) says why nothing is proposed.
-    if (fleet.length > 0 && eligibleClasses(this.d.factory.stage(0), fleet).length === 0) return;
       if (v) await this.advance(v);
     }
   }

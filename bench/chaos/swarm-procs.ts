@@ -1,8 +1,9 @@
 /**
  * The processes of a chaos run: a nats-server whose store survives restarts,
  * the coordinator as a child process on a fixed gRPC port, and workers that
- * reach NATS through their own TCP proxy (to cut or stall) and may keep their
- * work dir on a small tmpfs (to fill).
+ * reach NATS and the CodeService through their own TCP proxies (to cut or
+ * stall) and may keep their work dir on a small tmpfs (to fill). The control
+ * client reaches the coordinator's gRPC port through a proxy of its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -20,7 +21,10 @@ export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 
 export interface ChaosWorker {
   id: string;
   proc: ChildProcess;
+  /** Between the worker and nats-server. */
   proxy: TcpProxy;
+  /** Between the worker and the coordinator's CodeService (gRPC). */
+  codeProxy: TcpProxy;
   workDir: string;
   /** The work dir is a tmpfs this run mounted (so it can be filled). */
   tmpfs: boolean;
@@ -62,21 +66,38 @@ export class SwarmProcs {
   readonly workers = new Map<string, ChaosWorker>();
   private _client?: ReturnType<typeof createClient<(typeof ControlService)['method']>>;
 
-  constructor(
+  private constructor(
     readonly dir: string,
     readonly nats: NatsServer,
     readonly configPath: string,
     readonly grpcPort: number,
     readonly prefix: string,
+    /** Between the control client and the coordinator's gRPC port. */
+    readonly controlProxy: TcpProxy,
     private readonly log: (m: string) => void,
   ) {}
 
-  /** A control client with the coordinator's generated admin token (read once it exists). */
+  static async create(
+    dir: string,
+    nats: NatsServer,
+    configPath: string,
+    grpcPort: number,
+    prefix: string,
+    log: (m: string) => void,
+  ): Promise<SwarmProcs> {
+    const control = await startTcpProxy(grpcPort);
+    return new SwarmProcs(dir, nats, configPath, grpcPort, prefix, control, log);
+  }
+
+  /** A control client (through the control proxy) with the coordinator's generated admin token. */
   get client() {
     if (!this._client) {
       const tokenFile = join(this.dir, 'state', GENERATED_TOKEN_FILE);
       const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined;
-      this._client = createClient(ControlService, `127.0.0.1:${this.grpcPort}`, { timeoutMs: 3000, token });
+      this._client = createClient(ControlService, `127.0.0.1:${this.controlProxy.port}`, {
+        timeoutMs: 3000,
+        token,
+      });
     }
     return this._client;
   }
@@ -112,6 +133,17 @@ export class SwarmProcs {
     await exited;
   }
 
+  /** Stops the coordinator as an operator would (SIGTERM: drain, close), -9 after `graceMs`. */
+  async stopCoordinator(graceMs = 30_000): Promise<void> {
+    const c = this.coordinator;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    const force = setTimeout(() => c.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(force);
+  }
+
   /** Seconds until the restarted coordinator answers GetStatus. */
   async waitServing(timeoutMs = 60_000): Promise<number> {
     const t0 = Date.now();
@@ -135,6 +167,7 @@ export class SwarmProcs {
   async startWorker(id: string, tmpfsMb: number): Promise<ChaosWorker> {
     const old = this.workers.get(id);
     const proxy = old?.proxy ?? (await startTcpProxy(this.nats.port));
+    const codeProxy = old?.codeProxy ?? (await startTcpProxy(this.grpcPort));
     const workDir = old?.workDir ?? join(this.dir, 'workers', id);
     const tmpfs = old?.tmpfs ?? tryTmpfs(workDir, tmpfsMb);
     const proc = spawn(
@@ -145,7 +178,7 @@ export class SwarmProcs {
         '--nats',
         `nats://127.0.0.1:${proxy.port}`,
         '--code',
-        `127.0.0.1:${this.grpcPort}`,
+        `127.0.0.1:${codeProxy.port}`,
         '--prefix',
         this.prefix,
         '--gpus',
@@ -163,7 +196,7 @@ export class SwarmProcs {
       ],
       { stdio: ['ignore', 'ignore', 'ignore'] },
     );
-    const w = { id, proc, proxy, workDir, tmpfs };
+    const w = { id, proc, proxy, codeProxy, workDir, tmpfs };
     this.workers.set(id, w);
     return w;
   }
@@ -176,13 +209,18 @@ export class SwarmProcs {
     await exited;
   }
 
-  async stop(): Promise<void> {
+  /** Ends the run: the coordinator stops gracefully (unless `kill`), workers are killed. */
+  async stop(kill = true): Promise<void> {
+    if (!kill) await this.stopCoordinator();
     for (const id of this.workers.keys()) await this.killWorker(id);
     await this.killCoordinator();
     for (const w of this.workers.values()) {
       await w.proxy.close();
+      await w.codeProxy.close();
       if (w.tmpfs) unmount(w.workDir);
     }
+    this.workers.clear();
+    await this.controlProxy.close().catch(() => undefined);
     this._client?.close();
   }
 }

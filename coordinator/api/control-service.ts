@@ -46,6 +46,8 @@ export interface ControlHost {
   stageWarnings?(): string[];
   /** Why no proposer offers anything more at the head. */
   proposersExhausted?(): string | undefined;
+  /** Why a bounded run is over (empty while it goes on). */
+  readonly settledReason?: string;
 }
 
 function text(value: string, field: string, max = MAX_NOTE_CHARS): string {
@@ -73,7 +75,7 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
 
   return {
     async getStatus() {
-      return status({
+      const base = status({
         config,
         state: state(),
         workers: host.workers.live(),
@@ -82,6 +84,7 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
         warnings: host.stageWarnings?.(),
         proposersExhausted: host.proposersExhausted?.(),
       });
+      return { ...base, settled: host.settledReason ?? '' };
     },
 
     async listCandidates(req) {
