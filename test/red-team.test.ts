@@ -160,7 +160,8 @@ describe('red team: gaming attempts against a real swarm under merge_policy auto
     const runs = await tails(v);
     const password = swarm.users!.worker.password;
     const leaked = runs.some((r) => r.tail.includes(password) || /POISON ok|STOLEN/.test(r.tail));
-    return !leaked && runs.length > 0 && v.state !== CandidateState.MERGED
+    const ran = runs.some((r) => c.isolated.test(r.tail));
+    return ran && !leaked && v.state !== CandidateState.MERGED
       ? `isolated (${CandidateState[v.state].toLowerCase()}, nothing reached)`
       : undefined;
   };
