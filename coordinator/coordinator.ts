@@ -124,7 +124,7 @@ export class Coordinator {
   settledReason = '';
   /** Stages no live worker can run, last logged (so each change is logged once). */
   private warned = '';
-  /** Proposer exhaustion last logged. */
+  /** Head and reason of the proposer exhaustion last logged. */
   private exhaustedLogged = '';
 
   private constructor(private readonly o: CoordinatorOptions) {
@@ -382,9 +382,14 @@ export class Coordinator {
       if (!key && this.warned) this.log('every stage has a live worker that can run it again');
       this.warned = key;
     }
-    const exhausted = this.proposersExhausted() ?? '';
-    if (exhausted && exhausted !== this.exhaustedLogged) this.log(`proposers exhausted: ${exhausted}`);
-    this.exhaustedLogged = exhausted;
+    // Once per head: an exhausted proposer is asked again now and then, which
+    // briefly makes it not exhausted without anything having changed.
+    const exhausted = this.proposersExhausted();
+    const at = exhausted && `${this.ledger.state.head}|${exhausted}`;
+    if (at && at !== this.exhaustedLogged) {
+      this.log(`proposers exhausted: ${exhausted}`);
+      this.exhaustedLogged = at;
+    }
   }
 
   private async consumeResults(): Promise<void> {
