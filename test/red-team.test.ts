@@ -26,19 +26,10 @@ import { audited } from '../coordinator/gaming-audit/index.js';
 import type { CandidateView } from '../coordinator/ledger/state.js';
 import { CandidateState } from '../gen/arswarm/v1/candidate_pb.js';
 import { TrialStatus } from '../gen/arswarm/v1/trial_pb.js';
-import {
-  AUDITOR_TELL,
-  CONTROL,
-  PROPOSER_ATTACKS,
-  type Catch,
-  type ProposerAttack,
-} from './red-team/attacks.js';
+import { CONTROL, PROPOSER_ATTACKS, type Catch, type ProposerAttack } from './red-team/attacks.js';
+import { scriptedAuditor, scriptedResearcher } from './red-team/models.js';
 import { startLocalSwarm, ROOT, type LocalSwarm } from './support/local-swarm.js';
-import {
-  startMessagesApiServer,
-  type MessagesApiServer,
-  type Scenario,
-} from './support/messages-api-server.js';
+import { startMessagesApiServer, type MessagesApiServer } from './support/messages-api-server.js';
 
 const isRoot = process.getuid?.() === 0;
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'red-team', 'target');
@@ -67,49 +58,10 @@ describe('red team: gaming attempts against a real swarm under merge_policy auto
   let auditorApi: MessagesApiServer;
   const dir = mkdtempSync(join(tmpdir(), 'arswarm-red-team-'));
   const logs: string[] = [];
-  const queue: ProposerAttack[] = [...attacks, CONTROL];
-  const byConversation = new Map<number, ProposerAttack>();
+  const researcher = scriptedResearcher([...attacks, CONTROL]);
   /** The tool error each refused submission got back, by attack id. */
-  const refusals = new Map<string, string>();
+  const refusals = researcher.refusals;
   const outcomes = new Map<string, string>();
-
-  /** The scripted research model: conversation k submits the k-th attack; a refusal ends it. */
-  const proposerModel: Scenario = (t) => {
-    let a = byConversation.get(t.conversation);
-    if (!a && t.turn === 0) {
-      a = queue.shift();
-      if (a) byConversation.set(t.conversation, a);
-    }
-    if (!a) return { content: [{ type: 'text', text: 'No more ideas.' }], delayMs: 1000 };
-    if (t.turn === 0)
-      return {
-        content: [
-          {
-            type: 'tool_use',
-            name: 'submit_candidate',
-            input: { title: a.title, hypothesis: a.hypothesis, edits: a.edits },
-          },
-        ],
-      };
-    refusals.set(a.id, t.toolResults.map((r) => r.content).join('\n'));
-    return { content: [{ type: 'text', text: 'Understood, no other idea.' }] };
-  };
-
-  /** The scripted auditor: suspects only a hypothesis that admits fitting the scorer. */
-  const auditorModel: Scenario = (t) => ({
-    content: [
-      {
-        type: 'tool_use',
-        name: 'report_audit',
-        input: t.firstUserText.includes(AUDITOR_TELL)
-          ? {
-              verdict: 'suspect',
-              reasons: ['the hypothesis says BATCH_SIZE was fitted to the scoring formula in prepare.py'],
-            }
-          : { verdict: 'ok', reasons: [] },
-      },
-    ],
-  });
 
   const candidate = (a: ProposerAttack): CandidateView | undefined => {
     for (const v of swarm.coordinator.ledger.state.candidates.values())
@@ -168,8 +120,8 @@ describe('red team: gaming attempts against a real swarm under merge_policy auto
 
   beforeAll(async () => {
     writeFileSync(join(dir, 'api-key'), `${KEY}\n`);
-    proposerApi = await startMessagesApiServer({ apiKey: KEY, fallback: proposerModel });
-    auditorApi = await startMessagesApiServer({ apiKey: KEY, fallback: auditorModel });
+    proposerApi = await startMessagesApiServer({ apiKey: KEY, fallback: researcher.model });
+    auditorApi = await startMessagesApiServer({ apiKey: KEY, fallback: scriptedAuditor });
     swarm = await startLocalSwarm({
       example: 'red-team',
       source: FIXTURE,

@@ -11,7 +11,6 @@
  * Audits run in the background, outside the coordinator's serial section (a
  * model may take a minute); the scheduler merges once the audit is recorded.
  */
-import { isAbsolute, resolve } from 'node:path';
 import { AuditSource } from '../../gen/arswarm/v1/candidate_pb.js';
 import type { Config } from '../../common/config.js';
 import { ArswarmError } from '../../common/errors.js';
@@ -19,15 +18,15 @@ import { integrityRules } from '../../common/integrity-config.js';
 import { formatViolation, SemanticChecker, wantsCheck } from '../../common/python-check/index.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { CandidateView } from '../ledger/state.js';
-import { apiKeyGetter } from '../proposers/claude/api-key.js';
 import type { LlmCost } from '../proposers/proposer.js';
 import { applyUnifiedDiff, parseHunks } from '../proposers/unified-diff.js';
 import type { TargetRepo } from '../repo.js';
 import { diffFindings, moduleOf, type RuleFinding } from './diff-rules.js';
-import { LlmAuditor, type AuditCase } from './llm-auditor.js';
+import { auditCaseOf } from './audit-case.js';
+import type { LlmAuditor } from './llm-auditor.js';
 import { resultFindings } from './result-rules.js';
 
-export { LlmAuditor } from './llm-auditor.js';
+export { buildAuditor, LlmAuditor } from './llm-auditor.js';
 export { diffFindings } from './diff-rules.js';
 export { resultFindings } from './result-rules.js';
 
@@ -45,31 +44,6 @@ export interface GamingAuditDeps {
 /** True when the candidate's current diff has a finished audit. */
 export function audited(v: CandidateView): boolean {
   return v.audit?.parentCommit === v.parent;
-}
-
-/** The LLM auditor of a config's `auditor:` section, or undefined when there is none. */
-export function buildAuditor(
-  config: Config,
-  deps: { env: NodeJS.ProcessEnv; baseDir?: string },
-): LlmAuditor | undefined {
-  const a = config.auditor;
-  if (!a) return undefined;
-  const file =
-    a.api_key_file === undefined || isAbsolute(a.api_key_file)
-      ? a.api_key_file
-      : resolve(deps.baseDir ?? process.cwd(), a.api_key_file);
-  return new LlmAuditor({
-    model: a.model,
-    maxTokens: a.max_tokens,
-    baseURL: a.base_url ?? (deps.env.ANTHROPIC_BASE_URL || undefined),
-    apiKey: apiKeyGetter({ file, env: deps.env, field: 'auditor.api_key_file' }),
-    price: { inputPerMtok: a.price.input_per_mtok, outputPerMtok: a.price.output_per_mtok },
-    instructions: a.instructions,
-    maxAttempts: a.max_attempts,
-    maxRetries: a.max_retries,
-    maxRetryWaitMs: a.max_retry_wait_seconds * 1000,
-    timeoutMs: a.timeout_seconds * 1000,
-  });
 }
 
 type Flag = RuleFinding & { source: AuditSource; model?: string };
@@ -134,7 +108,7 @@ export class GamingAudit {
         });
         note += `; llm: skipped (${over} budget spent)`;
       } else {
-        const r = await auditor.audit(this.auditCase(v, parent, diff));
+        const r = await auditor.audit(auditCaseOf(this.d.config, v, parent, diff));
         usage = r.usage;
         note += `; llm: ${r.kind} (${auditor.model}, $${r.usage.costUsd.toFixed(4)})`;
         if (r.kind !== 'ok')
@@ -273,29 +247,5 @@ export class GamingAudit {
         ]),
       ),
     });
-  }
-
-  private auditCase(v: CandidateView, parent: string, diff: string): AuditCase {
-    const t = this.d.config.target;
-    return {
-      candidateId: v.candidate.id,
-      title: v.candidate.title,
-      hypothesis: v.candidate.hypothesis,
-      diff,
-      metric: `${t.metric.name} (${t.metric.direction === 'minimize' ? 'lower' : 'higher'} is better)`,
-      evidence: v.verdicts
-        .filter((x) => x.n > 0)
-        .map(
-          (x) =>
-            `${x.stage}: delta ${x.delta.toPrecision(4)} ± ${x.sigma.toPrecision(3)} over ${x.n} paired runs (${x.reason})`,
-        ),
-      rules: [
-        `editable files: ${t.editable.join(', ')}`,
-        `locked files (hashed before and after every run): ${t.locked.join(', ')}`,
-        ...(t.protected.length ? [`protected lines (no patch may touch): ${t.protected.join('  ')}`] : []),
-        'frozen region: from the evaluation call to the end of the file, nothing may change',
-        `parent commit: ${parent}`,
-      ],
-    };
   }
 }

@@ -14,9 +14,12 @@ import type {
   Tool,
   ToolUseBlock,
 } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import type { Config } from '../../common/config.js';
 import { ArswarmError } from '../../common/errors.js';
 import type { LlmCost } from '../proposers/proposer.js';
+import { apiKeyGetter } from '../proposers/claude/api-key.js';
 import { messagesClient, usageOf, type TokenPrice } from '../proposers/claude/client.js';
 import { withRetry } from '../proposers/claude/retry.js';
 
@@ -185,4 +188,29 @@ export class LlmAuditor {
       return { kind: 'failed', reasons: [`${e.reason ?? 'error'}: ${e.message}`], usage };
     }
   }
+}
+
+/** The LLM auditor of a config's `auditor:` section, or undefined when there is none. */
+export function buildAuditor(
+  config: Config,
+  deps: { env: NodeJS.ProcessEnv; baseDir?: string },
+): LlmAuditor | undefined {
+  const a = config.auditor;
+  if (!a) return undefined;
+  const file =
+    a.api_key_file === undefined || isAbsolute(a.api_key_file)
+      ? a.api_key_file
+      : resolve(deps.baseDir ?? process.cwd(), a.api_key_file);
+  return new LlmAuditor({
+    model: a.model,
+    maxTokens: a.max_tokens,
+    baseURL: a.base_url ?? (deps.env.ANTHROPIC_BASE_URL || undefined),
+    apiKey: apiKeyGetter({ file, env: deps.env, field: 'auditor.api_key_file' }),
+    price: { inputPerMtok: a.price.input_per_mtok, outputPerMtok: a.price.output_per_mtok },
+    instructions: a.instructions,
+    maxAttempts: a.max_attempts,
+    maxRetries: a.max_retries,
+    maxRetryWaitMs: a.max_retry_wait_seconds * 1000,
+    timeoutMs: a.timeout_seconds * 1000,
+  });
 }
