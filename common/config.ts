@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { auditorSchema } from './auditor-config.js';
 import { refineTargetRules } from './config-target-rules.js';
+import { notifySchema, reviewSchema } from './team-config.js';
 
 const envMap = z.record(
   z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
@@ -404,6 +405,10 @@ export const configSchema = z
     proposers: z.array(proposerSchema).default([{ kind: 'knobs', exclude: ['SEED'], seed: 1 }]),
     /** An LLM that audits candidates passing the top stage for gaming. @default none (rule audit only) */
     auditor: auditorSchema.optional(),
+    /** Review branches and pull requests for candidates waiting for review. @default none */
+    review: reviewSchema.optional(),
+    /** Webhook notices. @default none */
+    notify: notifySchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -4,7 +4,7 @@
  * time through `serial`, so the ledger is appended in a consistent order.
  */
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
   jetstream,
@@ -41,6 +41,7 @@ import type { Proposer } from './proposers/proposer.js';
 import { TargetRepo } from './repo.js';
 import type { WorkerScaler } from './scaler.js';
 import { Pusher } from './pusher.js';
+import { startTeam, type Team } from './team/index.js';
 import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './reports.js';
 import { Scheduler } from './scheduler.js';
 import { buildAuditor, GamingAudit } from './gaming-audit/index.js';
@@ -109,6 +110,8 @@ export class Coordinator {
   scaler?: WorkerScaler;
   /** Pushes the shared branch after merges when swarm.push_remote is set. */
   pusher?: Pusher;
+  /** Review branches, pull requests and webhook notices, when the config asks for them. */
+  team?: Team;
   private server?: grpc.Server;
   private results?: ConsumerMessages;
   private timer?: NodeJS.Timeout;
@@ -230,6 +233,24 @@ export class Coordinator {
       this.pusher = pusher;
       this.ledger.onEvent((ev) => ev.body.case === 'merged' && pusher.request());
     }
+    this.team = startTeam({
+      config,
+      repo: this.repo,
+      ledger: this.ledger,
+      baseDir: this.o.configPath ? dirname(this.o.configPath) : undefined,
+      log: this.log,
+      signals: () => [
+        ...this.stageWarnings().map((text) => ({ kind: 'stalled' as const, text })),
+        ...(this.settledReason
+          ? [
+              {
+                kind: this.scheduler.limitReached() ? ('budget_exhausted' as const) : ('stalled' as const),
+                text: `settled: ${this.settledReason}`,
+              },
+            ]
+          : []),
+      ],
+    });
     await this.workers.start(this.kv.workers);
     await this.intake.start();
     this.api = new ControlApi({
@@ -471,6 +492,7 @@ export class Coordinator {
       await new Promise<void>((r) => server.tryShutdown(() => r()));
       clearTimeout(force);
     }
+    await this.team?.close().catch(() => undefined);
     await this.nc?.drain().catch(() => undefined);
     await this.repo?.close().catch(() => undefined);
   }
