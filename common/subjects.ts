@@ -22,6 +22,15 @@ export interface Names {
   readonly workersBucket: string;
   /** KV bucket of control flags read by workers (e.g. drain requests). */
   readonly controlBucket: string;
+  /** Stream of ledger snapshots: chunks of a serialized state, and manifests naming them. */
+  readonly snapshotsStream: string;
+  readonly snapshotsAll: string;
+  /** Subject of the manifest of every snapshot (the last one is the latest). */
+  readonly snapshotManifest: string;
+  /** Subject of the chunks of the snapshot taken at a ledger sequence. */
+  snapshotChunks(seq: bigint | number): string;
+  /** Subject filter matching every snapshot's chunks. */
+  readonly snapshotChunksAll: string;
   readonly trialsAll: string;
   readonly resultsAll: string;
   readonly resultFinished: string;
@@ -53,6 +62,11 @@ export function names(prefix: string = DEFAULT_PREFIX): Names {
     eventsStream: `${P}_EVENTS`,
     workersBucket: `${P}_workers`,
     controlBucket: `${P}_control`,
+    snapshotsStream: `${P}_SNAPSHOTS`,
+    snapshotsAll: `${p}.snapshots.>`,
+    snapshotManifest: `${p}.snapshots.manifest`,
+    snapshotChunks: (seq) => `${p}.snapshots.chunks.${seq}`,
+    snapshotChunksAll: `${p}.snapshots.chunks.>`,
     trialsAll: `${p}.trials.>`,
     resultsAll: `${p}.results.>`,
     resultFinished: `${p}.results.finished`,

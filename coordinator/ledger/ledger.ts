@@ -147,6 +147,17 @@ export class Ledger {
   }
 
   /**
+   * The sequence up to which every stored event is applied and none above it
+   * is, or undefined while an append's outcome is unknown (a snapshot taken
+   * then could miss a stored event).
+   */
+  consistentSeq(): bigint | undefined {
+    if (this.uncertain || this.appliedAhead.size > 0 || this.appliedTo !== this.state.lastSeq)
+      return undefined;
+    return this.appliedTo;
+  }
+
+  /**
    * Applies every stored event the state lacks after an append whose outcome
    * was unknown; a no-op otherwise. Callers that compare the state with the
    * outside world (the shared branch) call it first.

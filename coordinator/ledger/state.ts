@@ -73,15 +73,20 @@ export class LedgerState {
   heads: string[] = [];
   readonly candidates = new Map<string, CandidateView>();
   readonly trials = new Map<string, TrialView>();
-  /** Trials of each candidate (index for trialsOf). */
-  private readonly byCandidate = new Map<string, TrialView[]>();
-  /** Baseline trials per `commit|stage|class` (queued, any status). */
-  private readonly baselineTrials = new Map<string, TrialView[]>();
+  /** Trials of each candidate (index for trialsOf). Read and restored by snapshot.ts. */
+  readonly byCandidate = new Map<string, TrialView[]>();
+  /** Baseline trials per `commit|stage|class` (queued, any status). Read and restored by snapshot.ts. */
+  readonly baselineTrials = new Map<string, TrialView[]>();
   readonly merges: Merged[] = [];
-  /** OK samples per `sampleKey`. */
-  private readonly samples = new Map<string, Sample[]>();
+  /** OK samples per `sampleKey`, in the order the results arrived. Read and restored by snapshot.ts. */
+  readonly samples = new Map<string, Sample[]>();
   /** Trial ids queued and not finished. */
   readonly pending = new Set<string>();
+  /**
+   * Reruns (`arswarm rerun`) by id, kept apart from `trials`: nothing the
+   * ladder, the counts, status or exports read ever sees them.
+   */
+  readonly reruns = new Map<string, TrialView>();
   lastSeq = 0n;
   /** No new candidates start while paused. */
   paused = false;
@@ -98,8 +103,8 @@ export class LedgerState {
   readonly stageNames: readonly string[];
   /** Trials per stage name (status pages read these instead of walking every trial). */
   readonly stageCounts = new Map<string, StageCounts>();
-  /** One instance of each distinct Stage and TargetSpec the trials carry. */
-  private readonly parts = new SharedParts();
+  /** One instance of each distinct Stage and TargetSpec the trials carry (snapshot.ts shares through it). */
+  readonly parts = new SharedParts();
 
   constructor(stageNames: readonly string[]) {
     this.stageNames = stageNames;
@@ -163,12 +168,21 @@ export class LedgerState {
       }
       case 'trialQueued': {
         const t = b.value.trial!;
+        if (t.kind === TrialKind.RERUN) {
+          if (!this.reruns.has(t.id)) this.reruns.set(t.id, { trial: t });
+          break;
+        }
         if (this.trials.has(t.id)) break;
         this.index({ trial: t });
         this.pending.add(t.id);
         break;
       }
       case 'trialStarted': {
+        const rv = this.reruns.get(b.value.trialId);
+        if (rv) {
+          rv.started ??= b.value;
+          break;
+        }
         const tv = this.trials.get(b.value.trialId);
         if (tv && !tv.result) {
           if (!tv.started) {
@@ -182,6 +196,16 @@ export class LedgerState {
       }
       case 'trialFinished': {
         const r = b.value.result!;
+        const rv =
+          this.reruns.get(r.trialId) ?? (r.trial?.kind === TrialKind.RERUN ? { trial: r.trial } : undefined);
+        if (rv) {
+          if (!rv.result) {
+            rv.result = { ...r, trial: rv.trial };
+            rv.resultSeq = ev.seq;
+            this.reruns.set(r.trialId, rv);
+          }
+          break;
+        }
         let tv = this.trials.get(r.trialId);
         if (!tv && r.trial) {
           // A result for a trial whose TrialQueued never made it to the ledger

@@ -1,0 +1,119 @@
+/**
+ * Where ledger snapshots live: the JetStream stream `<PREFIX>_SNAPSHOTS`
+ * (core JetStream, as an object store would do it on a newer server). A
+ * snapshot is its chunks (`<p>.snapshots.chunks.<seq>`, each under the
+ * server's max payload), then one manifest on `<p>.snapshots.manifest` that
+ * names them with the ledger sequence it covers, the layout version, the
+ * byte count and a sha256; the last manifest is the latest snapshot. Older
+ * snapshots are purged once a newer one is complete.
+ */
+import { createHash } from 'node:crypto';
+import {
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import type { Names } from '../../common/subjects.js';
+import { ArswarmError, Code } from '../../common/errors.js';
+
+/** Bytes per chunk (NATS' default max payload is 1 MiB). @default 512 KiB */
+export const SNAPSHOT_CHUNK_BYTES = 512 * 1024;
+
+/** What names a complete snapshot. */
+export interface SnapshotManifest {
+  /** Layout version of the serialized state (snapshot.ts). */
+  version: number;
+  /** Ledger sequence the state covers: every event up to it is in it. */
+  seq: number;
+  /** sha256 of the stored event at `seq`: a snapshot of another stream's history does not match. */
+  eventSha256: string;
+  bytes: number;
+  sha256: string;
+  /** Stream sequences of the chunks, in order. */
+  chunkSeqs: number[];
+}
+
+export interface SnapshotStore {
+  /** Stores a snapshot and makes it the latest. */
+  write(
+    m: Omit<SnapshotManifest, 'bytes' | 'sha256' | 'chunkSeqs'>,
+    data: Uint8Array,
+  ): Promise<SnapshotManifest>;
+  /** The latest snapshot's manifest and bytes (undefined when there is none); throws when a chunk is missing or the bytes do not match. */
+  latest(): Promise<{ manifest: SnapshotManifest; data: Uint8Array } | undefined>;
+}
+
+export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** Creates the snapshots stream if needed (idempotent). */
+export async function ensureSnapshotsStream(
+  jsm: JetStreamManager,
+  names: Names,
+  replicas = 1,
+): Promise<void> {
+  const cfg = {
+    name: names.snapshotsStream,
+    subjects: [names.snapshotsAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+  };
+  try {
+    await jsm.streams.info(cfg.name);
+  } catch {
+    await jsm.streams.add(cfg);
+  }
+}
+
+/** The snapshots stream as a SnapshotStore. */
+export function jetStreamSnapshots(js: JetStreamClient, jsm: JetStreamManager, names: Names): SnapshotStore {
+  return {
+    async write(m, data) {
+      const subject = names.snapshotChunks(m.seq);
+      const acks = [];
+      for (let at = 0; at < data.length || at === 0; at += SNAPSHOT_CHUNK_BYTES) {
+        acks.push(js.publish(subject, data.subarray(at, at + SNAPSHOT_CHUNK_BYTES)));
+        if (data.length === 0) break;
+      }
+      const chunkSeqs = (await Promise.all(acks)).map((a) => a.seq);
+      const manifest: SnapshotManifest = { ...m, bytes: data.length, sha256: sha256Hex(data), chunkSeqs };
+      await js.publish(names.snapshotManifest, JSON.stringify(manifest));
+      // The new one is complete: older chunks and manifests can go. By `keep`:
+      // nats-server 2.9 purges every match of a filtered purge given a `seq`.
+      await jsm.streams.purge(names.snapshotsStream, {
+        filter: names.snapshotChunksAll,
+        keep: chunkSeqs.length,
+      });
+      await jsm.streams.purge(names.snapshotsStream, { filter: names.snapshotManifest, keep: 1 });
+      return manifest;
+    },
+    async latest() {
+      const last = await jsm.streams
+        .getMessage(names.snapshotsStream, { last_by_subj: names.snapshotManifest })
+        .catch(() => null);
+      if (!last) return undefined;
+      const manifest = JSON.parse(new TextDecoder().decode(last.data)) as SnapshotManifest;
+      const chunks = await Promise.all(
+        manifest.chunkSeqs.map(async (seq) => {
+          const m = await jsm.streams.getMessage(names.snapshotsStream, { seq });
+          if (!m || m.subject !== names.snapshotChunks(manifest.seq))
+            throw new ArswarmError(Code.DataLoss, `snapshot at ${manifest.seq}: chunk ${seq} is missing`);
+          return m.data;
+        }),
+      );
+      const data = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+      let at = 0;
+      for (const c of chunks) {
+        data.set(c, at);
+        at += c.length;
+      }
+      if (data.length !== manifest.bytes || sha256Hex(data) !== manifest.sha256)
+        throw new ArswarmError(
+          Code.DataLoss,
+          `snapshot at ${manifest.seq}: its bytes do not match the manifest`,
+        );
+      return { manifest, data };
+    },
+  };
+}

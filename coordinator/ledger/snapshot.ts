@@ -1,0 +1,193 @@
+/**
+ * A ledger state as bytes and back, so a restart loads the state at some
+ * sequence and replays only the events after it. The bytes are JSON of every
+ * field of LedgerState (proto messages as their plain objects, bigints and
+ * non-finite numbers tagged), with each trial's Stage and TargetSpec written
+ * once and referenced by index, and a candidate trial's diff referenced when
+ * it is its candidate's: the bulk of a 100k-trial replay is decoding those
+ * repeated parts. `SNAPSHOT_VERSION` changes whenever the layout does; a
+ * snapshot of another version is ignored (full replay).
+ */
+import { TrialKind, type Stage, type TargetSpec, type Trial } from '../../gen/arswarm/v1/trial_pb.js';
+import { LedgerState, type CandidateView, type Sample, type StageCounts, type TrialView } from './state.js';
+
+/** Layout version of the serialized state. */
+export const SNAPSHOT_VERSION = 1;
+
+/** How a trial's diff is written: its own text, or a reference to its candidate's. */
+const DIFF_OWN = 0;
+const DIFF_CURRENT = 1;
+const DIFF_ORIGINAL = 2;
+
+/** One trial: the Trial without stage and target, their indexes, and the rest of its view. */
+type TrialRow = [
+  trial: Trial,
+  stage: number,
+  target: number,
+  diff: number,
+  started: TrialView['started'] | null,
+  result: TrialView['result'] | null,
+  resultSeq: bigint | null,
+];
+
+interface StateView {
+  version: number;
+  stageNames: string[];
+  scalars: {
+    branch: string;
+    head: string;
+    lastSeq: bigint;
+    paused: boolean;
+    events: number;
+    finished: number;
+    proposerFailures: number;
+    costUsd: number;
+    auditTokens: number;
+    auditCostUsd: number;
+  };
+  heads: string[];
+  merges: LedgerState['merges'];
+  candidates: CandidateView[];
+  diffKeys: [string, string][];
+  stages: Stage[];
+  targets: TargetSpec[];
+  trials: TrialRow[];
+  pending: string[];
+  samples: [string, Sample[]][];
+  stageCounts: [string, StageCounts][];
+}
+
+/** A tagged string no JSON value of the state starts with (control character U+0001). */
+const TAG = '\u0001';
+
+function replacer(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return `${TAG}n${v}`;
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${TAG}f${v}`;
+  return v;
+}
+
+function reviver(_k: string, v: unknown): unknown {
+  if (typeof v !== 'string' || v.charCodeAt(0) !== 1) return v;
+  return v[1] === 'n' ? BigInt(v.slice(2)) : Number(v.slice(2));
+}
+
+/** Index of each distinct value (by its canonical key) in first-seen order. */
+function indexer<T>(keyOf: (x: T) => string): { list: T[]; of(x: T | undefined): number } {
+  const list: T[] = [];
+  const byObject = new Map<T, number>();
+  const byKey = new Map<string, number>();
+  return {
+    list,
+    of(x) {
+      if (!x) return -1;
+      let i = byObject.get(x);
+      if (i !== undefined) return i;
+      const key = keyOf(x);
+      i = byKey.get(key);
+      if (i === undefined) {
+        i = list.length;
+        list.push(x);
+        byKey.set(key, i);
+      }
+      byObject.set(x, i);
+      return i;
+    },
+  };
+}
+
+/** The state as bytes (synchronous: the state cannot change while it is written). */
+export function serializeState(s: LedgerState): Uint8Array {
+  // Keyed by every field (not SharedParts' keys: a field they miss must not merge two parts here).
+  const stages = indexer<Stage>((x) => JSON.stringify(x, replacer));
+  const targets = indexer<TargetSpec>((x) => JSON.stringify(x, replacer));
+  const trials: TrialRow[] = [];
+  for (const tv of s.trials.values()) {
+    const t = tv.trial;
+    const v = t.candidateId ? s.candidates.get(t.candidateId) : undefined;
+    const diff =
+      v && t.diff === v.diff ? DIFF_CURRENT : v && t.diff === v.candidate.diff ? DIFF_ORIGINAL : DIFF_OWN;
+    const row = { ...t, stage: undefined, target: undefined, diff: diff === DIFF_OWN ? t.diff : '' };
+    const result = tv.result ? { ...tv.result, trial: undefined } : null;
+    trials.push([
+      row,
+      stages.of(t.stage),
+      targets.of(t.target),
+      diff,
+      tv.started ?? null,
+      result,
+      tv.resultSeq ?? null,
+    ]);
+  }
+  const view: StateView = {
+    version: SNAPSHOT_VERSION,
+    stageNames: [...s.stageNames],
+    scalars: {
+      branch: s.branch,
+      head: s.head,
+      lastSeq: s.lastSeq,
+      paused: s.paused,
+      events: s.events,
+      finished: s.finished,
+      proposerFailures: s.proposerFailures,
+      costUsd: s.costUsd,
+      auditTokens: s.auditTokens,
+      auditCostUsd: s.auditCostUsd,
+    },
+    heads: s.heads,
+    merges: s.merges,
+    candidates: [...s.candidates.values()],
+    diffKeys: [...s.diffKeys.entries()],
+    stages: stages.list,
+    targets: targets.list,
+    trials,
+    pending: [...s.pending],
+    samples: [...s.samples.entries()],
+    stageCounts: [...s.stageCounts.entries()],
+  };
+  return new TextEncoder().encode(JSON.stringify(view, replacer));
+}
+
+/**
+ * The state written by serializeState; undefined when the bytes are of
+ * another version or another ladder (the caller then replays everything).
+ * Throws on bytes that are not a snapshot at all.
+ */
+export function deserializeState(bytes: Uint8Array, stageNames: readonly string[]): LedgerState | undefined {
+  const view = JSON.parse(new TextDecoder().decode(bytes), reviver) as StateView;
+  if (view.version !== SNAPSHOT_VERSION) return undefined;
+  if (view.stageNames.join('\n') !== stageNames.join('\n')) return undefined;
+  const s = new LedgerState(stageNames);
+  Object.assign(s, view.scalars);
+  s.heads = view.heads;
+  s.merges.push(...view.merges);
+  for (const v of view.candidates) s.candidates.set(v.candidate.id, v);
+  for (const [k, id] of view.diffKeys) s.diffKeys.set(k, id);
+  for (const [t, stage, target, diff, started, result, resultSeq] of view.trials) {
+    const v = t.candidateId ? s.candidates.get(t.candidateId) : undefined;
+    if (diff === DIFF_CURRENT && v) t.diff = v.diff;
+    else if (diff === DIFF_ORIGINAL && v) t.diff = v.candidate.diff;
+    if (stage >= 0) t.stage = view.stages[stage];
+    if (target >= 0) t.target = view.targets[target];
+    s.parts.share(t);
+    const tv: TrialView = { trial: t };
+    if (started) tv.started = started;
+    if (result) tv.result = { ...result, trial: t };
+    if (resultSeq !== null) tv.resultSeq = resultSeq;
+    s.trials.set(t.id, tv);
+    // The same indexes LedgerState.index keeps.
+    if (t.kind !== TrialKind.BASELINE) {
+      const list = s.byCandidate.get(t.candidateId) ?? [];
+      list.push(tv);
+      s.byCandidate.set(t.candidateId, list);
+    } else {
+      const key = `${t.parentCommit}|${t.stage?.name ?? ''}|${t.gpuClass}`;
+      const list = s.baselineTrials.get(key) ?? [];
+      list.push(tv);
+      s.baselineTrials.set(key, list);
+    }
+  }
+  for (const id of view.pending) s.pending.add(id);
+  for (const [k, list] of view.samples) s.samples.set(k, list);
+  for (const [k, c] of view.stageCounts) s.stageCounts.set(k, c);
+  return s;
+}
