@@ -32,7 +32,14 @@ import { BundleCache } from './bundle-cache.js';
 import { Intake, type Submission } from './intake.js';
 import { journalMarkdown } from './journal.js';
 import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
-import { jetStreamStore, Ledger } from './ledger/ledger.js';
+import { jetStreamStore, type Ledger } from './ledger/ledger.js';
+import { ensureSnapshotsStream, jetStreamSnapshots } from './ledger/snapshot-store.js';
+import {
+  DEFAULT_SNAPSHOT_EVERY_EVENTS,
+  LedgerSnapshotter,
+  openLedger,
+  type SnapshotOptions,
+} from './ledger/snapshots.js';
 import { Merger } from './merger.js';
 import { recoverMerges } from './branch-reconcile.js';
 import { Mutex } from './mutex.js';
@@ -80,6 +87,8 @@ export interface CoordinatorOptions {
   tokensFile?: string;
   /** Scheduler tick. @default 250 */
   tickMs?: number;
+  /** When ledger snapshots are written (ledger/snapshots.ts). @default every 20,000 events, at most once a minute */
+  snapshots?: SnapshotOptions;
   /** Extra proposers (tests); the config's proposers are always built. */
   proposers?: Proposer[];
   /** Where proposer credentials come from (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL). @default process.env */
@@ -116,6 +125,10 @@ export class Coordinator {
   private results?: ConsumerMessages;
   private timer?: NodeJS.Timeout;
   private readonly serial = new Mutex();
+  /** Writes ledger snapshots, so a restart replays only the events after the latest. */
+  private snapshotter?: LedgerSnapshotter;
+  /** Events the start replayed (after the snapshot it loaded, if any). */
+  private replayedAtStart = 0;
   /** Bundles for CodeService, shared by workers that ask for the same commit. */
   private readonly bundles = new BundleCache((want, have) => bundleChunks(this.repo.dir, want, have));
   private readonly consumers = new Set<string>();
@@ -178,7 +191,21 @@ export class Coordinator {
       ],
     });
     const stageNames = config.stages.map((s) => s.name);
-    this.ledger = await Ledger.open(jetStreamStore(this.js, this.jsm, this.names), stageNames);
+    await ensureSnapshotsStream(this.jsm, this.names, config.swarm.stream_replicas);
+    const events = jetStreamStore(this.js, this.jsm, this.names);
+    const snapshots = jetStreamSnapshots(this.js, this.jsm, this.names);
+    const opened = await openLedger(events, stageNames, snapshots);
+    if (opened.rejected) this.log(`${opened.rejected}: replayed the whole ledger`);
+    this.ledger = opened.ledger;
+    this.replayedAtStart = opened.replayed;
+    this.snapshotter = new LedgerSnapshotter(
+      this.ledger,
+      events,
+      snapshots,
+      opened.snapshotSeq,
+      this.o.snapshots ?? {},
+      this.log,
+    );
     await this.reconcileBranch();
     await checkTargetContent(config, this.repo, await this.repo.head());
     const factory = new TrialFactory(config, this.repo);
@@ -266,6 +293,10 @@ export class Coordinator {
       this.o.httpPort ?? config.swarm.http_port,
     );
     this.state = 'running';
+    this.snapshotter.start();
+    // A long replay now makes a snapshot due at once: the next start should not repeat it.
+    if (this.replayedAtStart >= (this.o.snapshots?.everyEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS))
+      void this.snapshotter.maybe(true);
     void this.consumeResults();
     this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 250);
     this.log(
@@ -493,6 +524,7 @@ export class Coordinator {
       clearTimeout(force);
     }
     await this.team?.close().catch(() => undefined);
+    await this.snapshotter?.close();
     await this.nc?.drain().catch(() => undefined);
     await this.repo?.close().catch(() => undefined);
   }
