@@ -112,6 +112,20 @@ describe('optuna proposer', () => {
     expect(first.history.map((e) => e.diff)).not.toContain(prop!.diff);
   }, 60_000);
 
+  it('restarts a dead optimizer process and rebuilds its study from the history', async () => {
+    const p = optuna();
+    const { history, ctx } = await search(p, 6);
+    const client = (p as unknown as { client: { proc?: { kill(sig: string): boolean }; starts: number } })
+      .client;
+    const dead = new Promise((resolve) => setTimeout(resolve, 200));
+    client.proc!.kill('SIGKILL');
+    await dead;
+    const next = await p.propose(ctx);
+    expect(next).not.toBeNull();
+    expect(client.starts).toBe(2);
+    expect(p.region()).toContain(`${history.length} measured settings`);
+  }, 60_000);
+
   it('hybrid: learns from other proposers, and other proposers read its best region', async () => {
     const ctx = fakeContext({ files: { 'train.py': src }, history: [] });
     const llmDiff = (

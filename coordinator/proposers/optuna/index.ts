@@ -189,10 +189,12 @@ export class OptunaProposer implements Proposer {
   }
 
   async propose(ctx: ProposalContext): Promise<Proposal | null> {
-    if (this.client.fresh) await this.init(ctx);
+    const rebuilt = this.client.fresh;
+    if (rebuilt) await this.init(ctx);
     await this.sync(ctx);
-    // The best trials are only read for hybrid mode's region and, now and then, a hypothesis line.
-    if (this.o.hybrid || this.proposals++ % 10 === 0) await this.refreshBest();
+    // The best trials are read for hybrid mode's region, after a rebuild and, now and then, for a hypothesis line.
+    const every = this.proposals++ % 10 === 0;
+    if (this.o.hybrid || rebuilt || every) await this.refreshBest();
     const texts = new Map<string, string>();
     for (const file of ctx.editable) {
       const t = await ctx.readFile(file);
