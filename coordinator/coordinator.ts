@@ -48,6 +48,7 @@ import type { Proposer } from './proposers/proposer.js';
 import { TargetRepo } from './repo.js';
 import type { WorkerScaler } from './scaler.js';
 import { Pusher } from './pusher.js';
+import { rerunOf } from './rerun.js';
 import { startTeam, type Team } from './team/index.js';
 import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './reports.js';
 import { Scheduler } from './scheduler.js';
@@ -487,6 +488,17 @@ export class Coordinator {
   /** Validates and records a person's (or an API client's) candidate; resolves to its id. */
   submit(s: Submission): Promise<string> {
     return this.exclusive(() => this.intake.submit(s));
+  }
+
+  /** Queues an exact copy of a finished trial (`arswarm rerun`); resolves to the rerun's id. */
+  rerun(trialId: string, by: string): Promise<string> {
+    return this.exclusive(async () => {
+      const t = rerunOf(this.ledger.state, trialId, Date.now());
+      await this.publishTrial(t);
+      await this.ledger.append({ case: 'trialQueued', value: { trial: t } }, `q.${t.id}`);
+      this.log(`rerun of ${trialId} queued as ${t.id} on ${t.gpuClass} by ${by}`);
+      return t.id;
+    });
   }
 
   /** A review decision (approve merges). */

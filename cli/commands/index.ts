@@ -110,6 +110,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./results.js')).logsCommand(),
   },
   {
+    name: 'rerun',
+    term: 'rerun [options] <trial>',
+    summary: 'reproduce a finished trial exactly (commit, patch, stage env, seed, class) and compare',
+    load: async () => (await import('./rerun.js')).rerunCommand(),
+  },
+  {
     name: 'report',
     term: 'report [options]',
     summary: 'how well small runs predicted larger ones, what each stage cost',

@@ -47,6 +47,8 @@ export const METHOD_ROLES: Readonly<Record<ControlMethod, Role>> = {
   submitCandidate: 'reviewer',
   approve: 'reviewer',
   reject: 'reviewer',
+  rerunTrial: 'reviewer',
+  getRerun: 'viewer',
   setWorkers: 'admin',
   pause: 'admin',
   resume: 'admin',

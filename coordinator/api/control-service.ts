@@ -14,6 +14,7 @@ import type { CallContext, ServiceImpl } from '../../common/grpc.js';
 import type { Submission } from '../intake.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { CandidateView } from '../ledger/state.js';
+import { originalOf } from '../rerun.js';
 import { resultsTsv } from '../results-tsv.js';
 import type { WorkerScaler } from '../scaler.js';
 import type { StageWaiting } from '../waiting.js';
@@ -48,6 +49,8 @@ export interface ControlHost {
   proposersExhausted?(): string | undefined;
   /** Why a bounded run is over (empty while it goes on). */
   readonly settledReason?: string;
+  /** Queues an exact copy of a finished trial; resolves to the rerun's id. */
+  rerun?(trialId: string, by: string): Promise<string>;
 }
 
 function text(value: string, field: string, max = MAX_NOTE_CHARS): string {
@@ -221,6 +224,30 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
     async resume(_req, ctx) {
       await host.setPaused(false, identityOf(ctx).name);
       return { paused: state().paused };
+    },
+
+    async rerunTrial(req, ctx) {
+      if (!host.rerun)
+        throw new ArswarmError(Code.Unimplemented, 'this coordinator cannot rerun trials', {
+          reason: 'no_rerun',
+        });
+      return { rerunTrialId: await host.rerun(req.trialId, identityOf(ctx).name) };
+    },
+
+    async getRerun(req) {
+      const rv = state().reruns.get(req.rerunTrialId);
+      if (!rv)
+        throw new ArswarmError(Code.NotFound, `no rerun "${req.rerunTrialId}"`, {
+          trialId: req.rerunTrialId,
+          field: 'rerun_trial_id',
+        });
+      const original = await host.ledger.result(originalOf(rv.trial.id));
+      return {
+        rerun: rv.trial,
+        original: original ? { ...original, logTail: '' } : undefined,
+        result: rv.result ? { ...rv.result, logTail: '' } : undefined,
+        workerId: rv.result?.workerId ?? rv.started?.workerId ?? '',
+      };
     },
 
     async exportResults(req) {
