@@ -11,6 +11,7 @@ import type { HistoryEntry } from '../../coordinator/journal.js';
 import { findKnobs } from '../../coordinator/proposers/knobs.js';
 import { withRegion } from '../../coordinator/proposers/optuna/hybrid.js';
 import { OptunaProposer } from '../../coordinator/proposers/optuna/index.js';
+import { buildProposers, ClaudeProposer } from '../../coordinator/proposers/index.js';
 import { inferSpace } from '../../coordinator/proposers/optuna/space.js';
 import type { Proposer } from '../../coordinator/proposers/proposer.js';
 import { seededRandom } from '../../common/random.js';
@@ -207,5 +208,28 @@ describe('optuna space', () => {
     // Moved to start at 0: linear, since a log range cannot include 0.
     expect(by.DROPOUT).toMatchObject({ low: 0, high: 0.5, log: false });
     expect(() => inferSpace(knobs, { WIDTH: { low: 8, high: 4 } })).toThrow(/low 8 must be below high 4/);
+  });
+});
+
+describe('buildProposers with optuna', () => {
+  const cfg = (hybrid: boolean) =>
+    parseConfig({
+      target: { repo: '.', editable: ['train.py'], command: 'python3 train.py' },
+      stages: [{ name: 'screen', budget_seconds: 60 }],
+      proposers: [{ kind: 'claude' }, { kind: 'optuna', hybrid }],
+    });
+  it("gives claude the optimizer's region only in hybrid mode", async () => {
+    const deps = { env: { ANTHROPIC_API_KEY: 'offline' }, log: () => undefined };
+    const solo = buildProposers(cfg(false), deps);
+    const hybrid = buildProposers(cfg(true), deps);
+    try {
+      expect(solo.map((p) => p.name)).toEqual(['claude', 'optuna']);
+      expect(solo[0]).toBeInstanceOf(ClaudeProposer);
+      expect(hybrid.map((p) => p.name)).toEqual(['claude', 'optuna']);
+      expect(hybrid[0]).not.toBeInstanceOf(ClaudeProposer);
+      expect(hybrid[1]).toBeInstanceOf(OptunaProposer);
+    } finally {
+      await Promise.all([...solo, ...hybrid].map((p) => p.close?.()));
+    }
   });
 });
