@@ -32,6 +32,13 @@ const target = () =>
     lockedSha256: { 'prepare.py': 'ab' },
     overrides: [{ file: 'train.py', name: 'DEPTH', value: '4' }],
     env: { A: '1' },
+    setup: { command: 'uv sync --frozen', inputs: ['uv.lock'], envVar: 'VENV', timeoutSeconds: 600 },
+    integrity: {
+      semantic: true,
+      evalFunctions: ['evaluate_bpb'],
+      frozen: [{ file: 'train.py', startPattern: '^val_bpb = ', endPattern: '' }],
+      wallToleranceSeconds: 2,
+    },
   });
 
 /** Every field of the message, changed one at a time, must change the key. */
@@ -83,6 +90,12 @@ describe('shared trial parts', () => {
       t.overrides[0]![k] += 'x';
       expect(targetKey(t)).not.toBe(targetKey(target()));
     }
+    const setup = target();
+    setup.setup!.inputs.push('pyproject.toml');
+    expect(targetKey(setup)).not.toBe(targetKey(target()));
+    const integrity = target();
+    integrity.integrity!.frozen[0]!.endPattern = '^# end';
+    expect(targetKey(integrity)).not.toBe(targetKey(target()));
     // Map order does not matter; list order does.
     const reordered = stage();
     reordered.env = { B: '1', DEPTH: '4' };

@@ -5,7 +5,14 @@
  * Equal messages are found by a canonical key of every field (a test checks
  * that each field of the proto changes the key).
  */
-import type { Stage, TargetSpec, Trial } from '../../gen/arswarm/v1/trial_pb.js';
+import { toJsonString } from '@bufbuild/protobuf';
+import {
+  IntegritySpecSchema,
+  TargetSetupSchema,
+  type Stage,
+  type TargetSpec,
+  type Trial,
+} from '../../gen/arswarm/v1/trial_pb.js';
 
 const entries = (m: Readonly<Record<string, string>>) =>
   Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -38,6 +45,9 @@ export function targetKey(t: TargetSpec): string {
     entries(t.lockedSha256),
     t.overrides.map((o) => [o.file, o.name, o.value]),
     entries(t.env),
+    // Nested messages without maps: their JSON is canonical.
+    t.setup ? toJsonString(TargetSetupSchema, t.setup) : null,
+    t.integrity ? toJsonString(IntegritySpecSchema, t.integrity) : null,
   ]);
 }
 
