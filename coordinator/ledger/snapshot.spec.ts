@@ -50,6 +50,9 @@ describe('ledger snapshots', () => {
     expect(s.merges.at(-1)?.metricAfter).toBe(-Infinity);
     const t = [...s.trials.values()];
     expect(typeof t[0]!.trial.queuedAtMs).toBe('bigint');
+    expect(typeof t[0]!.trial.target?.maxPatchBytes).toBe('bigint');
+    expect(typeof t.find((x) => x.result)!.result!.runMs).toBe('bigint');
+    expect(typeof [...s.candidates.values()][0]!.candidate.usage?.inputTokens).toBe('bigint');
     expect(t[0]!.trial.target).toBe(t[1]!.trial.target);
     expect(t[0]!.result?.trial ?? t[0]!.trial).toBe(t[0]!.trial);
     expect(s.lastSeq).toBe(4000n);

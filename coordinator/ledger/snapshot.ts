@@ -2,13 +2,31 @@
  * A ledger state as bytes and back, so a restart loads the state at some
  * sequence and replays only the events after it. The bytes are JSON of every
  * field of LedgerState (proto messages as their plain objects, bigints and
- * non-finite numbers tagged), with each trial's Stage and TargetSpec written
+ * non-finite numbers as strings, put back by descriptor), with each trial's Stage and TargetSpec written
  * once and referenced by index, and a candidate trial's diff referenced when
  * it is its candidate's: the bulk of a 100k-trial replay is decoding those
  * repeated parts. `SNAPSHOT_VERSION` changes whenever the layout does; a
  * snapshot of another version is ignored (full replay).
  */
-import { TrialKind, type Stage, type TargetSpec, type Trial } from '../../gen/arswarm/v1/trial_pb.js';
+import {
+  CandidateAuditedSchema,
+  CandidateFlaggedSchema,
+  CandidateSchema,
+  VerdictSchema,
+} from '../../gen/arswarm/v1/candidate_pb.js';
+import { MergedSchema } from '../../gen/arswarm/v1/event_pb.js';
+import {
+  StageSchema,
+  TargetSpecSchema,
+  TrialKind,
+  TrialResultSchema,
+  TrialSchema,
+  TrialStartedSchema,
+  type Stage,
+  type TargetSpec,
+  type Trial,
+} from '../../gen/arswarm/v1/trial_pb.js';
+import { reviverOf } from './snapshot-revive.js';
 import { LedgerState, type CandidateView, type Sample, type StageCounts, type TrialView } from './state.js';
 
 /** Layout version of the serialized state. */
@@ -57,19 +75,15 @@ interface StateView {
   stageCounts: [string, StageCounts][];
 }
 
-/** A tagged string no JSON value of the state starts with (control character U+0001). */
-const TAG = '\u0001';
-
+/** 64-bit integers and non-finite numbers as strings; snapshot-revive.ts puts them back by descriptor. */
 function replacer(_k: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return `${TAG}n${v}`;
-  if (typeof v === 'number' && !Number.isFinite(v)) return `${TAG}f${v}`;
+  if (typeof v === 'bigint') return String(v);
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   return v;
 }
 
-function reviver(_k: string, v: unknown): unknown {
-  if (typeof v !== 'string' || v.charCodeAt(0) !== 1) return v;
-  return v[1] === 'n' ? BigInt(v.slice(2)) : Number(v.slice(2));
-}
+const num = (v: unknown): number => (typeof v === 'string' ? Number(v) : (v as number));
+const big = (v: unknown): bigint => BigInt(v as string);
 
 /** Index of each distinct value (by its canonical key) in first-seen order. */
 function indexer<T>(keyOf: (x: T) => string): { list: T[]; of(x: T | undefined): number } {
@@ -153,9 +167,10 @@ export function serializeState(s: LedgerState): Uint8Array {
  * Throws on bytes that are not a snapshot at all.
  */
 export function deserializeState(bytes: Uint8Array, stageNames: readonly string[]): LedgerState | undefined {
-  const view = JSON.parse(new TextDecoder().decode(bytes), reviver) as StateView;
+  const view = JSON.parse(new TextDecoder().decode(bytes)) as StateView;
   if (view.version !== SNAPSHOT_VERSION) return undefined;
   if (view.stageNames.join('\n') !== stageNames.join('\n')) return undefined;
+  revive(view);
   const s = new LedgerState(stageNames);
   Object.assign(s, view.scalars);
   s.heads = view.heads;
@@ -190,4 +205,40 @@ export function deserializeState(bytes: Uint8Array, stageNames: readonly string[
   for (const [k, list] of view.samples) s.samples.set(k, list);
   for (const [k, c] of view.stageCounts) s.stageCounts.set(k, c);
   return s;
+}
+
+/** Puts back the bigints and non-finite numbers the JSON holds as strings. */
+function revive(view: StateView): void {
+  const stage = reviverOf(StageSchema);
+  const target = reviverOf(TargetSpecSchema);
+  const trial = reviverOf(TrialSchema);
+  const started = reviverOf(TrialStartedSchema);
+  const result = reviverOf(TrialResultSchema);
+  const merged = reviverOf(MergedSchema);
+  const candidate = reviverOf(CandidateSchema);
+  const verdict = reviverOf(VerdictSchema);
+  const flag = reviverOf(CandidateFlaggedSchema);
+  const audit = reviverOf(CandidateAuditedSchema);
+  type O = Record<string, unknown>;
+  view.scalars.lastSeq = big(view.scalars.lastSeq);
+  for (const x of view.stages) stage(x as unknown as O);
+  for (const x of view.targets) target(x as unknown as O);
+  for (const x of view.merges) merged(x as unknown as O);
+  for (const v of view.candidates) {
+    candidate(v.candidate as unknown as O);
+    for (const x of v.verdicts) verdict(x as unknown as O);
+    for (const x of v.flags) flag(x as unknown as O);
+    if (v.audit) audit(v.audit as unknown as O);
+  }
+  for (const row of view.trials) {
+    trial(row[0] as unknown as O);
+    if (row[4]) started(row[4] as unknown as O);
+    if (row[5]) result(row[5] as unknown as O);
+    if (row[6] !== null) row[6] = big(row[6]);
+  }
+  for (const [, list] of view.samples) for (const x of list) x.metric = num(x.metric);
+  for (const [, c] of view.stageCounts) {
+    c.okMin = num(c.okMin);
+    c.okMax = num(c.okMax);
+  }
 }
