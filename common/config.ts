@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { auditorSchema } from './auditor-config.js';
+import { DEFAULT_INTEGRITY, integritySchema } from './integrity-config.js';
 import { refineTargetRules } from './config-target-rules.js';
 import { notifySchema, reviewSchema } from './team-config.js';
 
@@ -112,6 +113,8 @@ export const targetSchema = z
     setup: targetSetupSchema.optional(),
     /** Largest diff accepted, in bytes. @default 65536 */
     max_patch_bytes: z.number().int().positive().max(10_000_000).default(65_536),
+    /** Semantic patch checks and output integrity (docs/reliability.md). @default every check on, no frozen region */
+    integrity: integritySchema.default(DEFAULT_INTEGRITY),
   })
   .strict();
 
