@@ -76,10 +76,28 @@ interface StateView {
 }
 
 /** 64-bit integers and non-finite numbers as strings; snapshot-revive.ts puts them back by descriptor. */
-function replacer(_k: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return String(v);
+function replacer(this: unknown, _k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v === 0n && isMessage(this) ? undefined : String(v);
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  // A proto field at its default is left out (a third of the bytes at 100k
+  // trials); snapshot-revive.ts fills it in from the descriptor.
+  if (isMessage(this) && isDefault(v)) return undefined;
   return v;
+}
+
+const isMessage = (o: unknown): boolean => typeof o === 'object' && o !== null && '$typeName' in o;
+
+function isDefault(v: unknown): boolean {
+  if (v === '' || v === 0 || v === false) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  // An empty map; a message (even an empty one) is never left out: it is set.
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !('$typeName' in v) &&
+    Object.keys(v).length === 0 &&
+    !(v instanceof Uint8Array)
+  );
 }
 
 const num = (v: unknown): number => (typeof v === 'string' ? Number(v) : (v as number));
@@ -177,13 +195,23 @@ export function deserializeState(bytes: Uint8Array, stageNames: readonly string[
   s.merges.push(...view.merges);
   for (const v of view.candidates) s.candidates.set(v.candidate.id, v);
   for (const [k, id] of view.diffKeys) s.diffKeys.set(k, id);
+  // Each distinct part goes through SharedParts once (not once per trial: 0.4 s at 100k trials).
+  const stages = view.stages.map((stage) => {
+    const carrier = { stage } as Trial;
+    s.parts.share(carrier);
+    return carrier.stage;
+  });
+  const targets = view.targets.map((target) => {
+    const carrier = { target } as Trial;
+    s.parts.share(carrier);
+    return carrier.target;
+  });
   for (const [t, stage, target, diff, started, result, resultSeq] of view.trials) {
     const v = t.candidateId ? s.candidates.get(t.candidateId) : undefined;
     if (diff === DIFF_CURRENT && v) t.diff = v.diff;
     else if (diff === DIFF_ORIGINAL && v) t.diff = v.candidate.diff;
-    if (stage >= 0) t.stage = view.stages[stage];
-    if (target >= 0) t.target = view.targets[target];
-    s.parts.share(t);
+    if (stage >= 0) t.stage = stages[stage];
+    if (target >= 0) t.target = targets[target];
     const tv: TrialView = { trial: t };
     if (started) tv.started = started;
     if (result) tv.result = { ...result, trial: t };
