@@ -18,7 +18,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CandidateSchema, CandidateState, VerdictKind } from '../gen/arswarm/v1/candidate_pb.js';
 import { EventSchema, type Event } from '../gen/arswarm/v1/event_pb.js';
-import { TrialSchema } from '../gen/arswarm/v1/trial_pb.js';
+import { TrialKind, TrialSchema, TrialStatus } from '../gen/arswarm/v1/trial_pb.js';
 import { audit } from '../coordinator/audit.js';
 import { ensureSwarmStreams } from '../coordinator/jetstream-setup.js';
 import { Intake } from '../coordinator/intake.js';
@@ -93,10 +93,31 @@ describe('a merge whose ledger event fails', () => {
       proposer: 'test',
     });
     await ledger.append({ case: 'candidateProposed', value: { candidate } });
+    // The top stage's evidence: one run of the candidate against the head it merges onto.
+    const top = create(TrialSchema, {
+      id: 'c1-top',
+      kind: TrialKind.CANDIDATE,
+      candidateId: 'c1',
+      parentCommit: head,
+      diff,
+      stage: { name: STAGES.at(-1)! },
+    });
+    await ledger.append({ case: 'trialQueued', value: { trial: top } });
+    await ledger.append({
+      case: 'trialFinished',
+      value: { result: { trialId: top.id, status: TrialStatus.OK, metric: 0.9, gpuClass: 'cpu' } },
+    });
     for (const stage of STAGES)
       await ledger.append({
         case: 'verdict',
-        value: { candidateId: 'c1', kind: VerdictKind.PROMOTE, stage, reason: 'test', delta: 0.01 },
+        value: {
+          candidateId: 'c1',
+          kind: VerdictKind.PROMOTE,
+          stage,
+          reason: 'test',
+          delta: 0.01,
+          trialIds: stage === STAGES.at(-1) ? [top.id] : [],
+        },
       });
     expect(ledger.state.candidates.get('c1')?.state).toBe(CandidateState.REVIEW);
     const scheduler = new Scheduler({
