@@ -21,6 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { maxReplicatesOf } from '../common/config.js';
 import { loadConfig } from '../common/config-load.js';
 import { configLevels, nominalAlpha } from '../coordinator/gate.js';
 import type { StageRule } from '../coordinator/ladder.js';
@@ -59,7 +60,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     const rule: StageRule = {
       name: s.name,
       replicates: s.replicates,
-      maxReplicates: s.max_replicates ?? Math.max(s.replicates, 3),
+      maxReplicates: maxReplicatesOf(s),
       z: s.promote.z,
       minDelta: s.promote.min_delta,
       alpha: levels.look[i],

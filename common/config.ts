@@ -440,6 +440,11 @@ export const configSchema = z
     refineTargetRules(cfg, ctx);
   });
 
+/** Replicates a stage may grow to when inconclusive: `max_replicates`, else max(replicates, 3). */
+export function maxReplicatesOf(s: Pick<StageConfig, 'replicates' | 'max_replicates'>): number {
+  return s.max_replicates ?? Math.max(s.replicates, 3);
+}
+
 /** The parsed file, defaults filled. */
 export type Config = z.infer<typeof configSchema>;
 export type StageConfig = z.infer<typeof stageSchema>;

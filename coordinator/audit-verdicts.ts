@@ -12,7 +12,7 @@
  */
 import { VerdictKind, type Verdict } from '../gen/arswarm/v1/candidate_pb.js';
 import type { Event } from '../gen/arswarm/v1/event_pb.js';
-import type { Config } from '../common/config.js';
+import { maxReplicatesOf, type Config } from '../common/config.js';
 import { studentTQuantile } from './distributions.js';
 import { configLevels } from './gate.js';
 import { judge, type StageRule } from './ladder.js';
@@ -81,7 +81,7 @@ export function auditVerdicts(events: readonly Event[], config: Config): Verdict
     const rule: StageRule = {
       name: s.name,
       replicates: s.replicates,
-      maxReplicates: s.max_replicates ?? Math.max(s.replicates, 3),
+      maxReplicates: maxReplicatesOf(s),
       z: s.promote.z,
       minDelta: s.promote.min_delta,
       alpha: levels.look[i],

@@ -12,7 +12,7 @@
  * Within a stage, a level is spent over its looks (one per judgement with an
  * extra replicate), so asking for more replicates cannot inflate it.
  */
-import type { Config } from '../common/config.js';
+import { maxReplicatesOf, type Config } from '../common/config.js';
 import { normalCdf } from './distributions.js';
 
 /** What the bound needs to know about a stage. */
@@ -102,7 +102,7 @@ export function configLevels(config: Config): StageLevels {
     config.stages.map((s) => ({
       z: s.promote.z,
       replicates: s.replicates,
-      maxReplicates: s.max_replicates ?? Math.max(s.replicates, 3),
+      maxReplicates: maxReplicatesOf(s),
       budgetSeconds: s.budget_seconds,
     })),
     {

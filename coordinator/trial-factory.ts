@@ -4,7 +4,7 @@
  * trial twice, e.g. after a restart, is idempotent).
  */
 import { create } from '@bufbuild/protobuf';
-import type { Config, StageConfig } from '../common/config.js';
+import { maxReplicatesOf, type Config, type StageConfig } from '../common/config.js';
 import { TIME_BUDGET } from '../common/config-target-rules.js';
 import { overrideFile, settingsByFile, type ConstantSetting } from '../common/constant-override.js';
 import { sha256, short } from '../common/git.js';
@@ -34,7 +34,7 @@ export function stageProto(s: StageConfig, index: number): Stage {
     budgetSeconds: s.budget_seconds,
     timeoutSeconds: s.timeout_seconds ?? s.budget_seconds + DEFAULT_TIMEOUT_MARGIN_S,
     replicates: s.replicates,
-    maxReplicates: s.max_replicates ?? Math.max(s.replicates, 3),
+    maxReplicates: maxReplicatesOf(s),
     minGpuMemoryMb: s.min_gpu_memory_mb,
     rule: { z: s.promote.z, minDelta: s.promote.min_delta },
   });
