@@ -77,6 +77,16 @@ describe('claude proposer: a metric-editing candidate', () => {
       60_000,
       'both forged conversations to end',
     );
+    // The honest proposal may still sit in the pool's buffer when the second
+    // forged conversation ends: wait for the intake to take it.
+    await until(
+      () =>
+        [...swarm.coordinator.ledger.state.candidates.values()].some(
+          (v) => v.candidate.title === 'halve GRAD_CLIP',
+        ),
+      30_000,
+      'the honest proposal to become a candidate',
+    );
   }, 90_000);
 
   afterAll(async () => {
