@@ -348,6 +348,30 @@ describe('value set specifics', () => {
     for (const d of workers(objs)) expect(JSON.stringify(d)).not.toContain('swarm-arswarm-anthropic');
   });
 
+  it('passes the optional auditor, review and notify sections into arswarm.yaml, and only when set', async () => {
+    const plain = renderedConfig(await template([]));
+    expect(plain.auditor).toBeUndefined();
+    expect(plain.review).toBeUndefined();
+    const objs = await template(
+      [],
+      [
+        'config.auditor.kind=claude',
+        'config.auditor.budget.dollars=5',
+        'config.review.branches=true',
+        'config.notify.webhooks[0].url=https://hooks.example.test/arswarm',
+        'config.notify.webhooks[0].format=slack',
+      ],
+    );
+    const c = renderedConfig(objs);
+    expect(c.auditor?.kind).toBe('claude');
+    expect(c.auditor?.budget.dollars).toBe(5);
+    expect(c.review?.branches).toBe(true);
+    expect(c.notify?.webhooks).toEqual([
+      expect.objectContaining({ url: 'https://hooks.example.test/arswarm', format: 'slack' }),
+    ]);
+    await expect(template([], ['config.auditor.kind=gpt'])).rejects.toThrow(/kind/);
+  });
+
   it('NOTES.txt says how to open the dashboard (port-forward or Ingress) and how to review', async () => {
     const notes = async (files: string[]) =>
       (await helm('install', 'swarm', CHART, '-n', 'research', '--dry-run=client', ...files.flatMap((f) => ['-f', f]))).split(
