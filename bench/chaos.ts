@@ -48,7 +48,9 @@ export interface ChaosOptions {
   /**
    * Longest gap between faults while trials are in flight; faults also come
    * every trials / (faults + 1) finished trials, whichever is sooner.
-   * @default 2000
+   * 1.5 s fits the default 100 faults into the ~160 s before the landscape's
+   * knobs proposer runs dry and the run settles.
+   * @default 1500
    */
   faultIntervalMs?: number;
   log?: (m: string) => void;
@@ -130,7 +132,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     );
     if (!kinds.includes('disk_full')) log('chaos: disk_full skipped (no tmpfs: not root)');
     const every = o.trials / (o.faults + 1);
-    const intervalMs = o.faultIntervalMs ?? 2000;
+    const intervalMs = o.faultIntervalMs ?? 1500;
     let finished = 0;
     let nextFaultAt = every;
     let lastFaultAt = Date.now();
@@ -231,7 +233,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     seed: Number(a.seed ?? 1),
     timeScale: Number(a['time-scale'] ?? 0.0007),
     timeoutMs: Number(a['timeout-s'] ?? 2400) * 1000,
-    faultIntervalMs: Number(a['fault-interval-s'] ?? 2) * 1000,
+    faultIntervalMs: Number(a['fault-interval-s'] ?? 1.5) * 1000,
   };
   const r = await runChaos(params);
   for (const p of r.problems) progress(`chaos: PROBLEM ${p}`);
