@@ -21,10 +21,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { maxReplicatesOf } from '../common/config.js';
 import { loadConfig } from '../common/config-load.js';
 import { configLevels, nominalAlpha } from '../coordinator/gate.js';
-import type { StageRule } from '../coordinator/ladder.js';
+import { stageRuleOf } from '../coordinator/ladder.js';
 import { simulateStage, type GateKind } from './calibration/simulate.js';
 import { machine, parseArgs, progress, type BenchReport } from './report.js';
 import { DEFAULT_CONFIG } from './search.js';
@@ -57,14 +56,7 @@ export async function run(args: string[]): Promise<BenchReport> {
   const product: Record<GateKind, number> = { new: 1, old: 1 };
   let upper = 1;
   for (const [i, s] of config.stages.entries()) {
-    const rule: StageRule = {
-      name: s.name,
-      replicates: s.replicates,
-      maxReplicates: maxReplicatesOf(s),
-      z: s.promote.z,
-      minDelta: s.promote.min_delta,
-      alpha: levels.look[i],
-    };
+    const rule = stageRuleOf(s, levels.look[i]);
     for (const gate of ['new', 'old'] as const) {
       const r = simulateStage({
         rule,

@@ -12,10 +12,10 @@
  */
 import { VerdictKind, type Verdict } from '../gen/arswarm/v1/candidate_pb.js';
 import type { Event } from '../gen/arswarm/v1/event_pb.js';
-import { maxReplicatesOf, type Config } from '../common/config.js';
+import type { Config } from '../common/config.js';
 import { studentTQuantile } from './distributions.js';
 import { configLevels } from './gate.js';
-import { judge, type StageRule } from './ladder.js';
+import { judge, stageRuleOf } from './ladder.js';
 import { LedgerState } from './ledger/state.js';
 import { NoisePool } from './noise-pool.js';
 
@@ -78,14 +78,7 @@ export function auditVerdicts(events: readonly Event[], config: Config): Verdict
     const ids = samples.map((x) => x.trialId).join(',');
     if (ids !== v.trialIds.join(','))
       return [`trial ids ${v.trialIds.join(',')} are not the results recorded (${ids})`];
-    const rule: StageRule = {
-      name: s.name,
-      replicates: s.replicates,
-      maxReplicates: maxReplicatesOf(s),
-      z: s.promote.z,
-      minDelta: s.promote.min_delta,
-      alpha: levels.look[i],
-    };
+    const rule = stageRuleOf(s, levels.look[i]);
     const j = judge(
       rule,
       samples,

@@ -9,6 +9,7 @@
  * with the pooled degrees of freedom at the stage's level α. A normal z with
  * a σ from three runs passes noise far more often than its nominal rate.
  */
+import { maxReplicatesOf, type StageConfig } from '../common/config.js';
 import { normalCdf, studentTQuantile } from './distributions.js';
 import {
   improvement,
@@ -30,6 +31,22 @@ export interface StageRule {
   minDelta: number;
   /** One-sided false-pass level of one look (one judgement) at this stage. @default 1 − Φ(z) */
   alpha?: number;
+}
+
+/**
+ * A configured stage's rule at a level: one construction for the scheduler
+ * that judges, the audit that recomputes its verdicts and the calibration
+ * bench, so all three judge by the same numbers.
+ */
+export function stageRuleOf(s: StageConfig, alpha?: number): StageRule {
+  return {
+    name: s.name,
+    replicates: s.replicates,
+    maxReplicates: maxReplicatesOf(s),
+    z: s.promote.z,
+    minDelta: s.promote.min_delta,
+    alpha,
+  };
 }
 
 /** Noise measured outside this judgement: earlier heads and other candidates at the same stage and class. */

@@ -11,7 +11,7 @@ import type { Config } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import type { Ledger } from './ledger/ledger.js';
 import type { CandidateView } from './ledger/state.js';
-import { judge, type StageRule } from './ladder.js';
+import { judge, stageRuleOf, type StageRule } from './ladder.js';
 import { configLevels, type StageLevels } from './gate.js';
 import { NoisePool } from './noise-pool.js';
 import type { TrialFactory } from './trial-factory.js';
@@ -184,15 +184,9 @@ export class Scheduler {
   }
 
   private rule(stageIndex: number): StageRule {
-    const s = this.d.factory.stage(stageIndex);
-    return {
-      name: s.name,
-      replicates: s.replicates,
-      maxReplicates: s.maxReplicates,
-      z: s.rule?.z ?? 2,
-      minDelta: s.rule?.minDelta ?? 0,
-      alpha: this.levels.look[stageIndex],
-    };
+    const s = this.d.config.stages[stageIndex];
+    if (!s) throw new Error(`no stage ${stageIndex}`);
+    return stageRuleOf(s, this.levels.look[stageIndex]);
   }
 
   /** Queues missing baseline replicates of `commit` at a stage for every live GPU class that may run it. */
