@@ -60,6 +60,21 @@ export function formatValue(v: number, isInt: boolean): string {
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
+/**
+ * The editable files with each knob rewritten to its new value (knobs of one
+ * file applied together), as proposal changes.
+ */
+export function knobChanges(
+  texts: ReadonlyMap<string, string>,
+  edits: readonly { k: Knob; v: string }[],
+): { path: string; content: string }[] {
+  return [...new Set(edits.map((e) => e.k.file))].map((file) => {
+    const lines = texts.get(file)!.split('\n');
+    for (const { k, v } of edits) if (k.file === file) lines[k.line] = lines[k.line]!.replace(k.raw, v);
+    return { path: file, content: lines.join('\n') };
+  });
+}
+
 /** Rings of steps around a knob's value; each is offered once the ones before it are spent at a head. */
 export const KNOB_RINGS = 8;
 
@@ -190,9 +205,7 @@ export class KnobsProposer implements Proposer {
         const [pick] = options.splice(Math.floor(this.random() * options.length), 1);
         const { k, v } = pick!;
         this.seen.add(setting(k, v));
-        const lines = texts.get(k.file)!.split('\n');
-        lines[k.line] = lines[k.line]!.replace(k.raw, v);
-        const changes = [{ path: k.file, content: lines.join('\n') }];
+        const changes = knobChanges(texts, [{ k, v }]);
         const dir = Number(v) > k.value ? 'raise' : 'lower';
         const title = `${dir} ${k.name} ${k.raw} -> ${v}`;
         checks++;

@@ -17,7 +17,7 @@ import { ArswarmError } from '../../../common/errors.js';
 import { diffKey } from '../../ledger/state.js';
 import type { HistoryEntry } from '../../journal.js';
 import { canonicalValue, diffEffect } from '../effect.js';
-import { findKnobs, settingKey, type Knob } from '../knobs.js';
+import { findKnobs, knobChanges, settingKey, type Knob } from '../knobs.js';
 import type { Proposal, ProposalContext, Proposer } from '../proposer.js';
 import { OptunaClient } from './client.js';
 import { inferSpace, literal, numeric, type Bound, type Dimension } from './space.js';
@@ -221,12 +221,7 @@ export class OptunaProposer implements Proposer {
         continue;
       }
       if (edits.length === 0) continue;
-      const changes = [...new Set(edits.map((e) => e.k.file))].map((file) => {
-        const lines = texts.get(file)!.split('\n');
-        for (const { k, v } of edits.filter((e) => e.k.file === file))
-          lines[k.line] = lines[k.line]!.replace(k.raw, v);
-        return { path: file, content: lines.join('\n') };
-      });
+      const changes = knobChanges(texts, edits);
       const summary = edits.map(({ k, v }) => `${k.name} ${k.raw} -> ${v}`).join(', ');
       const title = `${this.o.sampler} #${number}: ${summary}`.slice(0, 200);
       let diff: string;
