@@ -16,7 +16,7 @@ import { createClient } from '../common/grpc.js';
 import { CodeService } from '../gen/arswarm/v1/code_pb.js';
 import { TOKENS, startControlSwarm } from './support/control-swarm.js';
 import type { LocalSwarm } from './support/local-swarm.js';
-import { BIN } from './support/local-swarm.js';
+import { workerArgv } from './support/local-swarm.js';
 import { exited } from './support/worker-harness.js';
 
 /** What a fetch of the head with this token ends in: the bytes received, or the error code. */
@@ -93,21 +93,16 @@ describe('CodeService needs the worker token', () => {
       let output = '';
       const w = spawn(
         process.execPath,
-        [
-          BIN,
-          'worker',
-          '--nats',
-          swarm.nats.url,
-          '--code',
-          `127.0.0.1:${swarm.coordinator.grpcPort}`,
-          '--prefix',
-          swarm.config.swarm.prefix,
-          '--gpus',
-          'none',
-          '--work-dir',
-          join(swarm.dir, `bad-${extra.length}`),
-          ...extra,
-        ],
+        workerArgv(
+          {
+            natsUrl: swarm.nats.url,
+            codePort: swarm.coordinator.grpcPort,
+            prefix: swarm.config.swarm.prefix,
+            gpus: 'none',
+            workDir: join(swarm.dir, `bad-${extra.length}`),
+          },
+          extra,
+        ),
         { env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       w.stdout?.on('data', (d: Buffer) => (output += d.toString()));

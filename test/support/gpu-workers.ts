@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalSwarm } from './local-swarm.js';
-import { BIN } from './local-swarm.js';
+import { workerArgv } from './local-swarm.js';
 import { fakeGpuPath } from './worker-harness.js';
 
 /** An nvidia-smi CSV line for one fake GPU. */
@@ -29,26 +29,16 @@ export function startGpuWorker(
   const csv = gpus.map((g, i) => `${i}, ${g.name}, ${g.memoryMib} MiB, GPU-${id}-${i}`).join('\n');
   const w = spawn(
     process.execPath,
-    [
-      BIN,
-      'worker',
-      '--nats',
-      swarm.nats.url,
-      '--code',
-      `127.0.0.1:${swarm.coordinator.grpcPort}`,
-      '--prefix',
-      swarm.config.swarm.prefix,
-      '--gpus',
-      'all',
-      '--work-dir',
-      join(swarm.dir, `w-${id}`),
-      '--id',
-      id,
-      '--heartbeat-ms',
-      '500',
-      '--token-file',
-      join(swarm.stateDir, 'worker-token'),
-    ],
+    workerArgv(
+      {
+        natsUrl: swarm.nats.url,
+        codePort: swarm.coordinator.grpcPort,
+        prefix: swarm.config.swarm.prefix,
+        gpus: 'all',
+        workDir: join(swarm.dir, `w-${id}`),
+      },
+      ['--id', id, '--heartbeat-ms', '500', '--token-file', join(swarm.stateDir, 'worker-token')],
+    ),
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, FAKE_NVIDIA_SMI_GPUS: csv },

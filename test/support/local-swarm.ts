@@ -18,6 +18,35 @@ import { names as makeNames } from '../../common/subjects.js';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'arswarm.js');
 
+/** Where a test worker connects and keeps its files. */
+export interface WorkerArgvOptions {
+  natsUrl: string;
+  codePort: number;
+  prefix: string;
+  /** `none`, `all` or a list of indexes. */
+  gpus: string;
+  workDir: string;
+}
+
+/** The `arswarm worker` command line every test worker shares; `extra` flags follow. */
+export function workerArgv(o: WorkerArgvOptions, extra: readonly string[] = []): string[] {
+  return [
+    BIN,
+    'worker',
+    '--nats',
+    o.natsUrl,
+    '--code',
+    `127.0.0.1:${o.codePort}`,
+    '--prefix',
+    o.prefix,
+    '--gpus',
+    o.gpus,
+    '--work-dir',
+    o.workDir,
+    ...extra,
+  ];
+}
+
 export interface LocalSwarmOptions {
   /** Bundled example to copy into a temp dir. */
   example: string;
@@ -85,26 +114,16 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
   const startWorker = (id: string) => {
     const w = spawn(
       process.execPath,
-      [
-        BIN,
-        'worker',
-        '--nats',
-        nats.url,
-        '--code',
-        `127.0.0.1:${codePort}`,
-        '--prefix',
-        config.swarm.prefix,
-        '--gpus',
-        'none',
-        '--work-dir',
-        join(dir, `w-${id}`),
-        '--id',
-        id,
-        '--heartbeat-ms',
-        '500',
-        '--token-file',
-        join(stateDir, 'worker-token'),
-      ],
+      workerArgv(
+        {
+          natsUrl: nats.url,
+          codePort,
+          prefix: config.swarm.prefix,
+          gpus: 'none',
+          workDir: join(dir, `w-${id}`),
+        },
+        ['--id', id, '--heartbeat-ms', '500', '--token-file', join(stateDir, 'worker-token')],
+      ),
       {
         stdio: ['ignore', 'ignore', 'pipe'],
         env: {
