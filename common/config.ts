@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { auditorSchema } from './auditor-config.js';
+import { DEFAULT_PROGRESS_PATTERN } from './curve.js';
 import { DEFAULT_INTEGRITY, integritySchema } from './integrity-config.js';
 import { refineTargetRules } from './config-target-rules.js';
 import { notifySchema, reviewSchema } from './team-config.js';
@@ -24,6 +25,29 @@ export const promotionRuleSchema = z
   })
   .strict();
 
+/**
+ * Stopping a losing trial inside its slot (coordinator/early-stop/rule.ts):
+ * at looks from `after` every `every` of the slot, a candidate trial whose
+ * intermediate metric is worse than the same-class baseline's by more than
+ * max(min_delta, t·σ·√(1+1/n)) at level alpha / looks is stopped.
+ */
+export const earlyStopSchema = z
+  .object({
+    /** No stop before this share of the slot. @default 0.3 */
+    after: z.number().gt(0).lt(1).default(0.3),
+    /** Share of the slot between looks. @default 0.1 */
+    every: z.number().gt(0).max(1).default(0.1),
+    /** Width of the window a look averages, as a share of the slot. @default 0.05 */
+    window: z.number().gt(0).max(0.5).default(0.05),
+    /** Probability over the slot that a change no worse than the baseline is stopped. @default 0.01 */
+    alpha: z.number().gt(0).lt(0.5).default(0.01),
+    /** Smallest gap (in the intermediate metric's units) that stops a trial. @default 0 */
+    min_delta: z.number().min(0).default(0),
+    /** Degrees of freedom the baseline spread needs before any stop. @default 4 */
+    min_df: z.number().int().min(1).max(1000).default(4),
+  })
+  .strict();
+
 export const stageSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'must be lower-case letters, digits, - or _'),
@@ -40,6 +64,8 @@ export const stageSchema = z
     /** Workers with less GPU memory never pull this stage. @default 0 */
     min_gpu_memory_mb: z.number().int().min(0).default(0),
     promote: promotionRuleSchema.default({ z: 2, min_delta: 0 }),
+    /** Stop candidate trials whose learning curve is clearly worse mid-slot. @default off */
+    early_stop: earlyStopSchema.optional(),
   })
   .strict();
 
@@ -99,6 +125,30 @@ export const targetSchema = z
       })
       .strict()
       .default({ name: 'val_bpb', direction: 'minimize' }),
+    /**
+     * The intermediate metric in the trial's progress lines, for mid-slot
+     * stopping (stages' `early_stop`): a regex with named groups `value` and
+     * `pct` (percent of the slot) or `fraction` (0..1), optionally `step`.
+     * @default autoresearch's `step 00953 (100.0%) | loss: 3.2 | ...` line, lower is better
+     */
+    progress: z
+      .object({
+        pattern: z
+          .string()
+          .min(1)
+          .refine((s) => {
+            try {
+              new RegExp(s);
+              return /\(\?<value>/.test(s);
+            } catch {
+              return false;
+            }
+          }, 'must be a valid regular expression with a named group (?<value>...)')
+          .default(DEFAULT_PROGRESS_PATTERN),
+        direction: z.enum(['minimize', 'maximize']).default('minimize'),
+      })
+      .strict()
+      .default({ pattern: DEFAULT_PROGRESS_PATTERN, direction: 'minimize' }),
     /** Environment every trial gets, below the stage's. */
     env: envMap.default({}),
     /**
