@@ -11,7 +11,7 @@ import { loadConfig } from '../common/config-load.js';
 import { audit } from './audit.js';
 import { auditVerdicts } from './audit-verdicts.js';
 import { configLevels } from './gate.js';
-import { judge } from './ladder.js';
+import { judge } from './stage-verdict.js';
 import { TargetRepo } from './repo.js';
 
 type Body = MessageInitShape<typeof EventSchema>['body'];

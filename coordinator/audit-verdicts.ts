@@ -15,7 +15,7 @@ import type { Event } from '../gen/arswarm/v1/event_pb.js';
 import type { Config } from '../common/config.js';
 import { studentTQuantile } from './distributions.js';
 import { configLevels } from './gate.js';
-import { judge, stageRuleOf } from './ladder.js';
+import { judge, stageRuleOf } from './stage-verdict.js';
 import { LedgerState } from './ledger/state.js';
 import { NoisePool } from './noise-pool.js';
 

@@ -16,7 +16,7 @@
 import { VerdictKind } from '../gen/arswarm/v1/candidate_pb.js';
 import { TrialStatus } from '../gen/arswarm/v1/trial_pb.js';
 import type { LedgerState, Sample } from './ledger/state.js';
-import type { NoisePrior } from './ladder.js';
+import type { NoisePrior } from './stage-verdict.js';
 import { NO_NOISE, pairedSums, pool, type NoiseSums, type Seeded } from './stats.js';
 
 /** Candidate results folded in before the pooled candidate residuals are recomputed. @default 16 */

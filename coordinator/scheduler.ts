@@ -11,7 +11,7 @@ import type { Config } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import type { Ledger } from './ledger/ledger.js';
 import type { CandidateView } from './ledger/state.js';
-import { judge, stageRuleOf, type StageRule } from './ladder.js';
+import { judge, stageRuleOf, type StageRule } from './stage-verdict.js';
 import { configLevels, type StageLevels } from './gate.js';
 import { NoisePool } from './noise-pool.js';
 import type { TrialFactory } from './trial-factory.js';

@@ -10,7 +10,7 @@
  * candidates.
  */
 import { seededRandom } from '../../common/random.js';
-import { judge, type NoisePrior, type StageRule } from '../../coordinator/ladder.js';
+import { judge, type NoisePrior, type StageRule } from '../../coordinator/stage-verdict.js';
 import {
   improvement,
   NO_NOISE,

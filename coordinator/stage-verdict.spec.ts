@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gate, judge, type StageRule } from './ladder.js';
+import { gate, judge, type StageRule } from './stage-verdict.js';
 import { studentTQuantile } from './distributions.js';
 import { improvement } from './stats.js';
 
