@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CandidateState, VerdictKind } from '../gen/arswarm/v1/candidate_pb.js';
-import { transferReport } from '../coordinator/report.js';
+import { transferReport } from '../coordinator/transfer-report.js';
 import { startLocalSwarm, type LocalSwarm } from './support/local-swarm.js';
 import { submitConstant, until } from './support/candidates.js';
 

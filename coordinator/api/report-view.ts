@@ -1,12 +1,12 @@
 /**
- * GetReport: the ladder's transfer report (coordinator/report.ts) plus what
+ * GetReport: the ladder's transfer report (coordinator/transfer-report.ts) plus what
  * each stage judged and cost, and how far the shared branch moved.
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { CandidateState, VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
 import type { GetReportResponseSchema } from '../../gen/arswarm/v1/control_pb.js';
 import type { LedgerState } from '../ledger/state.js';
-import { transferReport } from '../report.js';
+import { transferReport } from '../transfer-report.js';
 import { standingVerdicts } from './views.js';
 
 export function reportView(

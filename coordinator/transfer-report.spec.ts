@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ranks, spearman } from './report.js';
+import { ranks, spearman } from './transfer-report.js';
 
 describe('rank correlation', () => {
   it('ranks with ties averaged', () => {
