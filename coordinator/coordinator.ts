@@ -50,7 +50,7 @@ import type { WorkerScaler } from './scaler.js';
 import { Pusher } from './pusher.js';
 import { rerunOf } from './rerun.js';
 import { startTeam, type Team } from './team/index.js';
-import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './reports.js';
+import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './trial-reports.js';
 import { Scheduler } from './scheduler.js';
 import { buildAuditor, GamingAudit } from './gaming-audit/index.js';
 import { fleetOf } from './fleet.js';

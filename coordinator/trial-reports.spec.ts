@@ -10,7 +10,7 @@ import {
   TrialStatus,
 } from '../gen/arswarm/v1/trial_pb.js';
 import { Ledger, memoryStore, type EventStore } from './ledger/ledger.js';
-import { recordReports } from './reports.js';
+import { recordReports } from './trial-reports.js';
 
 const n = makeNames('reports');
 
