@@ -6,7 +6,7 @@
  * already rejected), before it can cost a GPU slot. Both outcomes are ledger
  * events.
  *
- * Proposers run in the background (see proposers/pool.ts); `proposeOne()`
+ * Proposers run in the background (see proposers/pool/); `proposeOne()`
  * only takes a ready proposal, carries it onto the current head when the
  * head moved since it was made, and records it. It never waits for a model.
  */
@@ -24,7 +24,12 @@ import { IdeaIndex } from './idea-index.js';
 import { diffKey, type CandidateView } from './ledger/state.js';
 import { describeEffect, effectKey } from './proposers/effect.js';
 import { applyUnifiedDiff, parseHunks, unifiedDiff } from './proposers/unified-diff.js';
-import { ProposalPool, type BaseContext, type PriorSpend, type ReadyProposal } from './proposers/pool.js';
+import {
+  ProposalPool,
+  type BaseContext,
+  type PriorSpend,
+  type ReadyProposal,
+} from './proposers/pool/index.js';
 import type { Proposal, Proposer } from './proposers/proposer.js';
 import type { FileChange, TargetRepo } from './repo.js';
 

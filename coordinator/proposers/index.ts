@@ -17,7 +17,7 @@ import type { Proposer } from './proposer.js';
 export { ClaudeProposer } from './claude/index.js';
 export { KnobsProposer } from './knobs.js';
 export { OptunaProposer } from './optuna/index.js';
-export { ProposalPool } from './pool.js';
+export { ProposalPool } from './pool/index.js';
 export type { Proposal, ProposalContext, Proposer, ProposerLimits, LlmCost } from './proposer.js';
 
 /** arswarm's own research brief, used when the target has no program.md. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ArswarmError, Code } from '../../common/errors.js';
-import { fakeContext } from '../../test/support/proposal-context.js';
-import type { EventBody } from '../ledger/ledger.js';
-import { ProposalPool, type PoolDeps, type PriorSpend } from './pool.js';
-import type { Proposal, ProposalContext, Proposer, ProposerLimits } from './proposer.js';
+import { ArswarmError, Code } from '../../../common/errors.js';
+import { fakeContext } from '../../../test/support/proposal-context.js';
+import type { EventBody } from '../../ledger/ledger.js';
+import { ProposalPool, type PoolDeps, type PriorSpend } from './index.js';
+import type { Proposal, ProposalContext, Proposer, ProposerLimits } from '../proposer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

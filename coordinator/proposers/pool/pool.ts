@@ -5,108 +5,17 @@
  * scheduler takes one without waiting and no GPU waits for an LLM.
  *
  * Each proposer has budgets (tokens, dollars, candidates) counted over the
- * swarm's life; a spent budget stops it with one `budget_exhausted` event.
- * A failed proposal is a ProposerFailed event with a code and the tokens it
- * cost, and the proposer backs off exponentially; a proposer with nothing
- * new at a head rests until the head moves.
+ * swarm's life; a spent budget stops it with one `budget_exhausted` event
+ * (budget.ts). A failed proposal is a ProposerFailed event with a code and
+ * the tokens it cost, and the proposer backs off exponentially; a proposer
+ * with nothing new at a head rests until the head moves (backoff.ts).
  */
-import { ArswarmError, Code } from '../../common/errors.js';
-import type { EventBody } from '../ledger/ledger.js';
-import type { FileChange } from '../repo.js';
-import { addCost, type LlmCost, type Proposal, type ProposalContext, type Proposer } from './proposer.js';
-
-/** A proposal ready to become a candidate. */
-export interface ReadyProposal {
-  proposer: string;
-  proposal: Proposal;
-  /** The head it was made against (its diff's parent). */
-  head: string;
-  diff: string;
-  /** What the whole attempt cost (every request of the conversation). */
-  usage?: LlmCost;
-  readyAtMs: number;
-  latencyMs: number;
-}
-
-/** Tokens and dollars spent. */
-export interface Spend {
-  tokens: number;
-  dollars: number;
-}
-
-/** What the ledger says a proposer spent before this process. */
-export interface PriorSpend extends Spend {
-  /** A budget_exhausted event was recorded already. */
-  stopped: boolean;
-}
-
-/** The context parts that do not depend on the proposer. */
-export type BaseContext = Omit<ProposalContext, 'charge' | 'withinBudget' | 'signal'>;
-
-export interface PoolDeps {
-  proposers: readonly Proposer[];
-  /** The context at the current head. */
-  baseContext(): Promise<BaseContext>;
-  /** A diff of `changes` against `head`, for proposers that did not make one. */
-  makeDiff(head: string, changes: FileChange[]): Promise<string>;
-  /** Appends a fact, in turn with the coordinator's other state changes. */
-  record(body: EventBody): Promise<void>;
-  /** What each proposer spent before this process started (ledger). */
-  priorSpend(name: string): Promise<PriorSpend>;
-  /** Candidates recorded so far for a proposer (ledger). */
-  candidatesOf(name: string): number;
-  /** Ready proposals to keep buffered; 0 when none are wanted (paused, trial budget spent). */
-  target(): number;
-  log(msg: string): void;
-}
-
-export interface PoolOptions {
-  /** How often the pool looks for work to start (backoffs ending, head moves). @default 200 */
-  pumpIntervalMs?: number;
-  /** First wait after a failure; doubles per consecutive failure. @default 1000 */
-  failureBackoffMs?: number;
-  /** Longest wait after failures. @default 120000 */
-  maxBackoffMs?: number;
-  /** Pause after a proposal that ended without a valid idea (refused submissions). @default 500 */
-  contentPauseMs?: number;
-  /** Wait after a proposer had nothing new, unless the head moves first. @default 5000 */
-  idleBackoffMs?: number;
-  now?: () => number;
-}
-
-/** Counters for status pages and benchmarks. */
-export interface PoolStats {
-  buffered: number;
-  inflight: number;
-  produced: number;
-  failures: number;
-  takes: number;
-  /** take() calls that found no proposal ready. */
-  emptyTakes: number;
-  /** Mean time from start to a ready proposal, ms. */
-  meanLatencyMs: number;
-}
-
-/** A cost as the ledger's LlmUsage takes it. */
-function wire(u: LlmCost | undefined) {
-  return u && { ...u, inputTokens: BigInt(u.inputTokens), outputTokens: BigInt(u.outputTokens) };
-}
-
-interface Slot {
-  p: Proposer;
-  concurrency: number;
-  timeoutMs: number;
-  inflight: number;
-  spent: Spend;
-  failures: number;
-  retryAt: number;
-  /** Head at which it last had nothing new. */
-  idleHead?: string;
-  /** Why it will never offer anything at `idleHead` (Proposer.exhausted), if it said so. */
-  exhausted?: string;
-  /** Why it stopped (budget), once stopped. */
-  stopped?: string;
-}
+import { ArswarmError, Code } from '../../../common/errors.js';
+import { addCost, type LlmCost } from '../proposer.js';
+import { backOff, rest, timeoutError } from './backoff.js';
+import { overBudget, recordAbandoned, recordStop, stopSlot, wire } from './budget.js';
+import { slotOf, type Slot } from './slot.js';
+import type { PoolDeps, PoolOptions, PoolStats, ReadyProposal, Spend } from './types.js';
 
 export class ProposalPool {
   private readonly slots: Slot[];
@@ -126,15 +35,7 @@ export class ProposalPool {
     private readonly o: PoolOptions = {},
   ) {
     this.now = o.now ?? Date.now;
-    this.slots = d.proposers.map((p) => ({
-      p,
-      concurrency: Math.max(1, p.limits?.concurrency ?? 1),
-      timeoutMs: p.limits?.timeoutMs ?? 600_000,
-      inflight: 0,
-      spent: { tokens: 0, dollars: 0 },
-      failures: 0,
-      retryAt: 0,
-    }));
+    this.slots = d.proposers.map(slotOf);
   }
 
   /** Loads what each proposer spent before (and stops those whose budget is spent). */
@@ -143,10 +44,10 @@ export class ProposalPool {
       for (const s of this.slots) {
         const prior = await this.d.priorSpend(s.p.name);
         s.spent = { tokens: prior.tokens, dollars: prior.dollars };
-        const over = this.overBudget(s);
+        const over = overBudget(s, this.d);
         if (over) {
           s.stopped = over;
-          if (!prior.stopped) await this.recordStop(s, over);
+          if (!prior.stopped) await recordStop(this.d, s, over);
           else this.d.log(`proposer ${s.p.name} stays stopped: budget exhausted (${over})`);
         }
       }
@@ -180,7 +81,8 @@ export class ProposalPool {
     await Promise.all([...this.runs].map((r) => r.done));
     for (const item of this.buffer.splice(0))
       if (item.usage)
-        await this.abandoned(
+        await recordAbandoned(
+          this.d,
           item.proposer,
           item.usage,
           `"${item.proposal.title}" was not used before shutdown`,
@@ -275,53 +177,6 @@ export class ProposalPool {
     return this.buffer.filter((b) => b.proposer === name).length;
   }
 
-  /** Why a proposer may spend no more, or undefined. */
-  private overBudget(s: Slot): string | undefined {
-    const l = s.p.limits;
-    if (!l) return undefined;
-    if (l.tokens && s.spent.tokens >= l.tokens) return `${s.spent.tokens} of ${l.tokens} tokens`;
-    if (l.dollars && s.spent.dollars >= l.dollars)
-      return `$${s.spent.dollars.toFixed(4)} of $${l.dollars.toFixed(2)}`;
-    if (l.candidates && this.d.candidatesOf(s.p.name) >= l.candidates)
-      return `${this.d.candidatesOf(s.p.name)} of ${l.candidates} candidates`;
-    return undefined;
-  }
-
-  private async abandoned(proposer: string, usage: LlmCost, why: string): Promise<void> {
-    await this.d
-      .record({
-        case: 'proposerFailed',
-        value: { proposer, code: 'abandoned', reason: `proposal abandoned: ${why}`, usage: wire(usage) },
-      })
-      .catch((err: unknown) =>
-        this.d.log(`cannot record what ${proposer} spent: ${ArswarmError.from(err).message}`),
-      );
-  }
-
-  /** Stops a proposer for good (budget), with one event. */
-  private async stop(s: Slot, why: string, usage?: LlmCost): Promise<void> {
-    if (s.stopped) return;
-    s.stopped = why;
-    await this.recordStop(s, why, usage);
-  }
-
-  private async recordStop(s: Slot, why: string, usage?: LlmCost): Promise<void> {
-    this.d.log(`proposer ${s.p.name} stopped: budget exhausted (${why})`);
-    await this.d
-      .record({
-        case: 'proposerFailed',
-        value: {
-          proposer: s.p.name,
-          code: 'budget_exhausted',
-          reason: `budget exhausted (${why}); ${s.p.name} proposes no more`,
-          usage: wire(usage),
-        },
-      })
-      .catch((err: unknown) =>
-        this.d.log(`cannot record the stop of ${s.p.name}: ${ArswarmError.from(err).message}`),
-      );
-  }
-
   /** The next proposer with room, round robin; marks budgets spent on the way. */
   private pick(ignoreBackoff: boolean): Slot | undefined {
     const now = this.now();
@@ -329,9 +184,9 @@ export class ProposalPool {
       const s = this.slots[(this.rr + i) % this.slots.length]!;
       if (s.stopped || s.inflight >= s.concurrency) continue;
       if (!ignoreBackoff && now < s.retryAt) continue;
-      const over = this.overBudget(s);
+      const over = overBudget(s, this.d);
       if (over) {
-        if (s.inflight === 0) void this.stop(s, over);
+        if (s.inflight === 0) void stopSlot(this.d, s, over);
         continue;
       }
       const cap = s.p.limits?.candidates;
@@ -372,13 +227,11 @@ export class ProposalPool {
         ...base,
         signal,
         charge,
-        withinBudget: () => this.overBudget(s) === undefined,
+        withinBudget: () => overBudget(s, this.d) === undefined,
       });
       if (this.closed) return;
       if (!proposal) {
-        s.idleHead = head;
-        s.exhausted = s.p.exhausted?.(head);
-        s.retryAt = this.now() + (this.o.idleBackoffMs ?? 5000);
+        rest(s, head, this.now(), this.o);
         return;
       }
       if (!usage && proposal.usage) charge(proposal.usage);
@@ -392,28 +245,16 @@ export class ProposalPool {
       this.counters.latencyMs += latencyMs;
     } catch (err) {
       if (this.closed) {
-        if (usage) await this.abandoned(s.p.name, usage, 'cut short by shutdown');
+        if (usage) await recordAbandoned(this.d, s.p.name, usage, 'cut short by shutdown');
         return;
       }
-      const e = timeout.aborted
-        ? new ArswarmError(Code.DeadlineExceeded, `no proposal within ${Math.round(s.timeoutMs / 1000)} s`, {
-            reason: 'timeout',
-          })
-        : ArswarmError.from(err);
+      const e = timeout.aborted ? timeoutError(s.timeoutMs) : ArswarmError.from(err);
       const code = e.reason ?? Code[e.code];
       this.counters.failures++;
-      // A conversation that ended without a valid idea (Aborted) says nothing about the
-      // service: pause briefly. Anything else (API down, rate limits, timeouts) backs off.
-      if (e.code === Code.Aborted) s.retryAt = this.now() + (this.o.contentPauseMs ?? 500);
-      else {
-        s.failures++;
-        s.retryAt =
-          this.now() +
-          Math.min(this.o.maxBackoffMs ?? 120_000, (this.o.failureBackoffMs ?? 1000) * 2 ** (s.failures - 1));
-      }
+      backOff(s, e, this.now(), this.o);
       this.d.log(`proposer ${s.p.name} failed (${code}): ${e.message}`);
       if (code === 'budget_exhausted') {
-        await this.stop(s, this.overBudget(s) ?? 'budget spent during a proposal', usage);
+        await stopSlot(this.d, s, overBudget(s, this.d) ?? 'budget spent during a proposal', usage);
         return;
       }
       await this.d
@@ -424,8 +265,8 @@ export class ProposalPool {
         .catch((er: unknown) =>
           this.d.log(`cannot record a failure of ${s.p.name}: ${ArswarmError.from(er).message}`),
         );
-      const over = this.overBudget(s);
-      if (over) await this.stop(s, over);
+      const over = overBudget(s, this.d);
+      if (over) await stopSlot(this.d, s, over);
     }
   }
 }
