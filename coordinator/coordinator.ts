@@ -29,7 +29,7 @@ import { loginOptions, natsConnectError, type NatsCredentials } from '../common/
 import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subjects.js';
 import { ControlApi } from './api/index.js';
 import { BundleCache } from './bundle-cache.js';
-import { Intake, type Submission } from './intake.js';
+import { Intake, type Submission } from './intake/index.js';
 import { journalMarkdown } from './journal.js';
 import { ensureStageConsumer, ensureSwarmStreams, type SwarmStreams } from './jetstream-setup.js';
 import { jetStreamStore, type Ledger } from './ledger/ledger.js';

@@ -17,7 +17,7 @@ import { NoisePool } from './noise-pool.js';
 import type { TrialFactory } from './trial-factory.js';
 import type { Merger } from './merger.js';
 import { recoverMerges } from './branch-reconcile.js';
-import type { Intake } from './intake.js';
+import type { Intake } from './intake/index.js';
 import { audited, type GamingAudit } from './gaming-audit/index.js';
 import { ANY_GPU_CLASS } from '../common/subjects.js';
 import { eligibleClasses, type FleetClass } from './fleet.js';

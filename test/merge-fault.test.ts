@@ -21,7 +21,7 @@ import { EventSchema, type Event } from '../gen/arswarm/v1/event_pb.js';
 import { TrialKind, TrialSchema, TrialStatus } from '../gen/arswarm/v1/trial_pb.js';
 import { audit } from '../coordinator/audit.js';
 import { ensureSwarmStreams } from '../coordinator/jetstream-setup.js';
-import { Intake } from '../coordinator/intake.js';
+import { Intake } from '../coordinator/intake/index.js';
 import { jetStreamStore, Ledger, replay, type EventStore } from '../coordinator/ledger/ledger.js';
 import { Merger } from '../coordinator/merger.js';
 import { TargetRepo } from '../coordinator/repo.js';

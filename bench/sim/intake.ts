@@ -4,7 +4,7 @@
  * runs on wall-clock timers beside the simulated clock.
  */
 import type { Config } from '../../common/config.js';
-import { Intake } from '../../coordinator/intake.js';
+import { Intake } from '../../coordinator/intake/index.js';
 import type { Ledger } from '../../coordinator/ledger/ledger.js';
 import { KnobsProposer } from '../../coordinator/proposers/knobs.js';
 import { OptunaProposer } from '../../coordinator/proposers/optuna/index.js';

@@ -11,7 +11,7 @@ import { TrialStatus } from '../../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
 import type { CallContext, ServiceImpl } from '../../common/grpc.js';
-import type { Submission } from '../intake.js';
+import type { Submission } from '../intake/index.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { CandidateView } from '../ledger/state.js';
 import { originalOf } from '../rerun.js';

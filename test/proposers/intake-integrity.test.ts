@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../common/config-load.js';
 import { ArswarmError, Code } from '../../common/errors.js';
-import { Intake } from '../../coordinator/intake.js';
+import { Intake } from '../../coordinator/intake/index.js';
 import { Ledger, memoryStore } from '../../coordinator/ledger/ledger.js';
 import { TargetRepo } from '../../coordinator/repo.js';
 import { CandidateState } from '../../gen/arswarm/v1/candidate_pb.js';

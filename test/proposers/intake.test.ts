@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CandidateState } from '../../gen/arswarm/v1/candidate_pb.js';
 import { loadConfig } from '../../common/config-load.js';
 import type { Config } from '../../common/config.js';
-import { Intake } from '../../coordinator/intake.js';
+import { Intake } from '../../coordinator/intake/index.js';
 import { Ledger, memoryStore, type EventStore } from '../../coordinator/ledger/ledger.js';
 import type { Proposal, ProposalContext, Proposer } from '../../coordinator/proposers/proposer.js';
 import { TargetRepo } from '../../coordinator/repo.js';
