@@ -1,27 +1,35 @@
 /**
- * `npm run bench -- search [--seeds 5] [--hours 24] [--workers 16]`: how fast
- * each search policy improves the landscape's true metric at the top depth,
- * and how often it merges a change that does not really help there.
+ * `npm run bench -- search [--seeds 3] [--hours 24] [--sequential-hours 96] [--workers 16]`:
+ * how fast each search policy improves the landscape's true metric at the
+ * top depth, and how often it merges a change that does not really help there.
  *
  * Every decision is the coordinator's real code (bench/sim/swarm.ts); only
  * time and the GPUs are simulated, and the metric is the landscape's own
- * model. Policies (bench/sim/policies.ts): sequential greedy on 1 worker,
- * the same greedy rule on N workers, and arswarm's ladder on N workers, each
- * over the same simulated time budget and the same seeds.
+ * model. Rungs cost their stage's budget (the landscape prices DEPTH 8 at
+ * twice DEPTH 4). Policies (bench/sim/policies.ts), same proposer and seeds:
+ * sequential_top (autoresearch's rule at the top rung, 1 worker, the
+ * reference), sequential_screen (the rule at the screen rung, 1 worker),
+ * naive (the top-rung rule on N workers), arswarm_knobs and arswarm_optuna
+ * (the ladder on N workers). Time to target is a median over seeds with
+ * runs that miss it counted as their budget; `<policy>_censored` is 1 when
+ * that median is itself censored, and `speedup_censored` when either side
+ * of `speedup_vs_sequential` (sequential_top / best arswarm policy) is.
  *
- * Options: --seeds N, --hours H, --workers N, --overhead-s S (per trial),
- * --fraction F (of the achievable improvement that counts as the target,
- * 0.9), --config PATH (another landscape config), --policies a,b (a subset),
- * --arswarm-patch JSON (deep-merged into arswarm's config, for experiments),
- * --concurrency K (simulations at once, default 2), --verbose.
+ * Options: --seeds N, --hours H (N-worker policies), --sequential-hours H
+ * (1-worker policies, default max(96, hours): long enough for the reference
+ * to reach the target), --workers N, --overhead-s S (per trial), --fraction F
+ * (of the achievable improvement that counts as the target, 0.9), --config
+ * PATH (another landscape config), --policies a,b (a subset), --arswarm-patch
+ * JSON (deep-merged into arswarm's configs, for experiments), --concurrency K
+ * (simulations at once, default 2), --verbose.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../common/config-load.js';
 import { machine, median, parseArgs, progress, type BenchReport } from './report.js';
 import { LandscapeOracle } from './sim/oracle.js';
-import { POLICY_NAMES, policies, type Policy, type PolicyName } from './sim/policies.js';
-import { summarize, type RunSummary } from './sim/summary.js';
+import { ARSWARM_POLICIES, POLICY_NAMES, policies, type Policy, type PolicyName } from './sim/policies.js';
+import { censoredMedian, speedupOf, summarize, type CensoredMedian, type RunSummary } from './sim/summary.js';
 import { simulate } from './sim/swarm.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,6 +40,8 @@ export const DEFAULT_CONFIG = join(here, '..', 'examples', 'landscape', 'arswarm
 export interface SearchOptions {
   seeds: number;
   hours: number;
+  /** Budget of the sequential (1-worker) policies, hours: long enough that the reference reaches the target. */
+  sequentialHours: number;
   workers: number;
   overheadS: number;
   fraction: number;
@@ -54,8 +64,9 @@ export function resolveSearchOptions(args: readonly string[]): SearchOptions {
     if (!POLICY_NAMES.includes(p))
       throw new Error(`--policies: unknown policy "${p}" (${POLICY_NAMES.join(', ')})`);
   return {
-    seeds: Math.round(num('seeds', 5)),
+    seeds: Math.round(num('seeds', 3)),
     hours: num('hours', 24),
+    sequentialHours: num('sequential-hours', Math.max(num('hours', 24), 96)),
     workers: Math.round(num('workers', 16)),
     overheadS: a['overhead-s'] === '0' ? 0 : num('overhead-s', 5),
     fraction: num('fraction', 0.9),
@@ -80,7 +91,7 @@ export async function run(args: string[]): Promise<BenchReport> {
   const base = loaded.config;
   // The yardstick is the target's own ladder: its top depth, whatever an experiment changes.
   const topDepth = depthOf(base.stages.at(-1)!.env);
-  const budgetS = o.hours * 3600;
+  const budgetOf = (p: Policy) => (p.workers === 1 ? o.sequentialHours : o.hours) * 3600;
   const oracle = new LandscapeOracle(loaded.repoDir);
   try {
     const optimum = await oracle.optimum(topDepth);
@@ -88,6 +99,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     const jobs: { policy: Policy; seed: number }[] = [];
     for (let seed = 1; seed <= o.seeds; seed++) for (const policy of all) jobs.push({ policy, seed });
     const runs = new Map<PolicyName, RunSummary[]>();
+    const budgets = new Map(all.map((p) => [p.name, budgetOf(p)]));
     let start = NaN;
     let next = 0;
     const worker = async () => {
@@ -98,7 +110,7 @@ export async function run(args: string[]): Promise<BenchReport> {
           landscapeDir: loaded.repoDir,
           oracle,
           workers: policy.workers,
-          budgetS,
+          budgetS: budgetOf(policy),
           knobsSeed: seed,
           noiseSeed: seed,
           overheadS: o.overheadS,
@@ -106,7 +118,7 @@ export async function run(args: string[]): Promise<BenchReport> {
           log: o.verbose ? (m) => progress(`  [${policy.name} ${seed}] ${m}`) : undefined,
         });
         start = out.startTrue;
-        const s = summarize(out, { optimum, fraction: o.fraction, budgetS });
+        const s = summarize(out, { optimum, fraction: o.fraction, budgetS: budgetOf(policy) });
         runs.set(policy.name, [...(runs.get(policy.name) ?? []), s]);
         progress(
           `search: ${policy.name} seed ${seed}: ${s.reached ? `target at ${(s.timeToTargetS / 3600).toFixed(2)} h` : 'target not reached'}, ` +
@@ -131,36 +143,51 @@ export async function run(args: string[]): Promise<BenchReport> {
     await Promise.all(Array.from({ length: Math.min(o.concurrency, jobs.length) }, worker));
 
     const figures: Record<string, number> = {};
+    const times = new Map<PolicyName, CensoredMedian>();
     for (const name of o.policies) {
       const rs = runs.get(name) ?? [];
       const med = (f: (r: RunSummary) => number) => median(rs.map(f));
-      figures[`${name}_time_to_target_s`] = med((r) => r.timeToTargetS);
+      const t = censoredMedian(rs, budgets.get(name)!);
+      times.set(name, t);
+      figures[`${name}_reached`] = t.reached;
+      figures[`${name}_runs`] = t.runs;
+      figures[`${name}_time_to_target_s`] = t.median;
+      figures[`${name}_censored`] = t.censored;
+      figures[`${name}_budget_s`] = budgets.get(name)!;
       figures[`${name}_final_true_metric`] = med((r) => r.finalTrue);
       figures[`${name}_merges`] = med((r) => r.merges);
       figures[`${name}_false_merges`] = med((r) => r.falseMerges);
-      figures[`${name}_gpu_hours`] = med((r) => r.gpuHours);
-      figures[`${name}_runs_reaching_target`] = rs.filter((r) => r.reached).length;
       figures[`${name}_false_merges_max`] = Math.max(...rs.map((r) => r.falseMerges));
+      figures[`${name}_gpu_hours`] = med((r) => r.gpuHours);
+      figures[`${name}_gpu_hours_to_target`] = med((r) => r.gpuHoursToTarget);
       figures[`${name}_improvement_fraction`] = med((r) => r.improvementFraction);
       figures[`${name}_time_to_half_s`] = med((r) => r.timeToHalfS);
       figures[`${name}_trials`] = med((r) => r.trials);
     }
-    if (figures.sequential_time_to_target_s !== undefined && figures.arswarm_time_to_target_s !== undefined) {
-      figures.speedup_vs_sequential = figures.sequential_time_to_target_s / figures.arswarm_time_to_target_s;
-      // Informative when the target is out of reach (both censored at the budget).
-      figures.speedup_to_half_vs_sequential =
-        figures.sequential_time_to_half_s! / figures.arswarm_time_to_half_s!;
+    // The best arswarm policy (fastest median time to target, uncensored first) against the reference.
+    const best = ARSWARM_POLICIES.filter((p) => times.has(p)).sort(
+      (a, b) =>
+        times.get(a)!.censored - times.get(b)!.censored || times.get(a)!.median - times.get(b)!.median,
+    )[0];
+    const reference = times.get('sequential_top');
+    if (best && reference) {
+      const s = speedupOf(reference, times.get(best)!);
+      figures.speedup_vs_sequential = s.speedup;
+      figures.speedup_censored = s.censored;
+      figures.best_arswarm_policy = ARSWARM_POLICIES.indexOf(best);
     }
     figures.start_true_metric = start;
     figures.optimum_true_metric = optimum;
     figures.target_true_metric = start - o.fraction * (start - optimum);
-    figures.budget_s = budgetS;
+    figures.budget_s = o.hours * 3600;
+    figures.sequential_budget_s = o.sequentialHours * 3600;
     return {
       bench: 'search',
       machine: machine(),
       params: {
         seeds: o.seeds,
         hours: o.hours,
+        sequential_hours: o.sequentialHours,
         workers: o.workers,
         overhead_s: o.overheadS,
         fraction: o.fraction,

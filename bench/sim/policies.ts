@@ -1,18 +1,31 @@
 /**
  * The search policies the benchmark compares, each expressed as a config of
- * the real coordinator:
+ * the real coordinator, with the same proposer and seeds:
  *
- * - `sequential`: autoresearch's rule on one GPU — one stage at the small
- *   depth, one run per idea against one run of the head with the same seed,
- *   keep if strictly lower (z 0, min_delta 0), merge at once, no prefetch.
- * - `naive`: the same rule on many GPUs.
- * - `arswarm`: the target's own ladder and swarm settings on many GPUs.
+ * - `sequential_top`: autoresearch's rule on one GPU at the ladder's top rung
+ *   (its depth and its price) — one run per idea against one run of the head
+ *   with the same seed, keep if strictly lower (z 0, min_delta 0), merge at
+ *   once, no prefetch. The reference.
+ * - `sequential_screen`: the same rule on one GPU at the first (cheap) rung,
+ *   scored at the top.
+ * - `naive`: the top-rung greedy rule on N GPUs.
+ * - `arswarm_knobs`: the target's own ladder and swarm settings on N GPUs
+ *   (its proposers replaced by the knobs proposer alone).
+ * - `arswarm_optuna`: the same ladder with the optuna proposer (TPE).
  */
-import type { Config } from '../../common/config.js';
+import type { Config, StageConfig } from '../../common/config.js';
 import { parseConfig } from '../../common/config-load.js';
 
-export const POLICY_NAMES = ['sequential', 'naive', 'arswarm'] as const;
+export const POLICY_NAMES = [
+  'sequential_top',
+  'sequential_screen',
+  'naive',
+  'arswarm_knobs',
+  'arswarm_optuna',
+] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
+/** The policies that run arswarm's ladder; the best of them is compared with the references. */
+export const ARSWARM_POLICIES: readonly PolicyName[] = ['arswarm_knobs', 'arswarm_optuna'];
 
 export interface Policy {
   name: PolicyName;
@@ -31,33 +44,79 @@ export function deepMerge<T>(base: T, patch: unknown): T {
   return out as T;
 }
 
-/** The greedy "keep if strictly lower" config at the ladder's first (small) depth. */
-export function greedyConfig(base: Config, prefetch: number): Config {
+/** The greedy "keep if strictly lower" config at one rung of the ladder (its depth and price). */
+export function greedyConfig(base: Config, rung: StageConfig, prefetch: number): Config {
   const c = clone(base);
-  const first = c.stages[0]!;
+  const { early_stop: _unused, ...plain } = clone(rung);
   c.stages = [
     {
-      ...first,
+      ...plain,
       name: 'greedy',
       replicates: 1,
       max_replicates: 1,
       promote: { z: 0, min_delta: 0 },
     },
   ];
-  c.swarm = { ...c.swarm, baseline_replicates: 1, merge_policy: 'auto', max_trials: 0, prefetch };
+  // autoresearch's rule has no run-wide false-merge bound: "keep if strictly lower".
+  c.swarm = {
+    ...c.swarm,
+    baseline_replicates: 1,
+    merge_policy: 'auto',
+    max_trials: 0,
+    prefetch,
+    false_merge_rate: 0,
+  };
+  c.proposers = knobsOnly(base);
   return c;
 }
 
+/** The config's knobs proposer (the landscape's), or a default one that leaves stage parameters alone. */
+function knobsOnly(base: Config): Config['proposers'] {
+  const knobs = base.proposers.filter((p) => p.kind === 'knobs');
+  if (knobs.length > 0) return clone(knobs.slice(0, 1));
+  return parseConfig({ ...clone(base), proposers: [{ kind: 'knobs', exclude: ['SEED', 'DEPTH'] }] }, 'knobs')
+    .proposers;
+}
+
+/** The optuna proposer over the same knobs (TPE, the same exclusions as the knobs proposer). */
+function optunaProposers(base: Config): unknown[] {
+  const knobs = base.proposers.find((p) => p.kind === 'knobs');
+  const exclude = knobs && 'exclude' in knobs ? knobs.exclude : ['SEED', 'DEPTH'];
+  return [
+    {
+      kind: 'optuna',
+      name: 'optuna',
+      sampler: 'tpe',
+      seed: 1,
+      exclude,
+      bounds: { ADAM_BETA1: { low: 0.8, high: 0.99 }, DROPOUT: { low: 0, high: 0.5 } },
+      hybrid: false,
+      startup_trials: 10,
+      python: '/usr/bin/python3',
+    },
+  ];
+}
+
 /**
- * The three policies over the target's config. `arswarmPatch` is deep-merged
- * into arswarm's config (experiments: another ladder, prefetch, baselines).
+ * The policies over the target's config. `arswarmPatch` is deep-merged into
+ * both arswarm configs (experiments: another ladder, prefetch, baselines).
  */
 export function policies(base: Config, workers: number, arswarmPatch?: unknown): Policy[] {
-  const arswarm = parseConfig(deepMerge(clone(base), arswarmPatch ?? {}), 'the arswarm policy');
-  arswarm.swarm = { ...arswarm.swarm, merge_policy: 'auto', max_trials: 0 };
+  const arswarm = (name: string, proposers: unknown[]) => {
+    const c = parseConfig(
+      deepMerge(deepMerge(clone(base), { proposers }), arswarmPatch ?? {}),
+      `the ${name} policy`,
+    );
+    c.swarm = { ...c.swarm, merge_policy: 'auto', max_trials: 0 };
+    return c;
+  };
+  const top = base.stages.at(-1)!;
+  const screen = base.stages[0]!;
   return [
-    { name: 'sequential', workers: 1, config: greedyConfig(base, 1) },
-    { name: 'naive', workers, config: greedyConfig(base, base.swarm.prefetch) },
-    { name: 'arswarm', workers, config: arswarm },
+    { name: 'sequential_top', workers: 1, config: greedyConfig(base, top, 1) },
+    { name: 'sequential_screen', workers: 1, config: greedyConfig(base, screen, 1) },
+    { name: 'naive', workers, config: greedyConfig(base, top, base.swarm.prefetch) },
+    { name: 'arswarm_knobs', workers, config: arswarm('arswarm_knobs', knobsOnly(base)) },
+    { name: 'arswarm_optuna', workers, config: arswarm('arswarm_optuna', optunaProposers(base)) },
   ];
 }

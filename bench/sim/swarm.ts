@@ -63,6 +63,8 @@ export interface SimMerge {
   title: string;
   trueBefore: number;
   trueAfter: number;
+  /** Simulated worker-busy seconds spent up to the merge (running trials count up to it). */
+  busyS: number;
 }
 
 export interface SimOutcome {
@@ -119,7 +121,13 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
   const running: Running[] = [];
   const idle: number[] = Array.from({ length: o.workers }, (_, i) => o.workers - 1 - i);
   const fileCache = new Map<string, string>();
-  const mergeLog: { atS: number; candidateId: string; previousHead: string; commit: string }[] = [];
+  const mergeLog: {
+    atS: number;
+    candidateId: string;
+    previousHead: string;
+    commit: string;
+    busyS: number;
+  }[] = [];
   const trialsByStage: Record<string, number> = {};
   let baselineTrials = 0;
   let busyS = 0;
@@ -149,6 +157,7 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
           candidateId: ev.body.value.candidateId,
           previousHead: ev.body.value.previousHead,
           commit: ev.body.value.commit,
+          busyS: busyS + running.reduce((a, r) => a + Math.max(0, nowS - r.startS), 0),
         });
     });
     const factory = new TrialFactory(config, repo);
@@ -255,6 +264,7 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
         title: ledger.state.candidates.get(m.candidateId)?.candidate.title ?? '',
         trueBefore: await top(m.previousHead),
         trueAfter: await top(m.commit),
+        busyS: m.busyS,
       });
     return {
       startTrue: await top(ledger.state.heads[0]!),
