@@ -28,7 +28,14 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../common/config-load.js';
 import { machine, median, parseArgs, progress, type BenchReport } from './report.js';
 import { LandscapeOracle } from './sim/oracle.js';
-import { ARSWARM_POLICIES, POLICY_NAMES, policies, type Policy, type PolicyName } from './sim/policies.js';
+import {
+  ARSWARM_POLICIES,
+  DEFAULT_POLICIES,
+  POLICY_NAMES,
+  policies,
+  type Policy,
+  type PolicyName,
+} from './sim/policies.js';
 import { censoredMedian, speedupOf, summarize, type CensoredMedian, type RunSummary } from './sim/summary.js';
 import { simulate } from './sim/swarm.js';
 
@@ -59,7 +66,7 @@ export function resolveSearchOptions(args: readonly string[]): SearchOptions {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`--${k} must be a positive number, got ${a[k]}`);
     return v;
   };
-  const chosen = (a.policies?.split(',') ?? [...POLICY_NAMES]) as PolicyName[];
+  const chosen = (a.policies?.split(',') ?? [...DEFAULT_POLICIES]) as PolicyName[];
   for (const p of chosen)
     if (!POLICY_NAMES.includes(p))
       throw new Error(`--policies: unknown policy "${p}" (${POLICY_NAMES.join(', ')})`);
