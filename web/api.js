@@ -1,6 +1,33 @@
+// @ts-check
 // The dashboard's client for the coordinator's JSON gateway: `POST /api/<Method>`
 // with protobuf-JSON bodies, and WatchEvents as server-sent events read through
 // fetch (so the bearer token travels in a header, never in a URL).
+
+/** @typedef {import('../gen/arswarm/v1/control_pb.js').GetStatusResponseJson} GetStatusResponse */
+/** @typedef {import('../gen/arswarm/v1/control_pb.js').GetProgressResponseJson} GetProgressResponse */
+/** @typedef {import('../gen/arswarm/v1/control_pb.js').ListCandidatesResponseJson} ListCandidatesResponse */
+/** @typedef {import('../gen/arswarm/v1/control_pb.js').ListReviewResponseJson} ListReviewResponse */
+/** @typedef {import('../gen/arswarm/v1/control_pb.js').ReviewResponseJson} ReviewResponse */
+/** @typedef {import('../gen/arswarm/v1/control_pb.js').SetWorkersResponseJson} SetWorkersResponse */
+/** @typedef {import('../gen/arswarm/v1/control_pb.js').PauseResponseJson} PauseResponse */
+/** @typedef {import('../gen/arswarm/v1/control_pb.js').WhoAmIResponseJson} WhoAmIResponse */
+/** @typedef {import('../gen/arswarm/v1/event_pb.js').EventJson} Event */
+
+/**
+ * The protobuf-JSON response of each unary method the dashboard calls.
+ * @typedef {{
+ *   GetStatus: GetStatusResponse,
+ *   GetProgress: GetProgressResponse,
+ *   ListCandidates: ListCandidatesResponse,
+ *   ListReview: ListReviewResponse,
+ *   Approve: ReviewResponse,
+ *   Reject: ReviewResponse,
+ *   SetWorkers: SetWorkersResponse,
+ *   Pause: PauseResponse,
+ *   Resume: PauseResponse,
+ *   WhoAmI: WhoAmIResponse,
+ * }} Responses
+ */
 
 const TOKEN_KEY = 'arswarm.token';
 
@@ -14,6 +41,7 @@ export function initialToken() {
   return window.localStorage.getItem(TOKEN_KEY) || '';
 }
 
+/** @param {string} token */
 export function saveToken(token) {
   if (token) window.localStorage.setItem(TOKEN_KEY, token);
   else window.localStorage.removeItem(TOKEN_KEY);
@@ -21,6 +49,10 @@ export function saveToken(token) {
 
 /** An error from the gateway: `code` is the gRPC-aligned name (Unauthenticated, NotFound, ...). */
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {{ message?: string, code?: string, reason?: string }} body
+   */
   constructor(status, body) {
     super(body.message || `HTTP ${status}`);
     this.status = status;
@@ -30,15 +62,23 @@ export class ApiError extends Error {
 }
 
 export class Api {
+  /** @param {string} token */
   constructor(token) {
     this.token = token;
   }
 
+  /** @param {Record<string, string>} [extra] @returns {Record<string, string>} */
   headers(extra = {}) {
     return this.token ? { ...extra, authorization: `Bearer ${this.token}` } : extra;
   }
 
-  /** Calls one unary method; resolves to its protobuf-JSON response. */
+  /**
+   * Calls one unary method; resolves to its protobuf-JSON response.
+   * @template {keyof Responses} M
+   * @param {M} method
+   * @param {Record<string, unknown>} [body]
+   * @returns {Promise<Responses[M]>}
+   */
   async call(method, body = {}) {
     const res = await fetch(`/api/${method}`, {
       method: 'POST',
@@ -54,6 +94,10 @@ export class Api {
    * Follows the ledger: calls onEvent(event) for every event after `fromSeq`,
    * reconnecting with back-off; onState('live' | 'reconnecting' | 'denied').
    * Returns a function that stops it.
+   * @param {number} fromSeq
+   * @param {(ev: Event) => void} onEvent
+   * @param {(s: 'live' | 'reconnecting' | 'denied') => void} onState
+   * @returns {() => void}
    */
   follow(fromSeq, onEvent, onState) {
     const ac = new window.AbortController();
@@ -72,6 +116,7 @@ export class Api {
           delay = 500;
           for await (const msg of sseMessages(res.body)) {
             if (msg.event !== 'event') continue;
+            /** @type {Event} */
             const ev = JSON.parse(msg.data);
             last = Math.max(last, Number(ev.seq || 0));
             onEvent(ev);
@@ -90,7 +135,10 @@ export class Api {
   }
 }
 
-/** Parses a text/event-stream body into {event, data, id} messages. */
+/**
+ * Parses a text/event-stream body into {event, data, id} messages.
+ * @param {ReadableStream<BufferSource>} body
+ */
 async function* sseMessages(body) {
   const reader = body.pipeThrough(new window.TextDecoderStream()).getReader();
   let buf = '';

@@ -1,10 +1,16 @@
+// @ts-check
 // The arswarm dashboard: status, progress chart, workers, review queue and
 // journal, refreshed from the coordinator's event stream.
 import { Api, ApiError, initialToken, saveToken } from './api.js';
 import { COLORS, stageChart } from './chart.js';
 import { h, journalTable, num, reviewCard, statusFigures, waitingNotes, workersTable } from './views.js';
 
-const $ = (id) => document.getElementById(id);
+/** @param {string} id @returns {HTMLElement} */
+const $ = (id) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el;
+};
 const ROLES = ['viewer', 'reviewer', 'admin'];
 const JOURNAL_ROWS = 500;
 const can = (role, needed) => ROLES.indexOf(role) >= ROLES.indexOf(needed);
@@ -12,7 +18,9 @@ const can = (role, needed) => ROLES.indexOf(role) >= ROLES.indexOf(needed);
 const state = {
   api: new Api(initialToken()),
   role: '',
+  /** @type {(() => void) | undefined} */
   stop: undefined,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   timer: undefined,
   busy: false,
   again: false,
@@ -57,7 +65,7 @@ async function refresh() {
     banner('');
     show($('figures'), statusFigures(status));
     show($('waiting'), waitingNotes(status));
-    const meta = { metric: progress.metric, lowerIsBetter: !!progress.lowerIsBetter };
+    const meta = { metric: progress.metric ?? '', lowerIsBetter: !!progress.lowerIsBetter };
     show(
       $('charts'),
       (progress.stages || []).map((s) => {
@@ -86,7 +94,7 @@ async function refresh() {
   } catch (err) {
     if (err instanceof ApiError && (err.code === 'Unauthenticated' || err.code === 'PermissionDenied'))
       banner(`${err.message}: enter a token above`);
-    else banner(`cannot load: ${err.message}`);
+    else banner(`cannot load: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     state.busy = false;
     if (state.again) {
@@ -122,7 +130,7 @@ function renderAdmin(status) {
       await fn();
       schedule(0);
     } catch (err) {
-      banner(err.message);
+      banner(err instanceof Error ? err.message : String(err));
     }
   };
   show(el, [
@@ -147,20 +155,22 @@ async function connect() {
   setLive('off');
   try {
     const me = await state.api.call('WhoAmI');
-    state.role = me.role;
-    $('whoami').textContent = `${me.name} · ${me.role}`;
+    // protobuf JSON omits empty fields: a token without a name or role has neither key.
+    state.role = me.role ?? '';
+    $('whoami').textContent = `${me.name ?? ''} · ${me.role ?? ''}`;
   } catch (err) {
     state.role = '';
     $('whoami').textContent = '';
     banner(
       err instanceof ApiError && err.code === 'Unauthenticated'
         ? 'enter a token to see the swarm'
-        : `cannot reach the coordinator: ${err.message}`,
+        : `cannot reach the coordinator: ${err instanceof Error ? err.message : String(err)}`,
     );
     setLive('denied');
     return;
   }
   await refresh();
+  /** @type {import('./api.js').GetStatusResponse} */
   const status = await state.api.call('GetStatus').catch(() => ({}));
   state.stop = state.api.follow(
     num(status.ledgerEvents),
@@ -186,7 +196,7 @@ function legend() {
 }
 
 function init() {
-  const input = $('token');
+  const input = /** @type {HTMLInputElement} */ ($('token'));
   input.value = state.api.token;
   $('token-form').addEventListener('submit', (e) => {
     e.preventDefault();

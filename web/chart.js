@@ -1,3 +1,4 @@
+// @ts-check
 // The progress chart, in the spirit of autoresearch's progress.png: per stage,
 // every finished trial a dot (x = order of finishing, y = metric) and the running
 // best of kept changes a step line. Plain SVG, no library.
@@ -24,6 +25,7 @@ const esc = (s) =>
 const num = (v) => (v === undefined ? NaN : Number(v));
 
 /** The color class of one point. */
+/** @param {import('../gen/arswarm/v1/control_pb.js').ProgressPointJson} p */
 export function pointClass(p) {
   if (p.status && p.status !== 'TRIAL_STATUS_OK') return 'crashed';
   if (p.kind === 'TRIAL_KIND_BASELINE') return 'baseline';
@@ -57,6 +59,10 @@ function ticks(lo, hi, n = 4) {
 }
 
 /** SVG markup for one stage. */
+/**
+ * @param {import('../gen/arswarm/v1/control_pb.js').StageProgressJson} stage
+ * @param {{ metric: string, lowerIsBetter: boolean }} meta
+ */
 export function stageChart(stage, { metric, lowerIsBetter }) {
   const points = (stage.points || []).map((p) => ({ ...p, x: num(p.x ?? 0), metric: num(p.metric) }));
   const steps = (stage.best || []).map((s) => ({ ...s, x: num(s.x ?? 0), metric: num(s.metric) }));
@@ -95,7 +101,7 @@ export function stageChart(stage, { metric, lowerIsBetter }) {
   const order = { discarded: 0, baseline: 1, crashed: 2, inflight: 3, kept: 4 };
   for (const p of [...points].sort((a, b) => order[pointClass(a)] - order[pointClass(b)])) {
     const cls = pointClass(p);
-    const tip = `${p.candidateId || 'baseline'} · ${p.trialId}\n${Number.isFinite(p.metric) ? p.metric.toFixed(6) : p.status.replace('TRIAL_STATUS_', '').toLowerCase()}`;
+    const tip = `${p.candidateId || 'baseline'} · ${p.trialId}\n${Number.isFinite(p.metric) ? p.metric.toFixed(6) : (p.status ?? '').replace('TRIAL_STATUS_', '').toLowerCase()}`;
     if (cls === 'crashed') {
       const x = sx(p.x),
         y = PAD.t + 4;

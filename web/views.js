@@ -1,3 +1,4 @@
+// @ts-check
 // Rendering of the dashboard's sections. Everything from the server goes in as
 // text nodes (titles and hypotheses may come from an LLM): no innerHTML with data.
 
@@ -47,6 +48,7 @@ function table(headers, rows, attrs = {}) {
 }
 
 /** The header's figures. */
+/** @param {import('../gen/arswarm/v1/control_pb.js').GetStatusResponseJson} s */
 export function statusFigures(s) {
   const fig = (label, value, attrs = {}) =>
     h('div', { class: 'fig', ...attrs }, h('span', {}, label), h('b', {}, value));
@@ -69,6 +71,7 @@ export function statusFigures(s) {
 }
 
 /** Work no live worker can run, and stages no live worker may run: one line each (empty when none). */
+/** @param {import('../gen/arswarm/v1/control_pb.js').GetStatusResponseJson} s */
 export function waitingNotes(s) {
   const lines = [];
   for (const st of s.stages || []) {
@@ -86,6 +89,7 @@ export function waitingNotes(s) {
   return lines.map((l) => h('p', { class: 'warning', 'data-testid': 'waiting' }, l));
 }
 
+/** @param {import('../gen/arswarm/v1/trial_pb.js').WorkerHeartbeatJson[]} workers */
 export function workersTable(workers) {
   if (!workers.length) return h('p', { class: 'muted' }, 'no live workers');
   return table(
@@ -118,6 +122,7 @@ export function workersTable(workers) {
   );
 }
 
+/** @param {import('../gen/arswarm/v1/control_pb.js').StageEvidenceJson[]} evidence */
 export function evidenceTable(evidence) {
   return table(
     ['stage', 'verdict', 'Δ ± σ', 'n', 'seeds', 'GPU', 'candidate', 'baseline', 'GPU time'],
@@ -161,8 +166,9 @@ export function diffView(diff) {
 }
 
 /** The audit's flags of a candidate: a "flagged: ..." badge with one reason line per flag, or null. */
+/** @param {import('../gen/arswarm/v1/control_pb.js').CandidateSummaryJson | undefined} summary */
 export function flagsView(summary) {
-  const flags = summary.flags || [];
+  const flags = summary?.flags || [];
   if (!flags.length) return null;
   const rules = [...new Set(flags.map((f) => f.rule))];
   return h(
@@ -209,7 +215,7 @@ export function reviewCard(item, { canDecide, decide }) {
           ? 'approved: revalidating against the new head, it merges when it passes'
           : 'rejected';
     } catch (err) {
-      msg.textContent = err.message;
+      msg.textContent = err instanceof Error ? err.message : String(err);
       for (const b of buttons) b.disabled = false;
     }
   };
@@ -257,6 +263,7 @@ export function reviewCard(item, { canDecide, decide }) {
 }
 
 /** The journal: every candidate, newest first, with its last verdict. */
+/** @param {import('../gen/arswarm/v1/control_pb.js').CandidateSummaryJson[]} candidates */
 export function journalTable(candidates) {
   if (!candidates.length) return h('p', { class: 'muted' }, 'no candidates yet');
   return table(
@@ -266,8 +273,8 @@ export function journalTable(candidates) {
       const state = word(c.state, 'CANDIDATE_STATE_');
       return h(
         'tr',
-        { title: c.candidate.hypothesis || '' },
-        h('td', { class: 'mono' }, c.candidate.id),
+        { title: c.candidate?.hypothesis || '' },
+        h('td', { class: 'mono' }, c.candidate?.id ?? ''),
         h(
           'td',
           {},
@@ -284,8 +291,8 @@ export function journalTable(candidates) {
               ? `${v.stage} crashed: ${v.reason || ''}`
               : `${v.stage} ${word(v.kind, 'VERDICT_KIND_')} ${pm(v.delta, v.sigma)}`,
         ),
-        h('td', {}, c.candidate.proposer),
-        h('td', {}, c.candidate.title),
+        h('td', {}, c.candidate?.proposer ?? ''),
+        h('td', {}, c.candidate?.title ?? ''),
       );
     }),
     { class: 'journal' },
