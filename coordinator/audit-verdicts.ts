@@ -73,6 +73,13 @@ export function auditVerdicts(events: readonly Event[], config: Config): Verdict
     const i = stageNames.indexOf(v.stage);
     const s = config.stages[i];
     if (!cv || !s) return ['unknown candidate or stage'];
+    // A mid-slot stop (coordinator/early-stop/): its recorded look must clear its own bar.
+    const stop = v.kind === VerdictKind.REJECT ? state.stops.get(v.trialIds[0] ?? '') : undefined;
+    if (stop) {
+      const e = stop.evidence;
+      if (!e) return ['a stop without evidence'];
+      return e.worseBy > e.threshold ? [] : [`stopped though worse by ${e.worseBy} <= ${e.threshold}`];
+    }
     const samples = state.candidateSamples(v.candidateId, cv.parent, v.stage, v.gpuClass);
     const base = state.baseline(cv.parent, v.stage, v.gpuClass);
     const ids = samples.map((x) => x.trialId).join(',');

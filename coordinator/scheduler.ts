@@ -255,6 +255,31 @@ export class Scheduler {
     const stageIndex = v.stageIndex;
     const stage = this.d.factory.stage(stageIndex);
     const trials = this.state.trialsOf(v.candidate.id, v.parent, stage.name);
+    // Stopped mid-slot (its curve clearly worse than the baseline's): a rejection, not a crash.
+    const stopped = trials.find(
+      (t) => t.result?.status === TrialStatus.STOPPED || this.state.stops.has(t.trial.id),
+    );
+    if (stopped) {
+      const s = this.state.stops.get(stopped.trial.id);
+      const e = s?.evidence;
+      await this.verdict(v, VerdictKind.REJECT, {
+        stage: stage.name,
+        reason: s?.reason || stopped.result?.reason || 'stopped mid-slot',
+        trialIds: [stopped.trial.id],
+        gpuClass: s?.gpuClass || stopped.result?.gpuClass || '',
+        ...(e && {
+          delta: -e.worseBy,
+          sigma: e.sigma,
+          n: e.n,
+          candidateMean: e.candidateValue,
+          baselineMean: e.baselineMean,
+          df: e.df,
+          alpha: e.alpha,
+          threshold: e.threshold,
+        }),
+      });
+      return;
+    }
     // A failure of the candidate's own making ends it.
     const failed = trials.find((t) => t.result && CANDIDATE_FAILURES.has(t.result.status));
     if (failed) {

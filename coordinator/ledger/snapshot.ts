@@ -14,7 +14,7 @@ import {
   CandidateSchema,
   VerdictSchema,
 } from '../../gen/arswarm/v1/candidate_pb.js';
-import { MergedSchema } from '../../gen/arswarm/v1/event_pb.js';
+import { MergedSchema, TrialStoppedSchema, type TrialStopped } from '../../gen/arswarm/v1/event_pb.js';
 import {
   StageSchema,
   TargetSpecSchema,
@@ -73,6 +73,7 @@ interface StateView {
   pending: string[];
   samples: [string, Sample[]][];
   stageCounts: [string, StageCounts][];
+  stops?: TrialStopped[];
 }
 
 /** 64-bit integers and non-finite numbers as strings; snapshot-revive.ts puts them back by descriptor. */
@@ -175,6 +176,7 @@ export function serializeState(s: LedgerState): Uint8Array {
     pending: [...s.pending],
     samples: [...s.samples.entries()],
     stageCounts: [...s.stageCounts.entries()],
+    stops: [...s.stops.values()],
   };
   return new TextEncoder().encode(JSON.stringify(view, replacer));
 }
@@ -232,6 +234,7 @@ export function deserializeState(bytes: Uint8Array, stageNames: readonly string[
   for (const id of view.pending) s.pending.add(id);
   for (const [k, list] of view.samples) s.samples.set(k, list);
   for (const [k, c] of view.stageCounts) s.stageCounts.set(k, c);
+  for (const x of view.stops ?? []) s.stops.set(x.trialId, x);
   return s;
 }
 
@@ -247,6 +250,7 @@ function revive(view: StateView): void {
   const verdict = reviverOf(VerdictSchema);
   const flag = reviverOf(CandidateFlaggedSchema);
   const audit = reviverOf(CandidateAuditedSchema);
+  const stop = reviverOf(TrialStoppedSchema);
   type O = Record<string, unknown>;
   view.scalars.lastSeq = big(view.scalars.lastSeq);
   for (const x of view.stages) stage(x as unknown as O);
@@ -265,6 +269,7 @@ function revive(view: StateView): void {
     if (row[6] !== null) row[6] = big(row[6]);
   }
   for (const [, list] of view.samples) for (const x of list) x.metric = num(x.metric);
+  for (const x of view.stops ?? []) stop(x as unknown as O);
   for (const [, c] of view.stageCounts) {
     c.okMin = num(c.okMin);
     c.okMax = num(c.okMax);

@@ -11,7 +11,7 @@ import {
   type CandidateFlagged,
   type Verdict,
 } from '../../gen/arswarm/v1/candidate_pb.js';
-import type { Event, Merged } from '../../gen/arswarm/v1/event_pb.js';
+import type { Event, Merged, TrialStopped } from '../../gen/arswarm/v1/event_pb.js';
 import {
   TrialKind,
   TrialStatus,
@@ -87,6 +87,8 @@ export class LedgerState {
    * ladder, the counts, status or exports read ever sees them.
    */
   readonly reruns = new Map<string, TrialView>();
+  /** Mid-slot stops by trial id (coordinator/early-stop/). Read and restored by snapshot.ts. */
+  readonly stops = new Map<string, TrialStopped>();
   lastSeq = 0n;
   /** No new candidates start while paused. */
   paused = false;
@@ -295,6 +297,9 @@ export class LedgerState {
         this.auditTokens += Number((u?.inputTokens ?? 0n) + (u?.outputTokens ?? 0n));
         break;
       }
+      case 'trialStopped':
+        if (!this.stops.has(b.value.trialId)) this.stops.set(b.value.trialId, b.value);
+        break;
       case 'baselineMeasured':
       case undefined:
         break;
