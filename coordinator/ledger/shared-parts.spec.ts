@@ -39,6 +39,7 @@ const target = () =>
       frozen: [{ file: 'train.py', startPattern: '^val_bpb = ', endPattern: '' }],
       wallToleranceSeconds: 2,
     },
+    progress: { pattern: 'loss: (?<value>[0-9.]+)', lowerIsBetter: true },
   });
 
 /** Every field of the message, changed one at a time, must change the key. */
@@ -93,6 +94,9 @@ describe('shared trial parts', () => {
     const setup = target();
     setup.setup!.inputs.push('pyproject.toml');
     expect(targetKey(setup)).not.toBe(targetKey(target()));
+    const progress = target();
+    progress.progress!.pattern += '!';
+    expect(targetKey(progress)).not.toBe(targetKey(target()));
     const integrity = target();
     integrity.integrity!.frozen[0]!.endPattern = '^# end';
     expect(targetKey(integrity)).not.toBe(targetKey(target()));

@@ -8,6 +8,7 @@
 import { toJsonString } from '@bufbuild/protobuf';
 import {
   IntegritySpecSchema,
+  ProgressSpecSchema,
   TargetSetupSchema,
   type Stage,
   type TargetSpec,
@@ -48,6 +49,7 @@ export function targetKey(t: TargetSpec): string {
     // Nested messages without maps: their JSON is canonical.
     t.setup ? toJsonString(TargetSetupSchema, t.setup) : null,
     t.integrity ? toJsonString(IntegritySpecSchema, t.integrity) : null,
+    t.progress ? toJsonString(ProgressSpecSchema, t.progress) : null,
   ]);
 }
 
