@@ -40,6 +40,14 @@ export interface Names {
   readonly resultsConsumer: string;
   /** Subject of one stage's queue for one GPU class. */
   trials(stage: string, gpuClass?: string): string;
+  /** Core-NATS subject a worker publishes a running trial's learning-curve points on (TrialProgress). */
+  progress(trialId: string): string;
+  /** Subject filter matching every trial's progress. */
+  readonly progressAll: string;
+  /** Core-NATS request/reply subject a worker answers while it runs a trial (StopTrialRequest → StopTrialReply). */
+  stopTrial(trialId: string): string;
+  /** Subject filter matching every trial's stop subject. */
+  readonly stopAll: string;
   /** Durable pull consumer for one stage's queue for one GPU class. */
   stageConsumer(stage: string, gpuClass?: string): string;
 }
@@ -74,6 +82,34 @@ export function names(prefix: string = DEFAULT_PREFIX): Names {
     events: `${p}.events`,
     resultsConsumer: 'coordinator',
     trials: (stage, gpuClass = ANY_GPU_CLASS) => `${p}.trials.${token(stage)}.${token(gpuClass)}`,
+    progress: (trialId) => `${p}.progress.${token(trialId)}`,
+    progressAll: `${p}.progress.>`,
+    stopTrial: (trialId) => `${p}.stop.${token(trialId)}`,
+    stopAll: `${p}.stop.>`,
     stageConsumer: (stage, gpuClass = ANY_GPU_CLASS) => `stage_${token(stage)}_${token(gpuClass)}`,
   };
 }
+
+/** Key of the ladder (stage names, order, requirements) in the control bucket. */
+export const LADDER_KEY = 'ladder';
+
+/**
+ * JetStream dedupe ids (Nats-Msg-Id) of facts with a natural key: a second
+ * append of the same fact within the stream's duplicate window is dropped.
+ */
+export const dedupeIds = {
+  /** A trial queued in the ledger. */
+  trialQueued: (trialId: string) => `q.${trialId}`,
+  /** A candidate merged into the shared branch. */
+  merged: (candidateId: string) => `m.${candidateId}`,
+  /** A candidate proposed. */
+  proposed: (candidateId: string) => `p.${candidateId}`,
+  /** A trial's finished report folded into the ledger. */
+  trialFinished: (trialId: string) => `f.${trialId}`,
+  /** A gaming audit of a candidate against a parent head. */
+  audited: (candidateId: string, parent: string) => `a.${candidateId}.${parent}`,
+  /** A trial stopped mid-slot. */
+  trialStopped: (trialId: string) => `s.${trialId}`,
+  /** A worker's finished report on the results stream. */
+  resultFinished: (trialId: string) => `finished.${trialId}`,
+} as const;

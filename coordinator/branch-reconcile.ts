@@ -7,6 +7,7 @@
  * are recorded as merges; anything else on the branch is refused.
  */
 import { ArswarmError, Code } from '../common/errors.js';
+import { dedupeIds } from '../common/subjects.js';
 import type { Ledger } from './ledger/ledger.js';
 import { candidateOf } from './merger.js';
 import type { TargetRepo } from './repo.js';
@@ -56,7 +57,7 @@ export async function recoverMerges(ledger: Ledger, repo: TargetRepo): Promise<s
           stage: RECOVERED_STAGE,
         },
       },
-      `m.${v.candidate.id}`,
+      dedupeIds.merged(v.candidate.id),
     );
     if (s.head !== c.commit)
       throw new ArswarmError(

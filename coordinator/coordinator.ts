@@ -26,7 +26,7 @@ import { sha256 } from '../common/git.js';
 import { bundleChunks } from '../common/git-bundle.js';
 import { listen, serviceDefinition, serviceHandlers } from '../common/grpc.js';
 import { loginOptions, natsConnectError, type NatsCredentials } from '../common/nats-permissions.js';
-import { ANY_GPU_CLASS, names as makeNames, type Names } from '../common/subjects.js';
+import { ANY_GPU_CLASS, dedupeIds, LADDER_KEY, names as makeNames, type Names } from '../common/subjects.js';
 import { ControlApi } from './api/index.js';
 import { BundleCache } from './bundle-cache.js';
 import { Intake, type Submission } from './intake/index.js';
@@ -216,7 +216,7 @@ export class Coordinator {
     for (const s of factory.stages)
       for (const cls of [ANY_GPU_CLASS, ...config.swarm.gpu_classes]) await this.ensureConsumer(s.name, cls);
     await this.kv.control.put(
-      'ladder',
+      LADDER_KEY,
       encode(LadderSchema, {
         stages: factory.stages,
         maxDeliveries: config.swarm.max_deliveries,
@@ -495,7 +495,7 @@ export class Coordinator {
     return this.exclusive(async () => {
       const t = rerunOf(this.ledger.state, trialId, Date.now());
       await this.publishTrial(t);
-      await this.ledger.append({ case: 'trialQueued', value: { trial: t } }, `q.${t.id}`);
+      await this.ledger.append({ case: 'trialQueued', value: { trial: t } }, dedupeIds.trialQueued(t.id));
       this.log(`rerun of ${trialId} queued as ${t.id} on ${t.gpuClass} by ${by}`);
       return t.id;
     });

@@ -19,7 +19,7 @@ import type { Merger } from './merger.js';
 import { recoverMerges } from './branch-reconcile.js';
 import type { Intake } from './intake/index.js';
 import { audited, type GamingAudit } from './gaming-audit/index.js';
-import { ANY_GPU_CLASS } from '../common/subjects.js';
+import { ANY_GPU_CLASS, dedupeIds } from '../common/subjects.js';
 import { eligibleClasses, type FleetClass } from './fleet.js';
 import { nextAttempt, pinStage } from './stage-pin.js';
 import { queuedByClass, runnablePending } from './waiting.js';
@@ -199,7 +199,7 @@ export class Scheduler {
   private async queue(trial: Trial): Promise<void> {
     if (this.state.trials.has(trial.id)) return;
     await this.d.publish(trial);
-    await this.d.ledger.append({ case: 'trialQueued', value: { trial } }, `q.${trial.id}`);
+    await this.d.ledger.append({ case: 'trialQueued', value: { trial } }, dedupeIds.trialQueued(trial.id));
   }
 
   /** Queues one replicate of a candidate at a stage against its current parent and diff, on a class's queue. */
@@ -505,7 +505,7 @@ export class Scheduler {
       return;
     }
     const merged = await this.d.merger.merge(v, this.state.head);
-    await this.d.ledger.append({ case: 'merged', value: merged }, `m.${v.candidate.id}`);
+    await this.d.ledger.append({ case: 'merged', value: merged }, dedupeIds.merged(v.candidate.id));
     this.d.log(
       `merged ${v.candidate.id} "${v.candidate.title}" as ${merged.commit.slice(0, 7)} (${merged.metricBefore.toFixed(6)} -> ${merged.metricAfter.toFixed(6)})`,
     );

@@ -10,7 +10,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { decode } from '../common/codec.js';
 import { ArswarmError, Code } from '../common/errors.js';
-import type { Names } from '../common/subjects.js';
+import { dedupeIds, type Names } from '../common/subjects.js';
 import type { EventSchema } from '../gen/arswarm/v1/event_pb.js';
 import { TrialResultSchema, TrialStartedSchema } from '../gen/arswarm/v1/trial_pb.js';
 import type { Ledger } from './ledger/ledger.js';
@@ -61,7 +61,7 @@ export async function recordReports(
           if (state.trials.has(r.trialId)) r.trial = undefined;
           facts.push({
             body: { case: 'trialFinished', value: { result: r } },
-            dedupeId: `f.${r.trialId}`,
+            dedupeId: dedupeIds.trialFinished(r.trialId),
             report: i,
           });
           finishing.add(r.trialId);

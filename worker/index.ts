@@ -13,4 +13,5 @@ export { CPU_CLASS, gpuClass, parseGpuCsv, selectDevices, type Device, type GpuI
 export { parseOutput, lastProgress, type ParsedOutput } from './output-parser.js';
 export { classify, type RunEnd, type Verdict } from './classify.js';
 export { CodeCache } from './code-cache.js';
-export { LADDER_KEY, pullPlan } from './ladder.js';
+export { pullPlan } from './ladder.js';
+export { LADDER_KEY } from '../common/subjects.js';

@@ -7,12 +7,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { decode } from '../common/codec.js';
 import { canRunStage } from '../common/eligibility.js';
-import { ANY_GPU_CLASS, type Names } from '../common/subjects.js';
+import { ANY_GPU_CLASS, LADDER_KEY, type Names } from '../common/subjects.js';
 import { LadderSchema, type Ladder } from '../gen/arswarm/v1/trial_pb.js';
 import type { Device } from './gpus.js';
-
-/** KV key of the ladder in the control bucket. */
-export const LADDER_KEY = 'ladder';
 
 /** One queue to ask, in order. */
 export interface PullTarget {

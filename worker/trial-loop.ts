@@ -11,7 +11,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { decode, encode } from '../common/codec.js';
 import { ArswarmError } from '../common/errors.js';
 import { pullOne, type PulledMsg } from '../common/nats-pull.js';
-import { token, type Names } from '../common/subjects.js';
+import { dedupeIds, token, type Names } from '../common/subjects.js';
 import {
   TrialSchema,
   TrialResultSchema,
@@ -324,7 +324,9 @@ export class TrialLoop {
     const data = encode(TrialResultSchema, result);
     for (let attempt = 0; attempt < 30; attempt++) {
       try {
-        await js.publish(names.resultFinished, data, { msgID: `finished.${result.trialId}` });
+        await js.publish(names.resultFinished, data, {
+          msgID: dedupeIds.resultFinished(result.trialId ?? ''),
+        });
         return performance.now();
       } catch (err) {
         options.logger('warn', 'result publish failed; retrying', {

@@ -29,7 +29,7 @@ import {
   type Ladder,
   type Trial,
 } from '../../gen/arswarm/v1/trial_pb.js';
-import { LADDER_KEY } from '../../worker/ladder.js';
+import { LADDER_KEY } from '../../common/subjects.js';
 
 /** The GPU class simulated workers report. */
 export const SIM_GPU_CLASS = 'cpu';

@@ -15,6 +15,7 @@ import { AuditSource } from '../../gen/arswarm/v1/candidate_pb.js';
 import type { Config } from '../../common/config.js';
 import { ArswarmError } from '../../common/errors.js';
 import { integrityRules } from '../../common/integrity-config.js';
+import { dedupeIds } from '../../common/subjects.js';
 import { formatViolation, SemanticChecker, wantsCheck } from '../../common/python-check/index.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { CandidateView } from '../ledger/state.js';
@@ -149,7 +150,7 @@ export class GamingAudit {
             },
           },
         },
-        `a.${id}.${parent}`,
+        dedupeIds.audited(id, parent),
       );
     });
     this.d.log(

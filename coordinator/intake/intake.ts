@@ -11,6 +11,7 @@
  */
 import type { Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
+import { dedupeIds } from '../../common/subjects.js';
 import type { HistoryEntry } from '../journal.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { ProposalPool, type ReadyProposal } from '../proposers/pool/index.js';
@@ -184,7 +185,10 @@ export class Intake {
     } catch (err) {
       return this.admission.refuse(c, ArswarmError.from(err));
     }
-    await this.ledger.append({ case: 'candidateProposed', value: { candidate: c } }, `p.${c.id}`);
+    await this.ledger.append(
+      { case: 'candidateProposed', value: { candidate: c } },
+      dedupeIds.proposed(c.id),
+    );
     return c.id;
   }
 
