@@ -16,12 +16,19 @@ import { ArswarmError, Code } from '../common/errors.js';
 import { rulesOfSpec } from '../common/integrity-spec.js';
 import { SemanticChecker, wantsCheck, type PatchedFile } from '../common/python-check/index.js';
 import { TrialStatus, type TargetSpec } from '../gen/arswarm/v1/trial_pb.js';
+import { checkKey, PassMemo } from './check-memo.js';
 
 let shared: SemanticChecker | undefined;
+let passes: PassMemo | undefined;
 
 /** This process's checker (one python3 for every loop of a worker), started on first use. */
 export function workerChecker(): SemanticChecker {
   return (shared ??= new SemanticChecker());
+}
+
+/** This process's memo of passed checks (check-memo.ts): a replicate of a checked patch skips python. */
+export function workerPassMemo(): PassMemo {
+  return (passes ??= new PassMemo());
 }
 
 async function readText(dir: string, path: string): Promise<string | undefined> {
@@ -52,13 +59,17 @@ export async function semanticGate(
   spec: TargetSpec,
   before: ReadonlyMap<string, string | undefined>,
   checker: SemanticChecker = workerChecker(),
+  memo: PassMemo = workerPassMemo(),
 ): Promise<{ status: TrialStatus; reason: string } | undefined> {
   const rules = rulesOfSpec(spec);
   if (!rules || before.size === 0) return undefined;
   const files: PatchedFile[] = [];
   for (const [path, text] of before) files.push({ path, before: text, after: await readText(workDir, path) });
+  const key = checkKey(files, rules, spec.lockedSha256);
+  if (memo.has(key)) return undefined;
   try {
     await checker.check(files, rules);
+    memo.add(key);
     return undefined;
   } catch (err) {
     const e = ArswarmError.from(err);
