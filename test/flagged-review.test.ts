@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audited } from '../coordinator/gaming-audit/index.js';
-import { unifiedDiff } from '../coordinator/proposers/unified-diff.js';
+import { unifiedDiff } from '../common/diff/index.js';
 import { AuditSource, CandidateState } from '../gen/arswarm/v1/candidate_pb.js';
 import { requireExtras } from './support/extras.js';
 import { BIN, ROOT, type LocalSwarm } from './support/local-swarm.js';

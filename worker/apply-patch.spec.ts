@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkPatch } from '../common/patch-check.js';
+import { checkPatch } from '../common/diff/index.js';
 import { applyPatch } from './apply-patch.js';
 
 const rules = { editable: ['**'], locked: [], protected: [], maxPatchBytes: 1 << 20 };

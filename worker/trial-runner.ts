@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { ArswarmError } from '../common/errors.js';
-import { checkPatch, targetSpecRules } from '../common/patch-check.js';
+import { checkPatch, targetSpecRules } from '../common/diff/index.js';
 import { token } from '../common/subjects.js';
 import { TrialStatus, type Trial, type TrialResultSchema } from '../gen/arswarm/v1/trial_pb.js';
 import { applyPatch } from './apply-patch.js';

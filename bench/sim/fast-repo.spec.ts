@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetRepo } from '../../coordinator/repo.js';
 import { fileDiff, speedUp } from './fast-repo.js';
-import { applyDiff } from './patch.js';
+import { applyTexts, parseDiff } from '../../common/diff/index.js';
 
 const LANDSCAPE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'landscape');
 
@@ -41,7 +41,9 @@ describe('in-memory makeDiff', () => {
       const real = await repo.makeDiff(head, changes);
       const mode = (await repo.raw(['ls-tree', head, '--', 'train.py'])).split(/\s/)[0]!;
       expect(fileDiff('train.py', mode, original, changes[0]!.content)).toBe(real);
-      expect(applyDiff(new Map([['train.py', original]]), real).get('train.py')).toBe(changes[0]!.content);
+      expect(applyTexts(parseDiff(real), new Map([['train.py', original]])).get('train.py')).toBe(
+        changes[0]!.content,
+      );
     });
 
   it('leaves ambiguous changes to git and checks its own against git', async () => {

@@ -16,6 +16,7 @@
  * Merges, rebases and branch moves still run git.
  */
 import { createHash } from 'node:crypto';
+import { fileHunks } from '../../common/diff/index.js';
 import type { FileChange, TargetRepo } from '../../coordinator/repo.js';
 
 /** Lines of context git puts around a change. */
@@ -44,9 +45,6 @@ function funcLine(lines: readonly string[], start: number): string {
   return '';
 }
 
-const range = (start: number, count: number) =>
-  count === 1 ? `${start}` : `${count === 0 ? start - 1 : start},${count}`;
-
 /**
  * The `git diff` of one file changed in place (same line count), or undefined
  * when the in-memory form could differ from git's.
@@ -59,43 +57,17 @@ export function fileDiff(path: string, mode: string, before: string, after: stri
   const changed: number[] = [];
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) changed.push(i);
   if (changed.length === 0) return '';
+  // With every changed line unique, the shortest edit script is git's: each run removed, then added.
   const oldSet = new Set(a);
   const newSet = new Set(b);
   for (const i of changed) if (newSet.has(a[i]!) || oldSet.has(b[i]!)) return undefined;
-  // Hunks: changes closer than 2 x context share one.
-  const groups: number[][] = [];
-  for (const i of changed) {
-    const g = groups.at(-1);
-    if (g && i - g.at(-1)! - 1 <= 2 * CONTEXT) g.push(i);
-    else groups.push([i]);
-  }
   const out = [
     `diff --git a/${path} b/${path}`,
     `index ${blobId(before).slice(0, 7)}..${blobId(after).slice(0, 7)} ${mode}`,
     `--- a/${path}`,
     `+++ b/${path}`,
+    ...fileHunks(before, after, { context: CONTEXT, funcname: funcLine }),
   ];
-  for (const g of groups) {
-    const start = Math.max(0, g[0]! - CONTEXT);
-    const end = Math.min(a.length, g.at(-1)! + CONTEXT + 1);
-    const func = funcLine(a, start);
-    out.push(
-      `@@ -${range(start + 1, end - start)} +${range(start + 1, end - start)} @@${func ? ` ${func}` : ''}`,
-    );
-    let i = start;
-    while (i < end) {
-      if (a[i] === b[i]) {
-        out.push(` ${a[i]}`);
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j < end && a[j] !== b[j]) j++;
-      for (let k = i; k < j; k++) out.push(`-${a[k]}`);
-      for (let k = i; k < j; k++) out.push(`+${b[k]}`);
-      i = j;
-    }
-  }
   return `${out.join('\n')}\n`;
 }
 

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { CandidateState, VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
 import { TrialResultSchema, TrialStatus, type Trial } from '../../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../../common/config.js';
+import { applyTexts, parseDiff } from '../../common/diff/index.js';
 import { Ledger, memoryStore } from '../../coordinator/ledger/ledger.js';
 import { Merger } from '../../coordinator/merger.js';
 import { TargetRepo } from '../../coordinator/repo.js';
@@ -23,7 +24,6 @@ import { TrialFactory } from '../../coordinator/trial-factory.js';
 import { makeIntake } from './intake.js';
 import type { LandscapeOracle } from './oracle.js';
 import { speedUp, type FastRepoStats } from './fast-repo.js';
-import { applyDiff } from './patch.js';
 import { TrialQueue } from './trial-queue.js';
 
 /** The GPU class every simulated worker reports. */
@@ -187,7 +187,7 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
     const trainPyOf = async (t: Trial): Promise<string> => {
       const base = await trainPyAt(t.parentCommit);
       if (!t.diff) return base;
-      return applyDiff(new Map([['train.py', base]]), t.diff).get('train.py')!;
+      return applyTexts(parseDiff(t.diff), new Map([['train.py', base]])).get('train.py') ?? base;
     };
 
     const dispatch = () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unifiedDiff } from '../proposers/unified-diff.js';
+import { unifiedDiff } from '../../common/diff/index.js';
 import { diffFindings, lockedImports } from './diff-rules.js';
 
 const TRAIN = [

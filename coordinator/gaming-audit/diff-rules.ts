@@ -11,7 +11,7 @@
  * person, not to the bin. The rule ids match those of the semantic checker
  * at intake, so a finding reads the same wherever it was made.
  */
-import { checkPatch, type PatchRules, type PatchSection } from '../../common/patch-check.js';
+import { checkPatch, type FileDiff, type PatchRules } from '../../common/diff/index.js';
 
 /** One reason to send a candidate to review. */
 export interface RuleFinding {
@@ -44,7 +44,7 @@ export function moduleOf(path: string): string | undefined {
   return m?.[1];
 }
 
-function addedLines(sections: readonly PatchSection[]): Added[] {
+function addedLines(sections: readonly FileDiff[]): Added[] {
   const out: Added[] = [];
   for (const s of sections) {
     if (!s.path.endsWith('.py')) continue;
@@ -235,7 +235,7 @@ const SEED_USE =
  * shifts or drops it is only moving noise (the seed 42 -> 137 "win").
  * Lines that merely carry the seed along unchanged are not counted.
  */
-function seedChanges(sections: readonly PatchSection[]): string[] {
+function seedChanges(sections: readonly FileDiff[]): string[] {
   const out: string[] = [];
   for (const s of sections) {
     if (!s.path.endsWith('.py')) continue;
@@ -260,7 +260,7 @@ function seedChanges(sections: readonly PatchSection[]): string[] {
 
 /** Every rule the final diff breaks, one finding per rule with the offending lines. */
 export function diffFindings(o: DiffRulesInput): RuleFinding[] {
-  let sections: PatchSection[];
+  let sections: FileDiff[];
   try {
     sections = checkPatch(o.diff, o.rules).sections;
   } catch (err) {

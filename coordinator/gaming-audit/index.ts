@@ -20,7 +20,7 @@ import { formatViolation, SemanticChecker, wantsCheck } from '../../common/pytho
 import type { Ledger } from '../ledger/ledger.js';
 import type { CandidateView } from '../ledger/state.js';
 import type { LlmCost } from '../proposers/proposer.js';
-import { applyUnifiedDiff, parseHunks } from '../proposers/unified-diff.js';
+import { carriedPaths, carryOver } from '../../common/diff/index.js';
 import type { TargetRepo } from '../repo.js';
 import { diffFindings, moduleOf, type RuleFinding } from './diff-rules.js';
 import { auditCaseOf } from './audit-case.js';
@@ -173,13 +173,13 @@ export class GamingAudit {
   private async diffRules(parent: string, diff: string): Promise<RuleFinding[]> {
     const t = this.d.config.target;
     const texts = new Map<string, string>();
-    for (const path of parseHunks(diff)?.keys() ?? []) {
+    for (const path of carriedPaths(diff) ?? []) {
       const text = await this.d.repo.readFile(parent, path);
       if (text !== undefined) texts.set(path, text);
     }
     let patched: Map<string, string>;
     try {
-      patched = applyUnifiedDiff(diff, texts);
+      patched = carryOver(diff, texts);
     } catch (err) {
       return [
         {

@@ -10,8 +10,7 @@ import { CandidateSchema, CandidateState, type Candidate } from '../../gen/arswa
 import type { Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { integrityRules } from '../../common/integrity-config.js';
-import { checkPatch, type PatchRules } from '../../common/patch-check.js';
-import { applySections } from '../../common/python-check/apply-sections.js';
+import { applyTexts, checkPatch, type PatchRules } from '../../common/diff/index.js';
 import { SemanticChecker, wantsCheck, type IntegrityRules } from '../../common/python-check/index.js';
 import { formatDelta } from '../journal.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -141,7 +140,7 @@ export class Admission {
     if (!wantsCheck(files, this.integrity)) return;
     const before = new Map<string, string | undefined>();
     for (const f of files) before.set(f, await this.files.read(parent, f));
-    const after = applySections(sections, before);
+    const after = applyTexts(sections, before);
     // Violations of one file come in line order; the first names the refusal's reason.
     await this.semantic.check(
       files.map((path) => ({ path, before: before.get(path), after: after.get(path) })),

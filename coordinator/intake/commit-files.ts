@@ -3,7 +3,7 @@
  * the intake makes from them in-process: no git and no scratch-worktree lock
  * except for new files, whose headers git writes.
  */
-import { applyUnifiedDiff, parseHunks, unifiedDiff } from '../proposers/unified-diff.js';
+import { carriedPaths, carryOver, unifiedDiff } from '../../common/diff/index.js';
 import type { FileChange, TargetRepo } from '../repo.js';
 
 /** Most cached reads before the cache starts over. */
@@ -48,14 +48,14 @@ export class CommitFiles {
 
   /** A diff made against an older head, applied to the current one (in-process; git only for new files). */
   async carryOver(diff: string, head: string): Promise<string> {
-    const parsed = parseHunks(diff);
-    if (!parsed) return this.repo.rebaseDiff(diff, head);
+    const paths = carriedPaths(diff);
+    if (!paths) return this.repo.rebaseDiff(diff, head);
     const texts = new Map<string, string>();
-    for (const path of parsed.keys()) {
+    for (const path of paths) {
       const t = await this.read(head, path);
       if (t !== undefined) texts.set(path, t);
     }
-    const after = applyUnifiedDiff(diff, texts);
+    const after = carryOver(diff, texts);
     return unifiedDiff([...after].map(([path, text]) => ({ path, before: texts.get(path)!, after: text })));
   }
 }

@@ -9,6 +9,7 @@
  * dropped. Two diffs have the same effect when they change the same files in
  * the same way by this measure.
  */
+import { parseDiff, type FileDiff } from '../../common/diff/index.js';
 
 /** What a diff does to one file. */
 export interface FileEffect {
@@ -49,31 +50,26 @@ export function canonicalValue(raw: string): string {
   return v;
 }
 
-/** Splits a unified diff into the added and removed lines of each file. */
+/**
+ * The added and removed lines of each file of a unified diff. A diff the
+ * parser refuses has no effect anyone can compare, so it changes nothing here
+ * (its refusal comes from the patch check, not from this key).
+ */
 function changedLines(diff: string): Map<string, { added: string[]; removed: string[] }> {
   const files = new Map<string, { added: string[]; removed: string[] }>();
-  let cur: { added: string[]; removed: string[] } | undefined;
-  let inHunk = false;
-  for (const line of diff.split('\n')) {
-    if (line.startsWith('diff --git ')) {
-      inHunk = false;
-      cur = undefined;
-      continue;
+  let parsed: FileDiff[];
+  try {
+    parsed = parseDiff(diff);
+  } catch {
+    return files;
+  }
+  for (const f of parsed) {
+    const cur = files.get(f.path) ?? { added: [], removed: [] };
+    files.set(f.path, cur);
+    for (const l of f.hunks.flatMap((h) => h.lines)) {
+      if (l.tag === '+') cur.added.push(l.text);
+      else if (l.tag === '-') cur.removed.push(l.text);
     }
-    if (!inHunk && line.startsWith('+++ ')) {
-      const path = line.slice(4).replace(/\t.*$/, '').replace(/^b\//, '');
-      cur = files.get(path) ?? { added: [], removed: [] };
-      files.set(path, cur);
-      continue;
-    }
-    if (!inHunk && line.startsWith('--- ')) continue;
-    if (line.startsWith('@@')) {
-      inHunk = true;
-      continue;
-    }
-    if (!cur || !inHunk) continue;
-    if (line.startsWith('+')) cur.added.push(line.slice(1));
-    else if (line.startsWith('-')) cur.removed.push(line.slice(1));
   }
   return files;
 }

@@ -1,5 +1,5 @@
 /** What every proposer (knobs, claude, human) gives the intake, and what it may look at. */
-import type { PatchRules } from '../../common/patch-check.js';
+import type { PatchRules } from '../../common/diff/index.js';
 import type { HistoryEntry } from '../journal.js';
 import type { FileChange } from '../repo.js';
 

@@ -15,7 +15,7 @@ import { loadConfig } from '../../common/config-load.js';
 import { buildAuditor, GamingAudit, LlmAuditor } from '../../coordinator/gaming-audit/index.js';
 import { Ledger, memoryStore } from '../../coordinator/ledger/ledger.js';
 import { TargetRepo } from '../../coordinator/repo.js';
-import { unifiedDiff } from '../../coordinator/proposers/unified-diff.js';
+import { unifiedDiff } from '../../common/diff/index.js';
 import { AuditSource, VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
 import { ROOT } from '../support/local-swarm.js';
 import {

@@ -3,7 +3,7 @@
  * proposers. Diffs are real unified diffs (`diff -u` shaped, made here) and
  * `check` applies the real patch rules plus an optional refusal hook.
  */
-import { checkPatch, type PatchRules } from '../../common/patch-check.js';
+import { checkPatch, type PatchRules } from '../../common/diff/index.js';
 import type { HistoryEntry } from '../../coordinator/journal.js';
 import type { LlmCost, ProposalContext } from '../../coordinator/proposers/proposer.js';
 import type { FileChange } from '../../coordinator/repo.js';

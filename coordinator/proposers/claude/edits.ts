@@ -7,7 +7,7 @@
  */
 import picomatch from 'picomatch';
 import { ArswarmError, Code } from '../../../common/errors.js';
-import type { PatchRules } from '../../../common/patch-check.js';
+import type { PatchRules } from '../../../common/diff/index.js';
 import type { FileChange } from '../../repo.js';
 
 /** One edit: replace the only occurrence of `search` in `file` with `replace`. */

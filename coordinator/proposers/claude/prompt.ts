@@ -4,7 +4,7 @@
  * message of each conversation (the mode, the editable files at the head,
  * the journal).
  */
-import type { PatchRules } from '../../../common/patch-check.js';
+import type { PatchRules } from '../../../common/diff/index.js';
 import type { ModePlan } from '../diversity.js';
 
 export interface SystemPromptInput {

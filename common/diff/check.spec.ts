@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ArswarmError } from './errors.js';
-import { checkPatch, type PatchRules } from './patch-check.js';
+import { ArswarmError } from '../errors.js';
+import { checkPatch, type PatchRules } from './check.js';
 
 const rules: PatchRules = {
   editable: ['train.py', 'model/**/*.py'],

@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkPatch } from '../../common/patch-check.js';
-import { applyUnifiedDiff, diffLines, unifiedDiff } from './unified-diff.js';
+import { carryOver } from './carry.js';
+import { checkPatch } from './check.js';
+import { diffLines, unifiedDiff } from './make.js';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -117,7 +118,7 @@ describe('unified diff', () => {
       }
       let ours: string | undefined;
       try {
-        ours = applyUnifiedDiff(diff, new Map([['train.py', head]])).get('train.py');
+        ours = carryOver(diff, new Map([['train.py', head]])).get('train.py');
       } catch (err) {
         expect((err as { reason?: string }).reason).toBe('conflict');
       }
@@ -141,11 +142,9 @@ describe('unified diff', () => {
     const base = ['A = 1', 'B = 2', 'C = 3', 'D = 4', 'E = 5', ''].join('\n');
     const diff = unifiedDiff([{ path: 'f.py', before: base, after: base.replace('A = 1', 'A = 10') }]);
     const head = base.replace('C = 3', 'C = 30');
-    expect(applyUnifiedDiff(diff, new Map([['f.py', head]])).get('f.py')).toBe(
-      head.replace('A = 1', 'A = 10'),
-    );
+    expect(carryOver(diff, new Map([['f.py', head]])).get('f.py')).toBe(head.replace('A = 1', 'A = 10'));
     // The removed line itself must still be there.
-    expect(() => applyUnifiedDiff(diff, new Map([['f.py', base.replace('A = 1', 'A = 2')]]))).toThrow(
+    expect(() => carryOver(diff, new Map([['f.py', base.replace('A = 1', 'A = 2')]]))).toThrow(
       /no longer applies/,
     );
   });
@@ -154,8 +153,6 @@ describe('unified diff', () => {
     const before = 'A = 1\nB = 2';
     const diff = unifiedDiff([{ path: 'f.py', before, after: 'A = 1\nB = 3' }]);
     expect(diff).toContain('\\ No newline at end of file');
-    expect(applyUnifiedDiff(diff, new Map([['f.py', `X = 0\n${before}`]])).get('f.py')).toBe(
-      'X = 0\nA = 1\nB = 3',
-    );
+    expect(carryOver(diff, new Map([['f.py', `X = 0\n${before}`]])).get('f.py')).toBe('X = 0\nA = 1\nB = 3');
   });
 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkPatch } from '../patch-check.js';
-import { applySections } from './apply-sections.js';
+import { applyTexts } from './apply.js';
+import { checkPatch } from './check.js';
 
 const rules = { editable: ['*.py'], locked: [], protected: [], maxPatchBytes: 65536 };
 const apply = (diff: string, before: Record<string, string>) =>
-  applySections(checkPatch(diff, rules).sections, new Map(Object.entries(before)));
+  applyTexts(checkPatch(diff, rules).sections, new Map(Object.entries(before)));
 
-describe('applySections', () => {
+describe('applyTexts', () => {
   it('applies hunks where the header says, or offset, and keeps a missing final newline', () => {
     const diff = ['--- a/t.py', '+++ b/t.py', '@@ -2,2 +2,2 @@', ' b', '-c', '+C', ''].join('\n');
     expect(apply(diff, { 't.py': 'a\nb\nc\nd\n' }).get('t.py')).toBe('a\nb\nC\nd\n');
