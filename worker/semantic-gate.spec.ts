@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rulesOfSpec } from '../common/integrity-spec.js';
 import { SemanticChecker, type IntegrityRules, type PatchedFile } from '../common/python-check/index.js';
@@ -18,7 +18,7 @@ class CountingChecker extends SemanticChecker {
   }
 }
 
-const spec = (extra: MessageInitShape<typeof TargetSpecSchema> = {}): TargetSpec =>
+const spec = (extra: { locked?: string[]; lockedSha256?: Record<string, string> } = {}): TargetSpec =>
   create(TargetSpecSchema, {
     locked: ['prepare.py'],
     lockedSha256: { 'prepare.py': 'a'.repeat(64) },
