@@ -3,25 +3,12 @@
  * codes so errors cross the wire as gRPC statuses without translation tables.
  */
 
-/** gRPC-aligned status codes (same numbers as grpc.status). */
-export enum Code {
-  Cancelled = 1,
-  Unknown = 2,
-  InvalidArgument = 3,
-  DeadlineExceeded = 4,
-  NotFound = 5,
-  AlreadyExists = 6,
-  PermissionDenied = 7,
-  ResourceExhausted = 8,
-  FailedPrecondition = 9,
-  Aborted = 10,
-  OutOfRange = 11,
-  Unimplemented = 12,
-  Internal = 13,
-  Unavailable = 14,
-  DataLoss = 15,
-  Unauthenticated = 16,
-}
+import { Code } from './code.js';
+import { describeWire, parseWire, wireOf, wireOfGrpcStatus, type WireError } from './error-wire.js';
+import type { Reason } from './reasons.js';
+
+export { Code } from './code.js';
+export type { Reason } from './reasons.js';
 
 /** Context carried by an error; every field optional. */
 export interface ErrorContext {
@@ -30,8 +17,8 @@ export interface ErrorContext {
   readonly workerId?: string;
   /** Config path or request field that is wrong, e.g. `stages[1].replicates`. */
   readonly field?: string;
-  /** Machine-readable reason, e.g. `locked_file`, `duplicate`. */
-  readonly reason?: string;
+  /** Machine-readable reason, e.g. `locked_file`, `duplicate` (common/reasons.ts lists them). */
+  readonly reason?: Reason;
   /** A hint for the person reading the error. */
   readonly hint?: string;
 }
@@ -50,7 +37,7 @@ export class ArswarmError extends Error {
   readonly candidateId?: string;
   readonly workerId?: string;
   readonly field?: string;
-  readonly reason?: string;
+  readonly reason?: Reason;
   readonly hint?: string;
 
   constructor(code: Code, message: string, options: ArswarmErrorOptions = {}) {
@@ -69,19 +56,34 @@ export class ArswarmError extends Error {
   static from(err: unknown, code: Code = Code.Unknown): ArswarmError {
     if (err instanceof ArswarmError) return err;
     if (isGrpcStatusError(err))
-      return new ArswarmError(err.code as Code, err.details || err.message, {
-        cause: err,
-        // The server puts the reason and the field in trailing metadata (common/grpc.ts toStatus).
-        reason: metadataValue(err, 'arswarm-reason'),
-        field: metadataValue(err, 'arswarm-field'),
-      });
+      // The server sends the reason, field and hint in trailing metadata (common/error-wire.ts).
+      return ArswarmError.fromWire(
+        wireOfGrpcStatus(err.code, err.details || err.message, (k) => metadataValues(err, k)),
+        err,
+      );
     if (err instanceof Error) return new ArswarmError(code, err.message, { cause: err });
     return new ArswarmError(code, String(err));
   }
 
+  /** The error as another process receives it (common/error-wire.ts). */
+  toWire(): WireError {
+    return wireOf(this);
+  }
+
+  /** The error a wire form describes; `cause` is what carried it (a gRPC status, a response). */
+  static fromWire(w: WireError, cause?: unknown): ArswarmError {
+    return new ArswarmError(Code[w.code], w.message, {
+      cause,
+      reason: w.reason,
+      field: w.field,
+      hint: w.hint,
+      ...w.details,
+    });
+  }
+
   /** The message plus the hint, for people. */
   describe(): string {
-    return this.hint ? `${this.message}\n  hint: ${this.hint}` : this.message;
+    return describeWire(this);
   }
 }
 
@@ -93,9 +95,24 @@ function isGrpcStatusError(err: unknown): err is Error & { code: number; details
   );
 }
 
-/** A string value of a grpc-js error's trailing metadata, read structurally (no grpc import here). */
-function metadataValue(err: Error, key: string): string | undefined {
+/** The values of a grpc-js error's trailing metadata under `key`, read structurally (no grpc import here). */
+function metadataValues(err: Error, key: string): unknown[] {
   const md = (err as { metadata?: { get?: (k: string) => unknown[] } }).metadata;
-  const v = typeof md?.get === 'function' ? md.get(key)[0] : undefined;
-  return typeof v === 'string' && v ? v : undefined;
+  return typeof md?.get === 'function' ? md.get(key) : [];
+}
+
+/** Anything thrown, in its wire form (an unknown error as `fallback`, Internal by default). */
+export function toWire(err: unknown, fallback: Code = Code.Internal): WireError {
+  return ArswarmError.from(err, fallback).toWire();
+}
+
+/**
+ * The error a wire form in untrusted JSON describes (an HTTP error body), or
+ * an Unknown error quoting it when it is not a wire error.
+ */
+export function fromWire(v: unknown, cause?: unknown): ArswarmError {
+  const w = parseWire(v);
+  return w
+    ? ArswarmError.fromWire(w, cause)
+    : new ArswarmError(Code.Unknown, `not an error: ${JSON.stringify(v)}`, { cause });
 }

@@ -15,7 +15,8 @@ import {
   type MessageShape,
 } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
-import { ArswarmError, Code } from './errors.js';
+import { ArswarmError, Code, toWire } from './errors.js';
+import { grpcStatusOf } from './error-wire.js';
 
 /** Per-call context handed to handlers. */
 export interface CallContext {
@@ -109,17 +110,15 @@ function decoded(request: unknown): unknown {
   return request;
 }
 
-/** Converts anything thrown by a handler into a grpc status object. */
+/**
+ * Converts anything thrown by a handler into a grpc status object: the message
+ * as details, the reason, field and hint as trailing metadata (common/error-wire.ts).
+ */
 export function toStatus(err: unknown): Partial<grpc.StatusObject> & { code: grpc.status } {
-  const e = ArswarmError.from(err, Code.Internal);
+  const s = grpcStatusOf(toWire(err, Code.Internal));
   const md = new grpc.Metadata();
-  if (e.reason) md.set('arswarm-reason', e.reason);
-  if (e.field) md.set('arswarm-field', e.field);
-  return {
-    code: e.code as number as grpc.status,
-    details: e.hint ? `${e.message} (${e.hint})` : e.message,
-    metadata: md,
-  };
+  for (const [k, v] of s.metadata) md.set(k, v);
+  return { code: s.code as grpc.status, details: s.details, metadata: md };
 }
 
 /** A ServiceDefinition for grpc-js derived from a protobuf-es descriptor. */

@@ -9,7 +9,8 @@ import { create, fromJson, toJson, type DescMessage, type JsonValue } from '@buf
 import { Metadata } from '@grpc/grpc-js';
 import { ControlService, WatchEventsRequestSchema } from '../../gen/arswarm/v1/control_pb.js';
 import { EventSchema } from '../../gen/arswarm/v1/event_pb.js';
-import { ArswarmError, Code } from '../../common/errors.js';
+import { ArswarmError, Code, toWire } from '../../common/errors.js';
+import { wireCode } from '../../common/error-wire.js';
 import type { CallContext } from '../../common/grpc.js';
 import type { Authenticator } from './auth.js';
 import type { ControlImpl } from './control-service.js';
@@ -44,16 +45,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** Writes an error as `{code, message, reason?, field?, hint?}` with the matching HTTP status. */
+/**
+ * Writes an error as its wire form (common/error-wire.ts), `{code, message,
+ * reason?, field?, hint?, details?}`, with the matching HTTP status.
+ */
 export function sendError(res: ServerResponse, err: unknown): void {
-  const e = ArswarmError.from(err, Code.Internal);
-  send(res, HTTP_STATUS[e.code] ?? 500, {
-    code: Code[e.code],
-    message: e.message,
-    ...(e.reason ? { reason: e.reason } : {}),
-    ...(e.field ? { field: e.field } : {}),
-    ...(e.hint ? { hint: e.hint } : {}),
-  });
+  const w = toWire(err, Code.Internal);
+  send(res, HTTP_STATUS[wireCode(w)] ?? 500, w);
 }
 
 function contextOf(req: IncomingMessage): { ctx: CallContext; abort: () => void } {
@@ -159,7 +157,8 @@ export async function handleEvents(
       );
   } catch (err) {
     if (!ctx.signal.aborted)
-      res.write(`event: error\ndata: ${JSON.stringify(ArswarmError.from(err).message)}\n\n`);
+      // The same wire form as a JSON error body, so a client reads one shape.
+      res.write(`event: error\ndata: ${JSON.stringify(toWire(err))}\n\n`);
   } finally {
     clearInterval(keepalive);
     res.end();

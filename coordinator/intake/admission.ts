@@ -9,6 +9,7 @@ import { create } from '@bufbuild/protobuf';
 import { CandidateSchema, CandidateState, type Candidate } from '../../gen/arswarm/v1/candidate_pb.js';
 import type { Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
+import { ledgerCode } from '../../common/error-wire.js';
 import { integrityRules } from '../../common/integrity-config.js';
 import { applyTexts, checkPatch, type PatchRules } from '../../common/diff/index.js';
 import { SemanticChecker, wantsCheck, type IntegrityRules } from '../../common/python-check/index.js';
@@ -81,9 +82,10 @@ export class Admission {
 
   /** Records the refusal of a candidate, then throws it. */
   async refuse(c: Candidate, e: ArswarmError): Promise<never> {
+    const w = e.toWire();
     await this.ledger.append({
       case: 'candidateRefused',
-      value: { candidate: c, reason: e.message, code: e.reason ?? Code[e.code] },
+      value: { candidate: c, reason: w.message, code: ledgerCode(w), hint: w.hint ?? '' },
     });
     throw e;
   }

@@ -61,7 +61,7 @@ export function kubernetesError(err: unknown, what: string): ArswarmError {
     const status = err.code;
     const detail = apiMessage(err.body);
     const message = `${what}: Kubernetes API ${status}${detail ? ` ${detail}` : ''}`;
-    const o = { cause: err, reason: `k8s_${status}` };
+    const o = { cause: err, reason: `k8s_${status}` as const };
     if (status === 404)
       return new ArswarmError(Code.NotFound, message, {
         ...o,

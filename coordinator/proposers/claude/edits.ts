@@ -6,7 +6,7 @@
  * nothing or more than once.
  */
 import picomatch from 'picomatch';
-import { ArswarmError, Code } from '../../../common/errors.js';
+import { ArswarmError, Code, type Reason } from '../../../common/errors.js';
 import type { PatchRules } from '../../../common/diff/index.js';
 import type { FileChange } from '../../repo.js';
 
@@ -17,7 +17,7 @@ export interface Edit {
   replace: string;
 }
 
-function fail(reason: string, message: string, field?: string): never {
+function fail(reason: Reason, message: string, field?: string): never {
   throw new ArswarmError(Code.InvalidArgument, message, { reason, field });
 }
 

@@ -18,7 +18,7 @@ import type {
   ToolResultBlockParam,
   ToolUseBlock,
 } from '@anthropic-ai/sdk/resources/messages/messages.js';
-import { ArswarmError, Code } from '../../../common/errors.js';
+import { ArswarmError, Code, type Reason } from '../../../common/errors.js';
 import { entryLine } from '../../journal.js';
 import { ModePicker, type Mode, type ModePlan } from '../diversity.js';
 import type { Proposal, ProposalContext, Proposer, ProposerLimits } from '../proposer.js';
@@ -85,7 +85,7 @@ export { costUsd } from './client.js';
 /** Largest file text returned by read_file, characters. */
 const READ_LIMIT = 200_000;
 
-type ToolOutcome = { text: string; isError: boolean; reason?: string; proposal?: Proposal };
+type ToolOutcome = { text: string; isError: boolean; reason?: Reason; proposal?: Proposal };
 
 function toParam(b: ContentBlock): ContentBlockParam | undefined {
   switch (b.type) {
@@ -164,7 +164,7 @@ export class ClaudeProposer implements Proposer {
     const maxAttempts = this.o.maxAttempts ?? 3;
     const maxTurns = this.o.maxTurns ?? 12;
     let refusals = 0;
-    let last: { reason: string; message: string } | undefined;
+    let last: { reason: Reason; message: string } | undefined;
     for (let turn = 0; turn < maxTurns; turn++) {
       if (!ctx.withinBudget())
         throw new ArswarmError(Code.ResourceExhausted, `${this.name}: budget spent during a conversation`, {
@@ -248,7 +248,7 @@ export class ClaudeProposer implements Proposer {
   }
 
   private async tool(u: ToolUseBlock, ctx: ProposalContext, plan: ModePlan): Promise<ToolOutcome> {
-    const err = (reason: string, text: string): ToolOutcome => ({
+    const err = (reason: Reason, text: string): ToolOutcome => ({
       text: `Error (${reason}): ${text}`,
       isError: true,
       reason,

@@ -6,7 +6,7 @@
  * message text, and end as an ArswarmError with a reason.
  */
 import { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
-import { ArswarmError, Code } from '../../../common/errors.js';
+import { ArswarmError, Code, type Reason } from '../../../common/errors.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt. @default 5 */
@@ -64,7 +64,7 @@ export function apiFailure(err: unknown): ApiFailure {
     const detail = err.apiMessage ?? err.type ?? '';
     const msg = `Messages API ${s}${detail ? `: ${detail}` : ''}`;
     const wait = retryAfterMs(err.headers);
-    const mk = (code: Code, reason: string, retryable: boolean) => ({
+    const mk = (code: Code, reason: Reason, retryable: boolean) => ({
       error: new ArswarmError(code, msg, { reason, cause: err, retryable }),
       retryable,
       retryAfterMs: wait,

@@ -11,6 +11,7 @@
  * with nothing new at a head rests until the head moves (backoff.ts).
  */
 import { ArswarmError, Code } from '../../../common/errors.js';
+import { ledgerCode } from '../../../common/error-wire.js';
 import { addCost, type LlmCost } from '../proposer.js';
 import { backOff, rest, timeoutError } from './backoff.js';
 import { overBudget, recordAbandoned, recordStop, stopSlot, wire } from './budget.js';
@@ -249,7 +250,8 @@ export class ProposalPool {
         return;
       }
       const e = timeout.aborted ? timeoutError(s.timeoutMs) : ArswarmError.from(err);
-      const code = e.reason ?? Code[e.code];
+      const w = e.toWire();
+      const code = ledgerCode(w);
       this.counters.failures++;
       backOff(s, e, this.now(), this.o);
       this.d.log(`proposer ${s.p.name} failed (${code}): ${e.message}`);
@@ -260,7 +262,7 @@ export class ProposalPool {
       await this.d
         .record({
           case: 'proposerFailed',
-          value: { proposer: s.p.name, reason: e.message, code, usage: wire(usage) },
+          value: { proposer: s.p.name, reason: w.message, code, hint: w.hint ?? '', usage: wire(usage) },
         })
         .catch((er: unknown) =>
           this.d.log(`cannot record a failure of ${s.p.name}: ${ArswarmError.from(er).message}`),

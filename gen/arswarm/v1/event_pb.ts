@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file arswarm/v1/event.proto.
  */
 export const file_arswarm_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChZhcnN3YXJtL3YxL2V2ZW50LnByb3RvEgphcnN3YXJtLnYxIuEHCgVFdmVudBILCgNzZXEYASABKAQSDQoFYXRfbXMYAiABKAMSMQoNc3dhcm1fc3RhcnRlZBgKIAEoCzIYLmFyc3dhcm0udjEuU3dhcm1TdGFydGVkSAASOwoSY2FuZGlkYXRlX3Byb3Bvc2VkGAsgASgLMh0uYXJzd2FybS52MS5DYW5kaWRhdGVQcm9wb3NlZEgAEjkKEWNhbmRpZGF0ZV9yZWZ1c2VkGAwgASgLMhwuYXJzd2FybS52MS5DYW5kaWRhdGVSZWZ1c2VkSAASLwoMdHJpYWxfcXVldWVkGA0gASgLMhcuYXJzd2FybS52MS5UcmlhbFF1ZXVlZEgAEjEKDXRyaWFsX3N0YXJ0ZWQYDiABKAsyGC5hcnN3YXJtLnYxLlRyaWFsU3RhcnRlZEgAEjMKDnRyaWFsX2ZpbmlzaGVkGA8gASgLMhkuYXJzd2FybS52MS5UcmlhbEZpbmlzaGVkSAASJgoHdmVyZGljdBgQIAEoCzITLmFyc3dhcm0udjEuVmVyZGljdEgAEjkKEWJhc2VsaW5lX21lYXN1cmVkGBEgASgLMhwuYXJzd2FybS52MS5CYXNlbGluZU1lYXN1cmVkSAASJAoGbWVyZ2VkGBIgASgLMhIuYXJzd2FybS52MS5NZXJnZWRIABI1Cg9wcm9wb3Nlcl9mYWlsZWQYEyABKAsyGi5hcnN3YXJtLnYxLlByb3Bvc2VyRmFpbGVkSAASOQoRY2FuZGlkYXRlX3JlYmFzZWQYFCABKAsyHC5hcnN3YXJtLnYxLkNhbmRpZGF0ZVJlYmFzZWRIABIzCg5yZXZpZXdfZGVjaWRlZBgVIAEoCzIZLmFyc3dhcm0udjEuUmV2aWV3RGVjaWRlZEgAEi8KDHN3YXJtX3BhdXNlZBgWIAEoCzIXLmFyc3dhcm0udjEuU3dhcm1QYXVzZWRIABIxCg1zd2FybV9yZXN1bWVkGBcgASgLMhguYXJzd2FybS52MS5Td2FybVJlc3VtZWRIABIzCg53b3JrZXJzX3NjYWxlZBgYIAEoCzIZLmFyc3dhcm0udjEuV29ya2Vyc1NjYWxlZEgAEjkKEWNhbmRpZGF0ZV9mbGFnZ2VkGBkgASgLMhwuYXJzd2FybS52MS5DYW5kaWRhdGVGbGFnZ2VkSAASOQoRY2FuZGlkYXRlX2F1ZGl0ZWQYGiABKAsyHC5hcnN3YXJtLnYxLkNhbmRpZGF0ZUF1ZGl0ZWRIABIxCg10cmlhbF9zdG9wcGVkGBsgASgLMhguYXJzd2FybS52MS5UcmlhbFN0b3BwZWRIAEIGCgRib2R5IkMKDFN3YXJtU3RhcnRlZBIOCgZicmFuY2gYASABKAkSDAoEaGVhZBgCIAEoCRIVCg1jb25maWdfc2hhMjU2GAMgASgJIj0KEUNhbmRpZGF0ZVByb3Bvc2VkEigKCWNhbmRpZGF0ZRgBIAEoCzIVLmFyc3dhcm0udjEuQ2FuZGlkYXRlIloKEENhbmRpZGF0ZVJlZnVzZWQSKAoJY2FuZGlkYXRlGAEgASgLMhUuYXJzd2FybS52MS5DYW5kaWRhdGUSDgoGcmVhc29uGAIgASgJEgwKBGNvZGUYAyABKAkiLwoLVHJpYWxRdWV1ZWQSIAoFdHJpYWwYASABKAsyES5hcnN3YXJtLnYxLlRyaWFsIjgKDVRyaWFsRmluaXNoZWQSJwoGcmVzdWx0GAEgASgLMhcuYXJzd2FybS52MS5UcmlhbFJlc3VsdCJsChBCYXNlbGluZU1lYXN1cmVkEg4KBmNvbW1pdBgBIAEoCRINCgVzdGFnZRgCIAEoCRIRCglncHVfY2xhc3MYAyABKAkSDAoEbWVhbhgEIAEoARINCgVzaWdtYRgFIAEoARIJCgFuGAYgASgNIoEBCgZNZXJnZWQSFAoMY2FuZGlkYXRlX2lkGAEgASgJEg4KBmNvbW1pdBgCIAEoCRIVCg1wcmV2aW91c19oZWFkGAMgASgJEhUKDW1ldHJpY19iZWZvcmUYBCABKAESFAoMbWV0cmljX2FmdGVyGAUgASgBEg0KBXN0YWdlGAYgASgJImUKDlByb3Bvc2VyRmFpbGVkEhAKCHByb3Bvc2VyGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIMCgRjb2RlGAMgASgJEiMKBXVzYWdlGAQgASgLMhQuYXJzd2FybS52MS5MbG1Vc2FnZSJNChBDYW5kaWRhdGVSZWJhc2VkEhQKDGNhbmRpZGF0ZV9pZBgBIAEoCRIVCg1wYXJlbnRfY29tbWl0GAIgASgJEgwKBGRpZmYYAyABKAkiVgoNUmV2aWV3RGVjaWRlZBIUCgxjYW5kaWRhdGVfaWQYASABKAkSDwoHYXBwcm92ZRgCIAEoCBIMCgRub3RlGAMgASgJEhAKCHJldmlld2VyGAQgASgJIikKC1N3YXJtUGF1c2VkEgoKAmJ5GAEgASgJEg4KBnJlYXNvbhgCIAEoCSIaCgxTd2FybVJlc3VtZWQSCgoCYnkYASABKAkiQwoNV29ya2Vyc1NjYWxlZBIMCgRwb29sGAEgASgJEgwKBGZyb20YAiABKA0SCgoCdG8YAyABKA0SCgoCYnkYBCABKAkipwEKDFRyaWFsU3RvcHBlZBIQCgh0cmlhbF9pZBgBIAEoCRIUCgxjYW5kaWRhdGVfaWQYAiABKAkSDQoFc3RhZ2UYAyABKAkSEQoJZ3B1X2NsYXNzGAQgASgJEhEKCXdvcmtlcl9pZBgFIAEoCRIOCgZyZWFzb24YBiABKAkSKgoIZXZpZGVuY2UYByABKAsyGC5hcnN3YXJtLnYxLlN0b3BFdmlkZW5jZSLHAQoMU3RvcEV2aWRlbmNlEgwKBGxvb2sYASABKAESFwoPY2FuZGlkYXRlX3ZhbHVlGAIgASgBEhUKDWJhc2VsaW5lX21lYW4YAyABKAESCQoBbhgEIAEoDRINCgVzaWdtYRgFIAEoARIKCgJkZhgGIAEoDRIQCghjcml0aWNhbBgHIAEoARIRCgl0aHJlc2hvbGQYCCABKAESEAoId29yc2VfYnkYCSABKAESDQoFYWxwaGEYCiABKAESDQoFbG9va3MYCyABKA1iBnByb3RvMw", [file_arswarm_v1_candidate, file_arswarm_v1_trial]);
+  fileDesc("ChZhcnN3YXJtL3YxL2V2ZW50LnByb3RvEgphcnN3YXJtLnYxIuEHCgVFdmVudBILCgNzZXEYASABKAQSDQoFYXRfbXMYAiABKAMSMQoNc3dhcm1fc3RhcnRlZBgKIAEoCzIYLmFyc3dhcm0udjEuU3dhcm1TdGFydGVkSAASOwoSY2FuZGlkYXRlX3Byb3Bvc2VkGAsgASgLMh0uYXJzd2FybS52MS5DYW5kaWRhdGVQcm9wb3NlZEgAEjkKEWNhbmRpZGF0ZV9yZWZ1c2VkGAwgASgLMhwuYXJzd2FybS52MS5DYW5kaWRhdGVSZWZ1c2VkSAASLwoMdHJpYWxfcXVldWVkGA0gASgLMhcuYXJzd2FybS52MS5UcmlhbFF1ZXVlZEgAEjEKDXRyaWFsX3N0YXJ0ZWQYDiABKAsyGC5hcnN3YXJtLnYxLlRyaWFsU3RhcnRlZEgAEjMKDnRyaWFsX2ZpbmlzaGVkGA8gASgLMhkuYXJzd2FybS52MS5UcmlhbEZpbmlzaGVkSAASJgoHdmVyZGljdBgQIAEoCzITLmFyc3dhcm0udjEuVmVyZGljdEgAEjkKEWJhc2VsaW5lX21lYXN1cmVkGBEgASgLMhwuYXJzd2FybS52MS5CYXNlbGluZU1lYXN1cmVkSAASJAoGbWVyZ2VkGBIgASgLMhIuYXJzd2FybS52MS5NZXJnZWRIABI1Cg9wcm9wb3Nlcl9mYWlsZWQYEyABKAsyGi5hcnN3YXJtLnYxLlByb3Bvc2VyRmFpbGVkSAASOQoRY2FuZGlkYXRlX3JlYmFzZWQYFCABKAsyHC5hcnN3YXJtLnYxLkNhbmRpZGF0ZVJlYmFzZWRIABIzCg5yZXZpZXdfZGVjaWRlZBgVIAEoCzIZLmFyc3dhcm0udjEuUmV2aWV3RGVjaWRlZEgAEi8KDHN3YXJtX3BhdXNlZBgWIAEoCzIXLmFyc3dhcm0udjEuU3dhcm1QYXVzZWRIABIxCg1zd2FybV9yZXN1bWVkGBcgASgLMhguYXJzd2FybS52MS5Td2FybVJlc3VtZWRIABIzCg53b3JrZXJzX3NjYWxlZBgYIAEoCzIZLmFyc3dhcm0udjEuV29ya2Vyc1NjYWxlZEgAEjkKEWNhbmRpZGF0ZV9mbGFnZ2VkGBkgASgLMhwuYXJzd2FybS52MS5DYW5kaWRhdGVGbGFnZ2VkSAASOQoRY2FuZGlkYXRlX2F1ZGl0ZWQYGiABKAsyHC5hcnN3YXJtLnYxLkNhbmRpZGF0ZUF1ZGl0ZWRIABIxCg10cmlhbF9zdG9wcGVkGBsgASgLMhguYXJzd2FybS52MS5UcmlhbFN0b3BwZWRIAEIGCgRib2R5IkMKDFN3YXJtU3RhcnRlZBIOCgZicmFuY2gYASABKAkSDAoEaGVhZBgCIAEoCRIVCg1jb25maWdfc2hhMjU2GAMgASgJIj0KEUNhbmRpZGF0ZVByb3Bvc2VkEigKCWNhbmRpZGF0ZRgBIAEoCzIVLmFyc3dhcm0udjEuQ2FuZGlkYXRlImgKEENhbmRpZGF0ZVJlZnVzZWQSKAoJY2FuZGlkYXRlGAEgASgLMhUuYXJzd2FybS52MS5DYW5kaWRhdGUSDgoGcmVhc29uGAIgASgJEgwKBGNvZGUYAyABKAkSDAoEaGludBgEIAEoCSIvCgtUcmlhbFF1ZXVlZBIgCgV0cmlhbBgBIAEoCzIRLmFyc3dhcm0udjEuVHJpYWwiOAoNVHJpYWxGaW5pc2hlZBInCgZyZXN1bHQYASABKAsyFy5hcnN3YXJtLnYxLlRyaWFsUmVzdWx0ImwKEEJhc2VsaW5lTWVhc3VyZWQSDgoGY29tbWl0GAEgASgJEg0KBXN0YWdlGAIgASgJEhEKCWdwdV9jbGFzcxgDIAEoCRIMCgRtZWFuGAQgASgBEg0KBXNpZ21hGAUgASgBEgkKAW4YBiABKA0igQEKBk1lcmdlZBIUCgxjYW5kaWRhdGVfaWQYASABKAkSDgoGY29tbWl0GAIgASgJEhUKDXByZXZpb3VzX2hlYWQYAyABKAkSFQoNbWV0cmljX2JlZm9yZRgEIAEoARIUCgxtZXRyaWNfYWZ0ZXIYBSABKAESDQoFc3RhZ2UYBiABKAkicwoOUHJvcG9zZXJGYWlsZWQSEAoIcHJvcG9zZXIYASABKAkSDgoGcmVhc29uGAIgASgJEgwKBGNvZGUYAyABKAkSIwoFdXNhZ2UYBCABKAsyFC5hcnN3YXJtLnYxLkxsbVVzYWdlEgwKBGhpbnQYBSABKAkiTQoQQ2FuZGlkYXRlUmViYXNlZBIUCgxjYW5kaWRhdGVfaWQYASABKAkSFQoNcGFyZW50X2NvbW1pdBgCIAEoCRIMCgRkaWZmGAMgASgJIlYKDVJldmlld0RlY2lkZWQSFAoMY2FuZGlkYXRlX2lkGAEgASgJEg8KB2FwcHJvdmUYAiABKAgSDAoEbm90ZRgDIAEoCRIQCghyZXZpZXdlchgEIAEoCSIpCgtTd2FybVBhdXNlZBIKCgJieRgBIAEoCRIOCgZyZWFzb24YAiABKAkiGgoMU3dhcm1SZXN1bWVkEgoKAmJ5GAEgASgJIkMKDVdvcmtlcnNTY2FsZWQSDAoEcG9vbBgBIAEoCRIMCgRmcm9tGAIgASgNEgoKAnRvGAMgASgNEgoKAmJ5GAQgASgJIqcBCgxUcmlhbFN0b3BwZWQSEAoIdHJpYWxfaWQYASABKAkSFAoMY2FuZGlkYXRlX2lkGAIgASgJEg0KBXN0YWdlGAMgASgJEhEKCWdwdV9jbGFzcxgEIAEoCRIRCgl3b3JrZXJfaWQYBSABKAkSDgoGcmVhc29uGAYgASgJEioKCGV2aWRlbmNlGAcgASgLMhguYXJzd2FybS52MS5TdG9wRXZpZGVuY2UixwEKDFN0b3BFdmlkZW5jZRIMCgRsb29rGAEgASgBEhcKD2NhbmRpZGF0ZV92YWx1ZRgCIAEoARIVCg1iYXNlbGluZV9tZWFuGAMgASgBEgkKAW4YBCABKA0SDQoFc2lnbWEYBSABKAESCgoCZGYYBiABKA0SEAoIY3JpdGljYWwYByABKAESEQoJdGhyZXNob2xkGAggASgBEhAKCHdvcnNlX2J5GAkgASgBEg0KBWFscGhhGAogASgBEg0KBWxvb2tzGAsgASgNYgZwcm90bzM", [file_arswarm_v1_candidate, file_arswarm_v1_trial]);
 
 /**
  * One fact in the ledger (the arswarm.events stream). The coordinator rebuilds
@@ -354,14 +354,25 @@ export type CandidateRefused = Message<"arswarm.v1.CandidateRefused"> & {
   candidate?: Candidate | undefined;
 
   /**
+   * For people: the refusal's message.
+   *
    * @generated from field: string reason = 2;
    */
   reason: string;
 
   /**
+   * Machine-readable: the error's reason (common/reasons.ts), else its code's name.
+   *
    * @generated from field: string code = 3;
    */
   code: string;
+
+  /**
+   * What to do about it, when the error says (kept apart from the message).
+   *
+   * @generated from field: string hint = 4;
+   */
+  hint: string;
 };
 
 /**
@@ -374,14 +385,25 @@ export type CandidateRefusedJson = {
   candidate?: CandidateJson;
 
   /**
+   * For people: the refusal's message.
+   *
    * @generated from field: string reason = 2;
    */
   reason?: string;
 
   /**
+   * Machine-readable: the error's reason (common/reasons.ts), else its code's name.
+   *
    * @generated from field: string code = 3;
    */
   code?: string;
+
+  /**
+   * What to do about it, when the error says (kept apart from the message).
+   *
+   * @generated from field: string hint = 4;
+   */
+  hint?: string;
 };
 
 /**
@@ -632,6 +654,13 @@ export type ProposerFailed = Message<"arswarm.v1.ProposerFailed"> & {
    * @generated from field: arswarm.v1.LlmUsage usage = 4;
    */
   usage?: LlmUsage | undefined;
+
+  /**
+   * What to do about it, when the error says (e.g. the package to install).
+   *
+   * @generated from field: string hint = 5;
+   */
+  hint: string;
 };
 
 /**
@@ -667,6 +696,13 @@ export type ProposerFailedJson = {
    * @generated from field: arswarm.v1.LlmUsage usage = 4;
    */
   usage?: LlmUsageJson;
+
+  /**
+   * What to do about it, when the error says (e.g. the package to install).
+   *
+   * @generated from field: string hint = 5;
+   */
+  hint?: string;
 };
 
 /**
