@@ -22,8 +22,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '../common/config-load.js';
-import { configLevels, nominalAlpha } from '../coordinator/gate.js';
-import { stageRuleOf } from '../coordinator/stage-verdict.js';
+import { configLevels, nominalAlpha, stageRuleOf } from '../coordinator/index.js';
 import { simulateStage, type GateKind } from './calibration/simulate.js';
 import { machine, parseArgs, progress, type BenchReport } from './report.js';
 import { DEFAULT_CONFIG } from './search.js';

@@ -20,7 +20,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { freePort, startNatsServer } from '../common/nats-server.js';
 import { ANY_GPU_CLASS, names as makeNames } from '../common/subjects.js';
-import { DEFAULT_SNAPSHOT_EVERY_EVENTS } from '../coordinator/ledger/snapshots.js';
+import { DEFAULT_SNAPSHOT_EVERY_EVENTS } from '../coordinator/index.js';
 import { CandidateState } from '../gen/arswarm/v1/candidate_pb.js';
 import { CoordinatorProc, type ControlClient } from './scale/coordinator-proc.js';
 import { countTrials, eventsStreamSize, fillLedger, readLedger } from './scale/ledger-fill.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ArswarmError, Code } from '../common/errors.js';
-import type { TrialUser } from '../worker/isolation.js';
+import type { TrialUser } from '../worker/index.js';
 
 /** uid and primary gid of a name in passwd text; undefined when absent. */
 function lookup(name: string, passwd: string): { uid: number; gid: number } | undefined {

@@ -49,6 +49,8 @@ import { TargetRepo } from './repo.js';
 import type { WorkerScaler } from './scaler.js';
 import { Pusher } from './pusher.js';
 import { rerunOf } from './rerun.js';
+import { resultsTsv } from './results-tsv.js';
+import { runSummary, type RunSummary } from './run-summary.js';
 import { startTeam, type Team } from './team/index.js';
 import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './trial-reports.js';
 import { Scheduler } from './scheduler.js';
@@ -96,6 +98,24 @@ export interface CoordinatorOptions {
   env?: NodeJS.ProcessEnv;
   /** Progress and decisions, one line each. @default console.error */
   log?: (msg: string) => void;
+  /**
+   * What changes the worker count (SetWorkers): a scaler, or a function
+   * building one once the coordinator listens (local workers need its gRPC
+   * port and worker token). Called before `start` resolves. @default none (SetWorkers fails)
+   */
+  scaler?: WorkerScaler | ((access: CoordinatorAccess) => WorkerScaler);
+}
+
+/** How clients and workers reach a started coordinator. */
+export interface CoordinatorAccess {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  /** Whether the gRPC and HTTP servers speak TLS. */
+  readonly tls: boolean;
+  /** The worker token in clear when known (what local workers get). */
+  readonly workerToken?: string;
+  /** The admin token generated because none was configured (print it to the person who started the swarm, never log it). */
+  readonly generated?: { readonly token: string; readonly file: string };
 }
 
 export class Coordinator {
@@ -116,8 +136,8 @@ export class Coordinator {
   /** The top-stage gaming audit (rules, and the LLM auditor when configured). */
   audit!: GamingAudit;
   readonly workers = new WorkersView();
-  /** Changes the worker count (local processes or a Kubernetes Deployment); set by the caller. */
-  scaler?: WorkerScaler;
+  /** Changes the worker count (local processes or a Kubernetes Deployment): the `scaler` option. */
+  private workerScaler?: WorkerScaler;
   /** Pushes the shared branch after merges when swarm.push_remote is set. */
   pusher?: Pusher;
   /** Review branches, pull requests and webhook notices, when the config asks for them. */
@@ -293,6 +313,8 @@ export class Coordinator {
       this.o.httpHost ?? config.api.http_host,
       this.o.httpPort ?? config.swarm.http_port,
     );
+    const scaler = this.o.scaler;
+    this.workerScaler = typeof scaler === 'function' ? scaler(this.access()) : scaler;
     this.state = 'running';
     this.snapshotter.start();
     // A long replay now makes a snapshot due at once: the next start should not repeat it.
@@ -303,6 +325,45 @@ export class Coordinator {
     this.log(
       `running: branch ${config.swarm.branch} at ${this.ledger.state.head.slice(0, 7)}, ${this.ledger.state.events} ledger events replayed, gRPC on ${this.grpcPort}, HTTP on ${this.httpPort}`,
     );
+  }
+
+  /** What changes the worker count, if anything (the `scaler` option). */
+  get scaler(): WorkerScaler | undefined {
+    return this.workerScaler;
+  }
+
+  /** Replaces the scaler of a running coordinator (a test that starts without one, then adds it). */
+  useScaler(scaler: WorkerScaler | undefined): void {
+    this.workerScaler = scaler;
+  }
+
+  /** Ports, TLS and the tokens a local client or worker needs. */
+  access(): CoordinatorAccess {
+    return {
+      grpcPort: this.grpcPort,
+      httpPort: this.httpPort,
+      tls: this.api.tlsEnabled,
+      workerToken: this.api.workerToken,
+      generated: this.api.generated,
+    };
+  }
+
+  /** The run's figures now (what `arswarm up` prints). */
+  summary(): RunSummary {
+    return runSummary(this.ledger.state, {
+      liveWorkers: this.workers.live().length,
+      settledReason: this.settledReason,
+    });
+  }
+
+  /** results.tsv of every finished trial (the autoresearch-style table). */
+  resultsTsv(): string {
+    return resultsTsv(this.ledger.state);
+  }
+
+  /** The shared branch's history, newest first, one `<short sha> <subject>` line per commit. */
+  branchLog(): Promise<string> {
+    return this.repo.raw(['log', '--format=%h %s', this.ledger.state.head]);
   }
 
   /**

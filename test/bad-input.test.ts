@@ -132,14 +132,16 @@ beforeAll(async () => {
     clients[role] = createClient(ControlService, addr, { token: TOKENS[role] });
   raw = new grpc.Client(addr, grpc.credentials.createInsecure());
   // A scaler that validates but never needs to start anything: every scaling request here is wrong.
-  swarm.coordinator.scaler = new LocalWorkers({
-    bin: BIN,
-    workerToken: swarm.coordinator.api.workerToken,
-    natsUrl: swarm.nats.url,
-    codeAddr: addr,
-    prefix: swarm.config.swarm.prefix,
-    workDir: join(dir, 'scaled'),
-  });
+  swarm.coordinator.useScaler(
+    new LocalWorkers({
+      bin: BIN,
+      workerToken: swarm.coordinator.api.workerToken,
+      natsUrl: swarm.nats.url,
+      codeAddr: addr,
+      prefix: swarm.config.swarm.prefix,
+      workDir: join(dir, 'scaled'),
+    }),
+  );
 }, 60_000);
 
 afterAll(async () => {

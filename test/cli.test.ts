@@ -218,7 +218,7 @@ describe('arswarm CLI against a running swarm', () => {
       workDir: join(swarm.dir, 'scaled'),
       killAfterMs: 5000,
     });
-    swarm.coordinator.scaler = local;
+    swarm.coordinator.useScaler(local);
     try {
       const r = await cli(['scale', '1', '--json'], { role: 'admin' });
       expect(JSON.parse(r.stdout)).toEqual({ pool: 'local', desired: 1 });

@@ -232,7 +232,7 @@ describe('ControlService over gRPC', () => {
       workDir: join(swarm.dir, 'scaled'),
       killAfterMs: 5000,
     });
-    swarm.coordinator.scaler = local;
+    swarm.coordinator.useScaler(local);
     try {
       expect(await clients.admin.setWorkers({ replicas: 1 })).toMatchObject({
         pool: 'local',

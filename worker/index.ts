@@ -13,5 +13,6 @@ export { CPU_CLASS, gpuClass, parseGpuCsv, selectDevices, type Device, type GpuI
 export { parseOutput, lastProgress, type ParsedOutput } from './output-parser.js';
 export { classify, type RunEnd, type Verdict } from './classify.js';
 export { CodeCache } from './code-cache.js';
+export type { TrialUser } from './isolation.js';
 export { pullPlan } from './ladder.js';
 export { LADDER_KEY } from '../common/subjects.js';

@@ -10,16 +10,18 @@
  * candidates.
  */
 import { seededRandom } from '../../common/random.js';
-import { judge, type NoisePrior, type StageRule } from '../../coordinator/stage-verdict.js';
 import {
+  judge,
+  type NoisePrior,
+  type StageRule,
   improvement,
   NO_NOISE,
   pairedSums,
   pool,
   type NoiseSums,
   type Seeded,
-} from '../../coordinator/stats.js';
-import { seedOf } from '../../coordinator/trial-factory.js';
+  seedOf,
+} from '../../coordinator/index.js';
 
 /** The noise of one run. */
 export interface NoiseModel {

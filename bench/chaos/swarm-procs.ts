@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { GENERATED_TOKEN_FILE } from '../../coordinator/api/auth.js';
+import { GENERATED_TOKEN_FILE } from '../../coordinator/index.js';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ControlService } from '../../gen/arswarm/v1/control_pb.js';

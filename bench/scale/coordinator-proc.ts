@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { GENERATED_TOKEN_FILE } from '../../coordinator/api/auth.js';
+import { GENERATED_TOKEN_FILE } from '../../coordinator/index.js';
 import { createClient } from '../../common/grpc.js';
 import { ControlService } from '../../gen/arswarm/v1/control_pb.js';
 import { BIN } from '../chaos/swarm-procs.js';

@@ -10,7 +10,7 @@ import { clone } from '@bufbuild/protobuf';
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
 import { encode } from '../../common/codec.js';
 import type { Names } from '../../common/subjects.js';
-import { replay } from '../../coordinator/ledger/ledger.js';
+import { replay } from '../../coordinator/index.js';
 import { VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
 import { EventSchema, type Event } from '../../gen/arswarm/v1/event_pb.js';
 

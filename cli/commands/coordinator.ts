@@ -37,13 +37,11 @@ export function coordinatorCommand(): Command {
         // Loaded here, not at the top: `arswarm --help` then loads no coordinator
         // code (the Kubernetes client alone takes longer than the whole help).
         const [
-          { Coordinator },
-          { kubernetesScalerOptionsFromEnv },
+          { Coordinator, createKubernetesScaler, kubernetesScalerOptionsFromEnv },
           { natsCredentialsFromEnv },
           { resolveConfigArgs },
         ] = await Promise.all([
-          import('../../coordinator/coordinator.js'),
-          import('../../coordinator/k8s/options.js'),
+          import('../../coordinator/index.js'),
           import('../../common/nats-permissions.js'),
           import('../config-args.js'),
         ]);
@@ -57,6 +55,10 @@ export function coordinatorCommand(): Command {
               field: 'swarm.nats_url',
             },
           );
+        // In a cluster the chart sets the namespace and the worker Deployments:
+        // SetWorkers then scales them through the Kubernetes API (whose client
+        // the scaler loads on first use, so only in a cluster).
+        const k8s = kubernetesScalerOptionsFromEnv(process.env);
         const c = await Coordinator.start({
           config: loaded.config,
           repoDir: loaded.repoDir,
@@ -68,19 +70,13 @@ export function coordinatorCommand(): Command {
           grpcHost: opts.grpcHost,
           httpHost: opts.httpHost,
           tokensFile: opts.tokensFile,
+          scaler: k8s && createKubernetesScaler(k8s),
         });
-        // In a cluster the chart sets the namespace and the worker Deployments:
-        // SetWorkers then scales them through the Kubernetes API.
-        const k8s = kubernetesScalerOptionsFromEnv(process.env);
-        if (k8s) {
-          // The Kubernetes client is loaded only in a cluster.
-          const { createKubernetesScaler } = await import('../../coordinator/k8s/kubernetes-scaler.js');
-          c.scaler = createKubernetesScaler(k8s);
-        }
         // The path only: a token is never logged.
-        if (c.api.generated)
+        const { generated } = c.access();
+        if (generated)
           console.error(
-            `[coordinator] no API tokens configured: generated an admin token in ${c.api.generated.file}`,
+            `[coordinator] no API tokens configured: generated an admin token in ${generated.file}`,
           );
         await new Promise<void>((resolve) => {
           const stop = () => resolve();

@@ -8,11 +8,14 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Coordinator } from '../../coordinator/coordinator.js';
-import { countStates } from '../../coordinator/api/views.js';
-import { LocalWorkers } from '../../coordinator/local-workers.js';
-import { resultsTsv } from '../../coordinator/results-tsv.js';
+import {
+  Coordinator,
+  LocalWorkers,
+  type CoordinatorAccess,
+  type RunSummary,
+} from '../../coordinator/index.js';
 import type { LoadedConfig } from '../../common/config-load.js';
+import { ArswarmError, Code } from '../../common/errors.js';
 import { startNatsServer, type NatsServer } from '../../common/nats-server.js';
 import {
   authorizationConfig,
@@ -97,23 +100,27 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
       natsCredentials: login.coordinator,
       tokensFile: process.env.ARSWARM_TOKENS_FILE,
       log: (m) => say(`[coordinator] ${m}`),
+      // Built once the coordinator listens: the workers need its gRPC port and worker token.
+      scaler: (access) =>
+        (workers = new LocalWorkers({
+          bin: BIN,
+          natsUrl,
+          natsCredentials: login.worker,
+          // CodeService admits worker tokens only (generated into <state_dir>/worker-token when none is configured).
+          workerToken: access.workerToken ?? process.env.ARSWARM_WORKER_TOKEN,
+          codeAddr: `127.0.0.1:${access.grpcPort}`,
+          prefix: config.swarm.prefix,
+          workDir: stateDir,
+          onStderr: (id, line) => {
+            if (/error|fatal/i.test(line)) say(`[${id}] ${line.slice(0, 500)}`);
+          },
+        })),
     });
-    const codeAddr = `127.0.0.1:${coordinator.grpcPort}`;
-    workers = new LocalWorkers({
-      bin: BIN,
-      natsUrl,
-      natsCredentials: login.worker,
-      // CodeService admits worker tokens only (generated into <state_dir>/worker-token when none is configured).
-      workerToken: coordinator.api.workerToken ?? process.env.ARSWARM_WORKER_TOKEN,
-      codeAddr,
-      prefix: config.swarm.prefix,
-      workDir: stateDir,
-      onStderr: (id, line) => {
-        if (/error|fatal/i.test(line)) say(`[${id}] ${line.slice(0, 500)}`);
-      },
-    });
-    coordinator.scaler = workers;
-    if (!o.quiet) printAccess(coordinator, stateDir);
+    const access = coordinator.access();
+    const codeAddr = `127.0.0.1:${access.grpcPort}`;
+    if (!workers)
+      throw new ArswarmError(Code.Internal, 'the coordinator started without building its scaler');
+    if (!o.quiet) printAccess(access, stateDir);
     await workers.scale(config.swarm.workers);
     say(
       `${config.swarm.workers} workers started; gRPC ${codeAddr}${config.swarm.max_trials ? `; stopping after ${config.swarm.max_trials} trials or when the proposers have nothing left` : '; Ctrl-C to stop'}`,
@@ -124,16 +131,17 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
         `warning: stage ${st.name} needs a worker with >= ${st.min_gpu_memory_mb} MB of GPU memory; the local workers run on CPU, so its candidates wait for one to join (arswarm worker --gpus all)`,
       );
     const c = coordinator;
-    const progress = setInterval(() => say(progressLine(c)), 2000);
+    const progress = setInterval(() => say(progressLine(c.summary())), 2000);
     await c.settled;
     clearInterval(progress);
-    say(progressLine(c));
-    console.log(`stopped: ${c.settledReason} and nothing is in flight; ${c.ledger.state.finished} trials`);
+    const end = c.summary();
+    say(progressLine(end));
+    console.log(`stopped: ${end.settledReason} and nothing is in flight; ${end.finished} trials`);
     const tsvPath = resolve(o.results ?? join(stateDir, 'results.tsv'));
-    writeFileSync(tsvPath, resultsTsv(c.ledger.state));
-    const log = await c.repo.raw(['log', '--format=%h %s', c.ledger.state.head]);
+    writeFileSync(tsvPath, c.resultsTsv());
+    const log = await c.branchLog();
     console.log(`\nshared branch ${config.swarm.branch}:\n${log.trimEnd()}\n`);
-    console.log(summaryLine(c));
+    console.log(summaryLine(end));
     console.log(`results.tsv: ${tsvPath}`);
     console.log(`journal:     ${join(stateDir, 'journal.md')}`);
   } finally {
@@ -148,11 +156,11 @@ export async function runUp(loaded: LoadedConfig, o: UpOptions): Promise<void> {
  * it, and writes the same into <state dir>/cli.yaml (mode 0600), where the
  * CLI looks for it (cli-config-search.ts).
  */
-function printAccess(c: Coordinator, stateDir: string): void {
+function printAccess(c: CoordinatorAccess, stateDir: string): void {
   const addr = `127.0.0.1:${c.grpcPort}`;
-  const scheme = c.api.tlsEnabled ? 'https' : 'http';
+  const scheme = c.tls ? 'https' : 'http';
   const dashboard = `${scheme}://127.0.0.1:${c.httpPort}/`;
-  const token = c.api.generated?.token;
+  const token = c.generated?.token;
   const file = join(stateDir, 'cli.yaml');
   // JSON (which is YAML): the CLI reads it without loading a YAML parser.
   const cliConfig = { addr, ...(token ? { token } : {}), dashboard };
@@ -160,7 +168,7 @@ function printAccess(c: Coordinator, stateDir: string): void {
   const lines = [`control: gRPC ${addr}, dashboard ${dashboard}`];
   if (token)
     lines.push(
-      `  no tokens configured: generated an admin token (kept in ${c.api.generated!.file})`,
+      `  no tokens configured: generated an admin token (kept in ${c.generated!.file})`,
       `  export ARSWARM_ADDR=${addr} ARSWARM_TOKEN=${token}`,
       `  dashboard signed in: ${dashboard}#token=${token}`,
     );
@@ -172,21 +180,17 @@ function printAccess(c: Coordinator, stateDir: string): void {
   console.error(lines.join('\n'));
 }
 
-function best(c: Coordinator): string {
-  const m = c.ledger.state.merges.at(-1);
-  return m ? m.metricAfter.toFixed(6) : 'baseline';
+function best(s: RunSummary): string {
+  return s.best !== undefined ? s.best.toFixed(6) : 'baseline';
 }
 
-function progressLine(c: Coordinator): string {
-  const s = c.ledger.state;
-  const states = Object.entries(countStates(c.ledger.state))
+function progressLine(s: RunSummary): string {
+  const states = Object.entries(s.candidateStates)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  return `trials ${s.finished} done, ${s.pending.size} queued | candidates: ${states || 'none'} | merges ${s.merges.length} | best ${best(c)} | workers ${c.workers.live().length}`;
+  return `trials ${s.finished} done, ${s.queued} queued | candidates: ${states || 'none'} | merges ${s.merges} | best ${best(s)} | workers ${s.liveWorkers}`;
 }
 
-function summaryLine(c: Coordinator): string {
-  const s = c.ledger.state;
-  const first = s.merges[0]?.metricBefore;
-  return `done: ${s.finished} trials, ${s.candidates.size} candidates, ${s.merges.length} merges, best ${best(c)}${first ? ` (baseline ${first.toFixed(6)})` : ''}`;
+function summaryLine(s: RunSummary): string {
+  return `done: ${s.finished} trials, ${s.candidates} candidates, ${s.merges} merges, best ${best(s)}${s.baseline ? ` (baseline ${s.baseline.toFixed(6)})` : ''}`;
 }

@@ -12,20 +12,11 @@
  */
 import { ArswarmError, Code } from '../../../common/errors.js';
 import { ledgerCode } from '../../../common/error-wire.js';
-import { withDefaults } from '../../../common/option-defaults.js';
 import { addCost, type LlmCost } from '../proposer.js';
 import { backOff, rest, timeoutError } from './backoff.js';
 import { overBudget, recordAbandoned, recordStop, stopSlot, wire } from './budget.js';
 import { slotOf, type Slot } from './slot.js';
-import {
-  POOL_DEFAULTS,
-  type PoolDeps,
-  type PoolOptions,
-  type PoolStats,
-  type ReadyProposal,
-  type ResolvedPoolOptions,
-  type Spend,
-} from './types.js';
+import type { PoolDeps, PoolOptions, PoolStats, ReadyProposal, Spend } from './types.js';
 
 export class ProposalPool {
   private readonly slots: Slot[];
@@ -40,14 +31,11 @@ export class ProposalPool {
   private head = '';
   private readonly counters = { produced: 0, failures: 0, takes: 0, emptyTakes: 0, latencyMs: 0 };
 
-  private readonly o: ResolvedPoolOptions;
-
   constructor(
     private readonly d: PoolDeps,
-    options: PoolOptions = {},
+    private readonly o: PoolOptions = {},
   ) {
-    this.o = withDefaults(POOL_DEFAULTS, options);
-    this.now = this.o.now;
+    this.now = o.now ?? Date.now;
     this.slots = d.proposers.map(slotOf);
   }
 
@@ -73,7 +61,7 @@ export class ProposalPool {
     this.started ??= (async () => {
       await this.load();
       if (this.closed) return;
-      this.timer = setInterval(() => this.pump(), this.o.pumpIntervalMs);
+      this.timer = setInterval(() => this.pump(), this.o.pumpIntervalMs ?? 200);
       this.timer.unref();
       this.pump();
     })();
