@@ -94,7 +94,10 @@ export function binCurve(points: readonly CurvePoint[], bins = CURVE_BINS): Curv
   const byBin = new Map<number, CurvePoint[]>();
   for (const p of points) {
     const b = Math.min(bins - 1, Math.floor(p.fraction * bins));
-    byBin.set(b, [...(byBin.get(b) ?? []), p]);
+    const bin = byBin.get(b);
+    // Appending in place: a long run prints thousands of points.
+    if (bin) bin.push(p);
+    else byBin.set(b, [p]);
   }
   return [...byBin.entries()]
     .sort((a, b) => a[0] - b[0])

@@ -24,7 +24,18 @@ describe('natsPermissions', () => {
     expect(p.worker.publish.allow).toContain('$KV.LAB_workers.>');
     expect(p.worker.publish.allow.some((s) => s.startsWith('$JS.API.STREAM.CREATE'))).toBe(false);
     expect(p.worker.publish.allow).not.toContain('$JS.API.>');
-    expect(p.worker.subscribe.allow).toEqual(['_INBOX.>']);
+    expect(p.worker.subscribe.allow).toEqual(['_INBOX.>', 'lab.stop.>']);
+  });
+
+  it('lets a worker publish live progress and answer stop requests, without a right on any inbox', () => {
+    expect(p.worker.publish.allow).toContain('lab.progress.>');
+    expect(p.worker.publish.allow.some((s) => s.startsWith('_INBOX') || s.startsWith('lab.stop'))).toBe(
+      false,
+    );
+    expect(p.worker.allowResponses).toBe(true);
+    expect(authorizationConfig(n, generateNatsUsers())).toMatch(
+      /user: "worker"[\s\S]*subscribe: \{ allow: \["_INBOX\.>", "lab\.stop\.>"\] \}, allow_responses: true \}/,
+    );
   });
 
   it('lets the coordinator use its prefix and the JetStream API, nothing of another prefix', () => {

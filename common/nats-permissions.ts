@@ -21,6 +21,11 @@ export interface SubjectRules {
 export interface UserPermissions {
   readonly publish: SubjectRules;
   readonly subscribe: SubjectRules;
+  /**
+   * nats-server's `allow_responses: true`: the user may publish one reply to
+   * the reply subject of each request it received, and to no other inbox.
+   */
+  readonly allowResponses?: boolean;
 }
 
 /** The roles that connect to NATS. */
@@ -44,6 +49,10 @@ export type NatsUsers = Readonly<Record<NatsRole, NatsCredentials>>;
  * a wildcard cannot match by prefix). A worker may pull and ack trials, report
  * results, write its heartbeat and read the control bucket (the ladder); it may
  * not append to the ledger, queue trials, set control flags or manage streams.
+ * For mid-slot stopping it publishes live progress and answers stop requests:
+ * a reply goes to the requester's `_INBOX.…` subject, which `allow_responses`
+ * permits for requests the worker received only — a publish right on
+ * `_INBOX.>` would let a worker forge replies to anyone's requests.
  */
 export function natsPermissions(n: Names): Readonly<Record<NatsRole, UserPermissions>> {
   const kvWorkers = `KV_${n.workersBucket}`;
@@ -75,6 +84,7 @@ export function natsPermissions(n: Names): Readonly<Record<NatsRole, UserPermiss
           `$JS.API.CONSUMER.MSG.NEXT.${n.trialsStream}.*`,
           `$JS.ACK.${n.trialsStream}.>`,
           n.resultsAll,
+          n.progressAll,
           `$KV.${n.workersBucket}.>`,
           `$JS.API.STREAM.INFO.${kvWorkers}`,
           `$JS.API.STREAM.INFO.${kvControl}`,
@@ -90,7 +100,8 @@ export function natsPermissions(n: Names): Readonly<Record<NatsRole, UserPermiss
         ],
         deny: [n.events, n.trialsAll, `$KV.${n.controlBucket}.>`],
       },
-      subscribe: { allow: ['_INBOX.>'], deny: [] },
+      subscribe: { allow: ['_INBOX.>', n.stopAll], deny: [] },
+      allowResponses: true,
     },
   };
 }
@@ -116,7 +127,7 @@ export function authorizationConfig(n: Names, users: NatsUsers): string {
       '    {',
       `      user: ${q(users[role].user)}`,
       `      password: ${q(users[role].password)}`,
-      `      permissions: { publish: ${rulesConf(p.publish)}, subscribe: ${rulesConf(p.subscribe)} }`,
+      `      permissions: { publish: ${rulesConf(p.publish)}, subscribe: ${rulesConf(p.subscribe)}${p.allowResponses ? ', allow_responses: true' : ''} }`,
       '    }',
     ].join('\n');
   });

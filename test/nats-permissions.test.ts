@@ -4,9 +4,12 @@
  * pull and ack a trial, report a result, write its heartbeat and read the
  * ladder, but appending to the ledger, queueing trials, setting control flags
  * and creating or deleting streams fail with a permissions error; the
- * coordinator login can do all of it. A real Worker runs a trial with the
- * worker login and causes no violation; a wrong password is refused with a
- * clear error that does not quote it.
+ * coordinator login can do all of it. For mid-slot stopping a worker login
+ * publishes live progress and answers a stop request (by allow_responses, with
+ * no right to publish to other inboxes or to stop trials itself). A real
+ * Worker runs a trial with the worker login, and has one stopped mid-run, and
+ * causes no violation; a wrong password is refused with a clear error that
+ * does not quote it.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,8 +23,12 @@ import { ArswarmError, Code } from '../common/errors.js';
 import { sha256 } from '../common/git.js';
 import { pullOne } from '../common/nats-pull.js';
 import { natsConnectError } from '../common/nats-permissions.js';
+import { DEFAULT_PROGRESS_PATTERN } from '../common/curve.js';
 import {
   LadderSchema,
+  StopTrialReplySchema,
+  StopTrialRequestSchema,
+  TrialProgressSchema,
   TrialResultSchema,
   TrialSchema,
   TrialStatus,
@@ -156,6 +163,47 @@ describe('the worker login', () => {
     // Nor read the coordinator's results queue.
     expect(await pullOne(nc, n.resultsStream, n.resultsConsumer, { noWait: true })).toBeNull();
   });
+
+  it('publishes live progress and answers a stop request, and still cannot write the ledger', async () => {
+    const seen = violations().length;
+    const heard: string[] = [];
+    const progress = coord.subscribe(n.progressAll, {
+      callback: (err, m) => {
+        if (!err) heard.push(decode(TrialProgressSchema, m.data).trialId);
+      },
+    });
+    const stops = nc.subscribe(n.stopTrial('perm-t9'), {
+      callback: (err, m) => {
+        if (!err) m.respond(encode(StopTrialReplySchema, { stopped: true, reason: 'ok' }));
+      },
+    });
+    try {
+      await coord.flush();
+      await nc.flush();
+      nc.publish(n.progress('perm-t9'), encode(TrialProgressSchema, { trialId: 'perm-t9', workerId: 'w' }));
+      const reply = await coord.request(
+        n.stopTrial('perm-t9'),
+        encode(StopTrialRequestSchema, { trialId: 'perm-t9', reason: 'worse' }),
+        { timeout: 3000 },
+      );
+      expect(decode(StopTrialReplySchema, reply.data).stopped).toBe(true);
+      const end = Date.now() + 3000;
+      while (heard.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toEqual(['perm-t9']);
+      expect(violations().slice(seen)).toEqual([]);
+    } finally {
+      progress.unsubscribe();
+      stops.unsubscribe();
+    }
+    // Replying is no right on inboxes: a publish to one nobody asked from is refused, as is
+    // stopping a trial (the coordinator's) and, still, the ledger.
+    nc.publish('_INBOX.forged.1', 'x');
+    nc.publish(n.stopTrial('perm-t9'), 'x');
+    const sent = () => Promise.reject(new Error('published without a reply path'));
+    await expectRefused('_INBOX.forged.1', sent);
+    await expectRefused(n.stopTrial('perm-t9'), sent);
+    await expectRefused(n.events, () => jetstream(nc, { timeout: 1500 }).publish(n.events, 'forged'));
+  });
 });
 
 describe('the coordinator login', () => {
@@ -230,6 +278,66 @@ describe('logins', () => {
       expect(result?.status).toBe(TrialStatus.OK);
       expect(await kv.workers.get('perm-w1')).not.toBeNull();
     } finally {
+      await worker.drain(0);
+      await worker.close();
+    }
+    expect(violations().slice(seen)).toEqual([]);
+  }, 60_000);
+
+  it('lets a real Worker with the worker login publish a curve and be stopped mid-run, without a violation', async () => {
+    const worker = new Worker({
+      natsUrl: nats.server.url,
+      natsUser: nats.users.worker.user,
+      natsPassword: nats.users.worker.password,
+      codeAddr: code.addr,
+      prefix: n.prefix,
+      gpus: 'none',
+      workDir: join(dir, 'work-stop'),
+      id: 'perm-w2',
+      heartbeatMs: 100,
+      pollExpiresMs: 300,
+      killGraceMs: 300,
+      progressIntervalMs: 200,
+      logger: () => undefined,
+    });
+    const seen = violations().length;
+    const points: number[] = [];
+    const sub = coord.subscribe(n.progress('perm-t4'), {
+      callback: (err, m) => {
+        if (!err) points.push(...decode(TrialProgressSchema, m.data).points.map((p) => p.fraction));
+      },
+    });
+    await worker.start();
+    try {
+      const t = trial('perm-t4');
+      const stopped = {
+        ...t,
+        stage: { ...STAGE, budgetSeconds: 30, timeoutSeconds: 60 },
+        target: {
+          ...t.target,
+          env: { MODE: 'curve' },
+          progress: { pattern: DEFAULT_PROGRESS_PATTERN, lowerIsBetter: true },
+        },
+      };
+      await jetstream(coord).publish(n.trials('screen'), encode(TrialSchema, stopped));
+      const deadline = Date.now() + 30_000;
+      while (points.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(points.length).toBeGreaterThan(0);
+      const reply = await coord.request(
+        n.stopTrial('perm-t4'),
+        encode(StopTrialRequestSchema, { trialId: 'perm-t4', reason: 'worse than the baseline' }),
+        { timeout: 5000 },
+      );
+      expect(decode(StopTrialReplySchema, reply.data)).toMatchObject({ stopped: true });
+      let result: Awaited<ReturnType<SecuredNats['results']>>[number] | undefined;
+      while (!result && Date.now() < deadline) {
+        result = (await nats.results()).find((r) => r.trialId === 'perm-t4');
+        if (!result) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(result?.status).toBe(TrialStatus.STOPPED);
+      expect(result?.curve.length).toBeGreaterThan(0);
+    } finally {
+      sub.unsubscribe();
       await worker.drain(0);
       await worker.close();
     }

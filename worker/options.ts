@@ -75,6 +75,11 @@ export interface WorkerOptions {
   pollExpiresMs?: number;
   /** Period of GPU memory / RSS sampling while a trial runs. @default 1000 */
   memorySampleMs?: number;
+  /**
+   * Least time between two live learning-curve messages of one trial
+   * (TrialProgress on core NATS); the last points go when the run ends. @default 1000
+   */
+  progressIntervalMs?: number;
   /** Where log lines go. @default JSON lines on stderr */
   logger?: WorkerLogger;
   /** Called after every acked trial (benchmarks). @default undefined */
@@ -111,6 +116,7 @@ export const DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_LOG_FILES = 500;
 export const DEFAULT_POLL_EXPIRES_MS = 1000;
 export const DEFAULT_MEMORY_SAMPLE_MS = 1000;
+export const DEFAULT_PROGRESS_INTERVAL_MS = 1000;
 
 /** The default work dir: ~/.cache/arswarm-worker. */
 export function defaultWorkDir(): string {
@@ -165,6 +171,7 @@ const schema = z
     nvidiaSmi: z.string().min(1).default('nvidia-smi'),
     pollExpiresMs: z.number().int().min(100).max(30_000).default(DEFAULT_POLL_EXPIRES_MS),
     memorySampleMs: z.number().int().min(50).default(DEFAULT_MEMORY_SAMPLE_MS),
+    progressIntervalMs: z.number().int().min(50).max(60_000).default(DEFAULT_PROGRESS_INTERVAL_MS),
     logger: fn<WorkerLogger>().default(() => stderrLogger),
     onTrialTimings: fn<(t: TrialTimings) => void>().optional(),
     trialUser: z

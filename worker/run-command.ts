@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import type { RunEnd } from './classify.js';
 import { ProgressTracker } from './output-parser.js';
 import type { CommandProcess, Launcher } from './launcher.js';
@@ -33,12 +34,18 @@ export interface RunSpec {
   readonly keepBytes: number;
   /** Aborting kills the group; the outcome then says `aborted`. */
   readonly signal?: AbortSignal;
+  /** Aborting kills the group the same way; the outcome then says `stopped` (a mid-slot stop). */
+  readonly stopSignal?: AbortSignal;
   readonly sampleMs: number;
   /** GPU memory of the given pids in MiB (GPU mode); undefined when unknown. */
   readonly sampleGpu?: (pids: ReadonlySet<number>) => Promise<number | undefined>;
   readonly onProgress?: (progress: number) => void;
+  /** Every chunk of output as text, per stream (a UTF-8 sequence split by a chunk is joined first). */
+  readonly onOutput?: (text: string, stream: 'stdout' | 'stderr') => void;
   /** Called right after the spawn with the group id (= pid). */
   readonly onSpawn?: (pgid: number) => void;
+  /** Called when the command's main process has exited (or could not start). */
+  readonly onExit?: () => void;
 }
 
 export interface RunOutcome extends RunEnd {
@@ -49,6 +56,8 @@ export interface RunOutcome extends RunEnd {
   /** performance.now() at spawn and at exit. */
   readonly spawnedAt: number;
   readonly exitedAt: number;
+  /** The worker killed it on a stop request (stopSignal); wins over how the process ended. */
+  readonly stopped: boolean;
 }
 
 /** Keeps the last N bytes of a byte stream. */
@@ -93,12 +102,13 @@ export function runCommand(spec: RunSpec): Promise<RunOutcome> {
     const pgid = child.pid ?? -1;
     let timedOut = false;
     let aborted = false;
+    let stopped = false;
     let killTimer: NodeJS.Timeout | undefined;
     let peakRssMb = 0;
     let peakGpuMb: number | undefined;
     let sampling = false;
 
-    const onData = (b: Buffer) => {
+    const onData = (b: Buffer, stream: 'stdout' | 'stderr') => {
       tail.push(b);
       if (logged < spec.maxLogBytes) {
         const room = spec.maxLogBytes - logged;
@@ -112,13 +122,19 @@ export function runCommand(spec: RunSpec): Promise<RunOutcome> {
         progress.push(b.toString('latin1'));
         if (progress.progress !== before) spec.onProgress(progress.progress);
       }
+      if (spec.onOutput) {
+        const text = decoders[stream].write(b);
+        if (text !== '') spec.onOutput(text, stream);
+      }
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+    child.stdout.on('data', (b: Buffer) => onData(b, 'stdout'));
+    child.stderr.on('data', (b: Buffer) => onData(b, 'stderr'));
 
-    const stop = (why: 'timeout' | 'abort') => {
+    const stop = (why: 'timeout' | 'abort' | 'stopped') => {
       if (why === 'timeout') timedOut = true;
-      else aborted = true;
+      else if (why === 'abort') aborted = true;
+      else stopped = true;
       signalGroup(pgid, 'SIGTERM');
       killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), spec.killGraceMs);
     };
@@ -126,6 +142,9 @@ export function runCommand(spec: RunSpec): Promise<RunOutcome> {
     const onAbort = () => stop('abort');
     if (spec.signal?.aborted) onAbort();
     else spec.signal?.addEventListener('abort', onAbort, { once: true });
+    const onStop = () => stop('stopped');
+    if (spec.stopSignal?.aborted) onStop();
+    else spec.stopSignal?.addEventListener('abort', onStop, { once: true });
 
     const sample = async () => {
       if (sampling || pgid < 0) return;
@@ -157,6 +176,7 @@ export function runCommand(spec: RunSpec): Promise<RunOutcome> {
       clearInterval(sampler);
       if (killTimer) clearTimeout(killTimer);
       spec.signal?.removeEventListener('abort', onAbort);
+      spec.stopSignal?.removeEventListener('abort', onStop);
       log.end();
       resolve({
         exitCode: exit?.code ?? null,
@@ -168,15 +188,18 @@ export function runCommand(spec: RunSpec): Promise<RunOutcome> {
         peakGpuMb,
         spawnedAt,
         exitedAt: exit?.at ?? performance.now(),
+        stopped,
       });
     };
     child.on('error', (err) => {
-      onData(Buffer.from(`\n[arswarm] cannot start command: ${err.message}\n`));
+      onData(Buffer.from(`\n[arswarm] cannot start command: ${err.message}\n`), 'stderr');
       exit = { code: 127, signal: null, at: performance.now() };
+      spec.onExit?.();
       finish();
     });
     child.on('exit', (code, signal) => {
       exit = { code, signal, at: performance.now() };
+      spec.onExit?.();
       // Whatever the command left behind in its group dies with it.
       signalGroup(pgid, 'SIGKILL');
       // A process that left the group (setsid) may hold the pipes open: stop waiting for them.

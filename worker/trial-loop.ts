@@ -30,6 +30,8 @@ import { LogStore } from './log-store.js';
 import { loopEnv } from './trial-env.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import { groupMembers, processEnvVar, signalGroup } from './process-group.js';
+import { progressPublisher } from './progress-publisher.js';
+import { StopListener } from './stop-listener.js';
 import { runTrial, type TrialResultInit, type TrialRun } from './trial-runner.js';
 
 /** What a heartbeat says about a loop. */
@@ -224,6 +226,16 @@ export class TrialLoop {
     let standby: NodeJS.Timeout | undefined;
     this.current = trial;
     this.progress = 0;
+    // Mid-slot stopping: live curve points out, stop requests in, for this trial only.
+    const curveOut = progressPublisher({
+      nc: this.deps.nc,
+      names,
+      trialId: trial.id,
+      workerId: this.workerId,
+      intervalMs: options.progressIntervalMs,
+      logger: log,
+    });
+    const stops = new StopListener(this.deps.nc, names, trial.id, log);
     let run: TrialRun;
     try {
       const max = ladder?.maxDeliveries ?? 0;
@@ -269,7 +281,11 @@ export class TrialLoop {
           launcher: this.launcher,
           trialIds: this.deps.trialIds,
           onProgress: (p) => (this.progress = p),
+          onCurvePoints: (points) => curveOut.add(points),
+          stopSignal: stops.signal,
+          onExit: () => stops.exited(),
           onSpawn: (pgid) => {
+            stops.open();
             void writeFile(this.pidFile, JSON.stringify({ pgid, trialId: trial.id })).catch(() => undefined);
             // The next trial's standby is forked while this one runs, not between trials
             // (and not at its start, when other loops on the host may be between trials too).
@@ -279,6 +295,7 @@ export class TrialLoop {
           },
         });
       }
+      curveOut.close();
       const publishedAt = await this.publish(run.result);
       if (publishedAt === undefined) return undefined; // never published: JetStream redelivers it
       await msg.ackSync();
@@ -307,6 +324,9 @@ export class TrialLoop {
         error: ArswarmError.from(err).message,
       });
     } finally {
+      curveOut.close();
+      // After the result is out: a late request meanwhile heard `not running`, later ones get no responders.
+      stops.close();
       clearInterval(working);
       clearTimeout(standby);
       this.current = undefined;

@@ -7,6 +7,7 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { CurvePoint } from '../common/curve.js';
 import { ArswarmError } from '../common/errors.js';
 import { checkPatch, targetSpecRules } from '../common/diff/index.js';
 import { token } from '../common/subjects.js';
@@ -14,6 +15,7 @@ import { TrialStatus, type Trial, type TrialResultSchema } from '../gen/arswarm/
 import { applyPatch } from './apply-patch.js';
 import { classify } from './classify.js';
 import type { CodeCache } from './code-cache.js';
+import { clockFraction, CurveReader, wirePoints } from './curve-reader.js';
 import { gpuMemoryOfPids, type Device } from './gpus.js';
 import { checkLocked, compareHashes, hashFiles, watchedFiles } from './integrity.js';
 import type { LogStore } from './log-store.js';
@@ -50,6 +52,12 @@ export interface TrialContext {
   readonly trialIds?: TrialIds;
   readonly onProgress?: (p: number) => void;
   readonly onSpawn?: (pgid: number) => void;
+  /** The command's main process exited. */
+  readonly onExit?: () => void;
+  /** New learning-curve points, as the output shows them (target.progress). */
+  readonly onCurvePoints?: (points: CurvePoint[]) => void;
+  /** Aborted on a mid-slot stop; its reason (a string) becomes the result's. */
+  readonly stopSignal?: AbortSignal;
 }
 
 export interface TrialRun {
@@ -210,6 +218,21 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
   const stage = trial.stage;
   const timeoutS = stage.timeoutSeconds || stage.budgetSeconds + 120;
   const gpu = device.gpu;
+  // The learning curve: a line without its own pct or fraction is placed by
+  // the worker's clock over the slot the trial gets (its TIME_BUDGET).
+  let runStart = performance.now();
+  const curve = new CurveReader({
+    pattern: target.progress?.pattern ?? '',
+    elapsedFraction: () => clockFraction(performance.now() - runStart, stage.budgetSeconds * 1000),
+    onInvalidPattern: (error) =>
+      options.logger('warn', 'progress pattern refused; the trial runs without a learning curve', {
+        trialId: trial.id,
+        error,
+      }),
+  });
+  const onCurve = (points: CurvePoint[]) => {
+    if (points.length) ctx.onCurvePoints?.(points);
+  };
   const outcome = await runCommand({
     command: target.command,
     cwd: workDir,
@@ -226,8 +249,42 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
     sampleMs: options.memorySampleMs,
     sampleGpu: gpu ? (pids) => gpuMemoryOfPids(options.nvidiaSmi, gpu, pids) : undefined,
     onProgress: ctx.onProgress,
-    onSpawn: ctx.onSpawn,
+    onOutput: curve.active ? (text, stream) => onCurve(curve.push(text, stream)) : undefined,
+    onSpawn: (pgid) => {
+      runStart = performance.now();
+      ctx.onSpawn?.(pgid);
+    },
+    onExit: ctx.onExit,
+    stopSignal: ctx.stopSignal,
   });
+  onCurve(curve.end());
+  const points = wirePoints(curve.curve());
+  if (outcome.stopped) {
+    // Stopped on the coordinator's request: no metric, whatever the run printed
+    // or however the kill ended it, and never retried (docs/decisions.md).
+    const reason = String(ctx.stopSignal?.reason ?? 'stopped mid-slot');
+    void appendFile(logFile, `[arswarm] STOPPED: ${reason}\n`).catch(() => undefined);
+    return {
+      workDir,
+      spawnedAt: outcome.spawnedAt,
+      exitedAt: outcome.exitedAt,
+      result: {
+        ...base,
+        status: TrialStatus.STOPPED,
+        reason,
+        peakMemoryMb: Math.round((outcome.peakGpuMb ?? (gpu ? 0 : outcome.peakRssMb)) * 10) / 10,
+        fetchMs: ms(receivedAt, fetchedAt),
+        setupMs: ms(fetchedAt, outcome.spawnedAt),
+        runMs: ms(outcome.spawnedAt, outcome.exitedAt),
+        reportMs: ms(outcome.exitedAt, performance.now()),
+        logTail: lastBytes(outcome.output, options.logTailBytes),
+        exitCode: outcome.exitCode ?? -1,
+        signal: outcome.signal ?? '',
+        curve: points,
+        finishedAtMs: BigInt(Date.now()),
+      },
+    };
+  }
 
   // 4. Hashes after the run, parsing, verdict.
   let integrity: string | undefined;
@@ -267,6 +324,7 @@ export async function runTrial(trial: Trial, receivedAt: number, ctx: TrialConte
       logTail: lastBytes(outcome.output, options.logTailBytes),
       exitCode: outcome.exitCode ?? -1,
       signal: outcome.signal ?? '',
+      curve: points,
       finishedAtMs: BigInt(Date.now()),
     },
   };

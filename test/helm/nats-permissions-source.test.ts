@@ -13,6 +13,7 @@ import { find, installHelm, template } from './helm.js';
 interface Rendered {
   publish?: { allow?: string[]; deny?: string[] };
   subscribe?: { allow?: string[]; deny?: string[] };
+  allow_responses?: boolean;
 }
 
 /** Each user's `permissions: {...}` from the rendered authorization.conf, by user name. */
@@ -32,6 +33,7 @@ function normalize(p: Rendered | UserPermissions) {
   return {
     publish: { allow: sorted(p.publish?.allow), deny: sorted(p.publish?.deny) },
     subscribe: { allow: sorted(p.subscribe?.allow), deny: sorted(p.subscribe?.deny) },
+    allowResponses: ('allowResponses' in p ? p.allowResponses : (p as Rendered).allow_responses) ?? false,
   };
 }
 

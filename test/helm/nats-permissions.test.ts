@@ -123,6 +123,7 @@ describe('NATS permissions rendered by the chart', () => {
       n.resultFinished,
       n.resultStarted,
       `$KV.${n.workersBucket}.w1`,
+      n.progress('t-1'),
     ])
       expect(mayPublish(worker, s), s).toBe(true);
     // ...and nothing that changes the ledger, the queues, the control flags or the streams.
@@ -136,10 +137,14 @@ describe('NATS permissions rendered by the chart', () => {
       `$JS.API.CONSUMER.MSG.NEXT.${n.eventsStream}.x`,
       `$JS.ACK.${n.resultsStream}.${n.resultsConsumer}.1.1.1.1.0`,
       `$JS.API.CONSUMER.DELETE.${n.trialsStream}.${consumer}`,
+      // Stop requests are the coordinator's; replies go by allow_responses, not a right on inboxes.
+      n.stopTrial('t-1'),
+      '_INBOX.abc.1',
     ])
       expect(mayPublish(worker, s), s).toBe(false);
     expect(worker.publish.deny).toContain(n.events);
-    expect(worker.subscribe.allow).toEqual(['_INBOX.>']);
+    expect(worker.subscribe.allow).toEqual(['_INBOX.>', n.stopAll]);
+    expect(conf).toMatch(/user: "worker"[\s\S]*?allow_responses: true \}\n/);
 
     // The coordinator may do everything under its prefix.
     for (const s of [

@@ -33,8 +33,10 @@ subscribe:
 
 {{/*
 A worker: pull trials and ack them, publish results, write heartbeats, read
-the control bucket (the ladder). It can not publish the ledger (<prefix>.events),
-queue trials, write control flags or manage streams.
+the control bucket (the ladder), publish live progress (<prefix>.progress.>)
+and answer stop requests (<prefix>.stop.>; allow_responses lets it reply to a
+request it received, not publish to any _INBOX). It can not publish the ledger
+(<prefix>.events), queue trials, write control flags or manage streams.
 */}}
 {{- define "arswarm.nats.workerPermissions" -}}
 {{- $p := include "arswarm.prefix" . -}}
@@ -46,6 +48,7 @@ publish:
     - {{ printf "$JS.API.CONSUMER.MSG.NEXT.%s_TRIALS.*" $P | quote }}
     - {{ printf "$JS.ACK.%s_TRIALS.>" $P | quote }}
     - {{ printf "%s.results.>" $p | quote }}
+    - {{ printf "%s.progress.>" $p | quote }}
     - {{ printf "$KV.%s_workers.>" $P | quote }}
     - {{ printf "$JS.API.STREAM.INFO.KV_%s_workers" $P | quote }}
     - {{ printf "$JS.API.STREAM.INFO.KV_%s_control" $P | quote }}
@@ -65,6 +68,8 @@ publish:
 subscribe:
   allow:
     - "_INBOX.>"
+    - {{ printf "%s.stop.>" $p | quote }}
+allow_responses: true
 {{- end -}}
 
 {{/* The NATS server's authorization block; passwords come from the environment. */}}
@@ -104,6 +109,9 @@ authorization {
 {{- end -}}
 {{- $parts = append $parts (printf "%s: { %s }" $dir (join ", " $lists)) -}}
 {{- end -}}
+{{- end -}}
+{{- if get $perms "allow_responses" -}}
+{{- $parts = append $parts "allow_responses: true" -}}
 {{- end -}}
 { {{ join ", " $parts }} }
 {{- end -}}
