@@ -480,6 +480,11 @@ export class Coordinator {
     return this.workers.warm() ? stageWarnings(this.scheduler.stages, fleetOf(this.workers.live())) : [];
   }
 
+  /** Candidates whose scheduling step keeps failing (retried every tick), for status warnings. */
+  schedulingErrors(): string[] {
+    return this.scheduler.schedulingErrors();
+  }
+
   /** Work no live worker can run, per stage (empty until the fleet view is warm). */
   waitingWork(): ReadonlyMap<string, StageWaiting> {
     return this.workers.warm()

@@ -23,6 +23,7 @@ import { ANY_GPU_CLASS, dedupeIds } from '../common/subjects.js';
 import { eligibleClasses, type FleetClass } from './fleet.js';
 import { nextAttempt, pinStage } from './stage-pin.js';
 import { queuedByClass, runnablePending } from './waiting.js';
+import { isTransportFailure } from './transport-failure.js';
 
 /**
  * Attempts of one candidate replicate after infra failures before the
@@ -76,6 +77,10 @@ export class Scheduler {
   private readonly levels: StageLevels;
   /** Noise pooled across heads and candidates per stage and class (noise-pool.ts). */
   private readonly noise: NoisePool;
+  /** Candidates whose last step threw: the message and how many ticks in a row. */
+  private readonly failing = new Map<string, { message: string; count: number }>();
+  /** Candidate steps that threw since start. */
+  schedulingFailures = 0;
 
   constructor(private readonly d: SchedulerDeps) {
     this.levels = configLevels(d.config);
@@ -132,12 +137,18 @@ export class Scheduler {
     return this.d.fleetWarm?.() ?? true;
   }
 
-  /** One pass over everything; safe to call at any time (idempotent). */
+  /**
+   * One pass over everything; safe to call at any time (idempotent). A
+   * candidate whose processing throws is logged and retried on the next tick;
+   * the others, the baselines and the feed go on (unless the ledger or NATS is
+   * down: then the tick ends there, as every other step would fail too).
+   */
   async tick(): Promise<void> {
-    for (const v of [...this.state.candidates.values()]) {
-      if (v.state === CandidateState.ACTIVE) await this.advance(v);
-      else if (v.state === CandidateState.REVIEW && this.mayMerge(v)) await this.merge(v);
-    }
+    for (const v of [...this.state.candidates.values()])
+      await this.isolated(v.candidate.id, async () => {
+        if (v.state === CandidateState.ACTIVE) await this.advance(v);
+        else if (v.state === CandidateState.REVIEW && this.mayMerge(v)) await this.merge(v);
+      });
     // Baselines of the head at every stage, so a promotion after a merge never
     // waits a slot for its reference runs.
     if (!this.limitReached())
@@ -530,7 +541,37 @@ export class Scheduler {
       const accepted = await this.d.intake.proposeOne();
       if (!accepted) break;
       const v = this.state.candidates.get(accepted);
-      if (v) await this.advance(v);
+      if (v) await this.isolated(v.candidate.id, () => this.advance(v));
     }
+  }
+
+  /**
+   * Runs one candidate's step. A throw is counted, logged once per candidate
+   * and message (every tick retries it, so the log would repeat otherwise),
+   * shown in status until the candidate gets through, and not passed on.
+   */
+  private async isolated(candidateId: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+      if (this.failing.delete(candidateId)) this.d.log(`${candidateId}: scheduling works again`);
+    } catch (err) {
+      // The ledger or NATS down is no one candidate's failure: the tick ends (the coordinator logs it).
+      if (this.d.ledger.writesUncertain || isTransportFailure(err)) throw err;
+      this.schedulingFailures++;
+      const message = ArswarmError.from(err).message;
+      const prev = this.failing.get(candidateId);
+      this.failing.set(candidateId, { message, count: (prev?.count ?? 0) + 1 });
+      if (prev?.message !== message)
+        this.d.log(
+          `${candidateId}: scheduling failed (retried every tick; other candidates go on): ${message}`,
+        );
+    }
+  }
+
+  /** Candidates whose last step threw, for status warnings. */
+  schedulingErrors(): string[] {
+    return [...this.failing].map(
+      ([id, f]) => `candidate ${id} cannot be scheduled (${f.count} tick(s) so far): ${f.message}`,
+    );
   }
 }

@@ -45,6 +45,8 @@ export interface ControlHost {
   waitingWork?(): ReadonlyMap<string, StageWaiting>;
   /** Stages no live worker can run. */
   stageWarnings?(): string[];
+  /** Candidates whose scheduling step keeps failing (retried every tick). */
+  schedulingErrors?(): string[];
   /** Why no proposer offers anything more at the head. */
   proposersExhausted?(): string | undefined;
   /** Why a bounded run is over (empty while it goes on). */
@@ -84,7 +86,7 @@ export function controlService(config: Config, host: ControlHost): ControlImpl {
         workers: host.workers.live(),
         pools: (await host.scaler?.current().catch(() => [])) ?? [],
         waiting: host.waitingWork?.(),
-        warnings: host.stageWarnings?.(),
+        warnings: [...(host.stageWarnings?.() ?? []), ...(host.schedulingErrors?.() ?? [])],
         proposersExhausted: host.proposersExhausted?.(),
       });
       return { ...base, settled: host.settledReason ?? '' };

@@ -146,6 +146,11 @@ export class Ledger {
     });
   }
 
+  /** An append failed without telling whether the store kept it, and no catch-up has run since (the store is likely unreachable). */
+  get writesUncertain(): boolean {
+    return this.uncertain;
+  }
+
   /**
    * The sequence up to which every stored event is applied and none above it
    * is, or undefined while an append's outcome is unknown (a snapshot taken
