@@ -4,14 +4,15 @@
  * stage and may flag suspected gaming (the rule-based audit always runs).
  */
 import { z } from 'zod';
+import { LLM_CLIENT_DEFAULTS } from './llm-client-defaults.js';
 
 /** Price of the auditor's model, dollars per million tokens. */
 const auditorPriceSchema = z
   .object({
     /** @default 2 */
-    input_per_mtok: z.number().min(0).default(2),
+    input_per_mtok: z.number().min(0).default(LLM_CLIENT_DEFAULTS.price.inputPerMtok),
     /** @default 10 */
-    output_per_mtok: z.number().min(0).default(10),
+    output_per_mtok: z.number().min(0).default(LLM_CLIENT_DEFAULTS.price.outputPerMtok),
   })
   .strict();
 
@@ -29,7 +30,7 @@ export const auditorSchema = z
   .object({
     kind: z.literal('claude'),
     /** Messages API model. @default claude-sonnet-5-5 */
-    model: z.string().min(1).default('claude-sonnet-5-5'),
+    model: z.string().min(1).default(LLM_CLIENT_DEFAULTS.model),
     /** Most output tokens per request. @default 4000 */
     max_tokens: z.number().int().min(256).max(20_000).default(4000),
     /** @default ANTHROPIC_BASE_URL, else https://api.anthropic.com */
@@ -41,13 +42,17 @@ export const auditorSchema = z
     /** Answers that fail validation before the audit counts as failed. @default 3 */
     max_attempts: z.number().int().min(1).max(10).default(3),
     /** Retries of one request on 429, 529, other 5xx and connection errors. @default 5 */
-    max_retries: z.number().int().min(0).max(20).default(5),
+    max_retries: z.number().int().min(0).max(20).default(LLM_CLIENT_DEFAULTS.maxRetries),
     /** Longest wait before a retry, seconds. @default 60 */
-    max_retry_wait_seconds: z.number().min(0).max(3600).default(60),
+    max_retry_wait_seconds: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(LLM_CLIENT_DEFAULTS.maxRetryWaitMs / 1000),
     /** Wall-clock limit of one audit, seconds. @default 300 */
     timeout_seconds: z.number().int().min(1).max(86_400).default(300),
     budget: auditorBudgetSchema.default({ tokens: 0, dollars: 0 }),
-    price: auditorPriceSchema.default({ input_per_mtok: 2, output_per_mtok: 10 }),
+    price: auditorPriceSchema.default(auditorPriceSchema.parse({})),
   })
   .strict();
 

@@ -4,6 +4,7 @@
  * at the edge.
  */
 import { z } from 'zod';
+import { LLM_CLIENT_DEFAULTS } from './llm-client-defaults.js';
 import { auditorSchema } from './auditor-config.js';
 import { DEFAULT_PROGRESS_PATTERN } from './curve.js';
 import { DEFAULT_INTEGRITY, integritySchema } from './integrity-config.js';
@@ -90,6 +91,22 @@ export const targetSetupSchema = z
   })
   .strict();
 
+/** The metric the target reports, and which way is better. */
+export const targetMetricSchema = z
+  .object({
+    /** @default val_bpb */
+    name: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default('val_bpb'),
+    /** @default minimize */
+    direction: z.enum(['minimize', 'maximize']).default('minimize'),
+  })
+  .strict();
+
+/** The metric of a config that names none: `val_bpb`, lower is better. */
+export const DEFAULT_METRIC = targetMetricSchema.parse({});
+
 export const targetSchema = z
   .object({
     /** Path of the target git repo, relative to the config file. */
@@ -115,16 +132,7 @@ export const targetSchema = z
       .default([]),
     /** Shell command run in the work dir, e.g. `python3 train.py`. */
     command: z.string().min(1),
-    metric: z
-      .object({
-        name: z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-          .default('val_bpb'),
-        direction: z.enum(['minimize', 'maximize']).default('minimize'),
-      })
-      .strict()
-      .default({ name: 'val_bpb', direction: 'minimize' }),
+    metric: targetMetricSchema.default(targetMetricSchema.parse({})),
     /**
      * The intermediate metric in the trial's progress lines, for mid-slot
      * stopping (stages' `early_stop`): a regex with named groups `value` and
@@ -194,9 +202,9 @@ export const proposerBudgetSchema = z
 export const tokenPriceSchema = z
   .object({
     /** Dollars per million input tokens (cache reads and writes are counted at this price too: an upper bound). @default 2 */
-    input_per_mtok: z.number().min(0).default(2),
+    input_per_mtok: z.number().min(0).default(LLM_CLIENT_DEFAULTS.price.inputPerMtok),
     /** Dollars per million output tokens. @default 10 */
-    output_per_mtok: z.number().min(0).default(10),
+    output_per_mtok: z.number().min(0).default(LLM_CLIENT_DEFAULTS.price.outputPerMtok),
   })
   .strict();
 
@@ -224,7 +232,7 @@ export const claudeProposerSchema = z
       .regex(/^[a-z][a-z0-9_-]{0,30}$/, 'must be lower-case letters, digits, - or _')
       .default('claude'),
     /** Messages API model; set `price` to match it. @default claude-sonnet-5-5 */
-    model: z.string().min(1).default('claude-sonnet-5-5'),
+    model: z.string().min(1).default(LLM_CLIENT_DEFAULTS.model),
     /**
      * Most output tokens per request, thinking included (the SDK needs streaming above
      * about 21k, which this proposer does not use). @default 16000
@@ -264,9 +272,13 @@ export const claudeProposerSchema = z
     /** Requests in one conversation before it counts as a failure. @default 12 */
     max_turns: z.number().int().min(1).max(100).default(12),
     /** Retries of one request on 429, 529, other 5xx and connection errors. @default 5 */
-    max_retries: z.number().int().min(0).max(20).default(5),
+    max_retries: z.number().int().min(0).max(20).default(LLM_CLIENT_DEFAULTS.maxRetries),
     /** Longest wait before a retry, in seconds (a longer retry-after is cut to this). @default 60 */
-    max_retry_wait_seconds: z.number().min(0).max(3600).default(60),
+    max_retry_wait_seconds: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(LLM_CLIENT_DEFAULTS.maxRetryWaitMs / 1000),
     /** Wall-clock limit of one conversation, in seconds. @default 600 */
     timeout_seconds: z.number().int().min(1).max(86_400).default(600),
     /** Editable files up to this many bytes in total go into the first message; larger ones are read with read_file. @default 65536 */
@@ -274,7 +286,7 @@ export const claudeProposerSchema = z
     /** What this proposer may spend. @default no limits */
     budget: proposerBudgetSchema.default({ tokens: 0, dollars: 0, candidates: 0 }),
     /** Model price for the recorded cost. @default 2 / 10 dollars per million input / output tokens (claude-sonnet-5-5) */
-    price: tokenPriceSchema.default({ input_per_mtok: 2, output_per_mtok: 10 }),
+    price: tokenPriceSchema.default(tokenPriceSchema.parse({})),
     /** Weights of the diversity modes. @default 1 each */
     modes: diversityModesSchema.default({ explore: 1, exploit: 1, combine: 1, ablation: 1 }),
   })

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { withDefaults } from '../option-defaults.js';
 
 export interface PythonServerOptions {
   /** The interpreter. @default python3 */
@@ -24,21 +25,30 @@ type Settle = (a: PythonAnswer<unknown>) => void;
 /** Default wait for one answer. */
 export const DEFAULT_PYTHON_TIMEOUT_MS = 20_000;
 
+/** Defaults of PythonServerOptions. */
+export const PYTHON_SERVER_DEFAULTS: Required<PythonServerOptions> = {
+  python: 'python3',
+  timeoutMs: DEFAULT_PYTHON_TIMEOUT_MS,
+};
+
 export class PythonServer {
   private proc?: ChildProcessWithoutNullStreams;
   /** Set once python3 cannot be started at all (ENOENT): later requests answer at once. */
   private missing?: string;
   private readonly pending = new Map<number, Settle>();
   private next = 0;
+  private readonly o: Required<PythonServerOptions>;
 
   /** `args` start the server program, e.g. `['-c', SOURCE]` or `[path]`. */
   constructor(
     private readonly args: readonly string[],
-    private readonly o: PythonServerOptions = {},
-  ) {}
+    options: PythonServerOptions = {},
+  ) {
+    this.o = withDefaults(PYTHON_SERVER_DEFAULTS, options);
+  }
 
   private start(): ChildProcessWithoutNullStreams {
-    const python = this.o.python ?? 'python3';
+    const python = this.o.python;
     // -I: no user site, no environment, no script directory on sys.path; -B: no .pyc files.
     const p = spawn(python, ['-I', '-B', '-u', ...this.args], {
       env: { PATH: process.env.PATH ?? '' },
@@ -82,7 +92,7 @@ export class PythonServer {
     if (this.missing) return Promise.resolve({ kind: 'unavailable', why: this.missing });
     const proc = (this.proc ??= this.start());
     const id = this.next++;
-    const timeoutMs = this.o.timeoutMs ?? DEFAULT_PYTHON_TIMEOUT_MS;
+    const timeoutMs = this.o.timeoutMs;
     return new Promise<PythonAnswer<T>>((resolve) => {
       const t = setTimeout(() => {
         this.pending.delete(id);

@@ -20,28 +20,15 @@ import type { Config } from '../../common/config.js';
 import { ArswarmError } from '../../common/errors.js';
 import type { LlmCost } from '../proposers/proposer.js';
 import { apiKeyGetter } from '../proposers/claude/api-key.js';
-import { messagesClient, usageOf, type TokenPrice } from '../proposers/claude/client.js';
+import { messagesClient, usageOf } from '../proposers/claude/client.js';
 import { withRetry } from '../proposers/claude/retry.js';
+import {
+  resolveLlmAuditorOptions,
+  type LlmAuditorOptions,
+  type ResolvedLlmAuditorOptions,
+} from './llm-auditor-options.js';
 
-export interface LlmAuditorOptions {
-  model: string;
-  maxTokens: number;
-  baseURL?: string;
-  apiKey: () => Promise<string>;
-  price: TokenPrice;
-  /** Appended to the system prompt. @default '' */
-  instructions?: string;
-  /** Answers that fail validation before the audit fails. @default 3 */
-  maxAttempts?: number;
-  /** @default 5 */
-  maxRetries?: number;
-  /** @default 60000 */
-  maxRetryWaitMs?: number;
-  /** @default 500 */
-  retryBaseDelayMs?: number;
-  /** One audit's wall-clock limit, ms. @default 300000 */
-  timeoutMs?: number;
-}
+export { LLM_AUDITOR_DEFAULTS, type LlmAuditorOptions } from './llm-auditor-options.js';
 
 /** What the auditor is shown. */
 export interface AuditCase {
@@ -119,9 +106,11 @@ function addUsage(a: LlmCost, b: LlmCost): LlmCost {
 
 export class LlmAuditor {
   private readonly client: Anthropic;
+  private readonly o: ResolvedLlmAuditorOptions;
 
-  constructor(private readonly o: LlmAuditorOptions) {
-    this.client = messagesClient({ apiKey: o.apiKey, baseURL: o.baseURL, timeoutMs: o.timeoutMs ?? 300_000 });
+  constructor(options: LlmAuditorOptions) {
+    const o = (this.o = resolveLlmAuditorOptions(options));
+    this.client = messagesClient({ apiKey: o.apiKey, baseURL: o.baseURL, timeoutMs: o.timeoutMs });
   }
 
   get model(): string {
@@ -131,10 +120,10 @@ export class LlmAuditor {
   /** Audits one candidate; never throws (a failure is a result of kind `failed`, with what it cost). */
   async audit(c: AuditCase): Promise<LlmAuditResult> {
     let usage: LlmCost = { inputTokens: 0, outputTokens: 0, costUsd: 0, model: this.o.model };
-    const signal = AbortSignal.timeout(this.o.timeoutMs ?? 300_000);
+    const signal = AbortSignal.timeout(this.o.timeoutMs);
     const system = this.o.instructions ? `${SYSTEM}\n\n${this.o.instructions}` : SYSTEM;
     const messages: MessageParam[] = [{ role: 'user', content: userMessage(c) }];
-    const maxAttempts = this.o.maxAttempts ?? 3;
+    const { maxAttempts } = this.o;
     let last = 'no answer';
     try {
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -152,8 +141,8 @@ export class LlmAuditor {
               { signal },
             ),
           {
-            maxRetries: this.o.maxRetries ?? 5,
-            maxDelayMs: this.o.maxRetryWaitMs ?? 60_000,
+            maxRetries: this.o.maxRetries,
+            maxDelayMs: this.o.maxRetryWaitMs,
             baseDelayMs: this.o.retryBaseDelayMs,
             signal,
           },

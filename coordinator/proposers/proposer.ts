@@ -57,6 +57,15 @@ export interface Proposal {
 }
 
 /** How hard the pool may drive one proposer. */
+/** Defaults of a proposer's concurrency and proposal timeout (the pool's slots and the claude client read them). */
+export const PROPOSER_LIMIT_DEFAULTS: Readonly<Required<Pick<ProposerLimits, 'concurrency' | 'timeoutMs'>>> =
+  {
+    /** @default 1 */
+    concurrency: 1,
+    /** @default 600000 */
+    timeoutMs: 600_000,
+  };
+
 export interface ProposerLimits {
   /** Proposals in progress at once. @default 1 */
   concurrency?: number;

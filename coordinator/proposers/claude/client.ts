@@ -5,6 +5,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { Message } from '@anthropic-ai/sdk/resources/messages/messages.js';
+import { LLM_CLIENT_DEFAULTS } from '../../../common/llm-client-defaults.js';
 import type { LlmCost } from '../proposer.js';
 
 export interface MessagesClientOptions {
@@ -30,7 +31,7 @@ export function messagesClient(o: MessagesClientOptions): Anthropic {
     baseURL: o.baseURL ?? null,
     // Retries are ours (withRetry): bounded, logged, and cancelled with the caller.
     maxRetries: 0,
-    timeout: Math.min(o.timeoutMs, 600_000),
+    timeout: Math.min(o.timeoutMs, LLM_CLIENT_DEFAULTS.maxRequestTimeoutMs),
     logLevel: 'off',
   });
 }

@@ -20,10 +20,15 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import { ArswarmError, Code, type Reason } from '../../../common/errors.js';
 import { entryLine } from '../../journal.js';
-import { ModePicker, type Mode, type ModePlan } from '../diversity.js';
+import { ModePicker, type ModePlan } from '../diversity.js';
 import type { Proposal, ProposalContext, Proposer, ProposerLimits } from '../proposer.js';
 import { messagesClient, usageOf } from './client.js';
 import { applyEdits } from './edits.js';
+import {
+  resolveClaudeProposerOptions,
+  type ClaudeProposerOptions,
+  type ResolvedClaudeProposerOptions,
+} from './options.js';
 import { firstMessage, inlineFiles, systemPrompt } from './prompt.js';
 import { withRetry } from './retry.js';
 import { PythonSyntaxChecker } from './syntax.js';
@@ -36,50 +41,7 @@ import {
   TOOLS,
 } from './tools.js';
 
-export interface ClaudeProposerOptions {
-  /** Recorded as the candidates' proposer. @default claude */
-  name?: string;
-  model: string;
-  maxTokens: number;
-  /** Sent only when set (current models refuse sampling parameters). @default unset */
-  temperature?: number;
-  /** output_config.effort. @default unset (the model's default) */
-  effort?: 'low' | 'medium' | 'high' | 'xhigh' | 'max';
-  /** Messages API base URL; undefined = https://api.anthropic.com. */
-  baseURL?: string;
-  /** Gives the API key for each request (from a Secret file or the environment). */
-  apiKey: () => Promise<string>;
-  /** Path of the brief in the target repo at the head. @default program.md */
-  program?: string;
-  /** The brief when the target has none (arswarm's own program.md). @default '' */
-  fallbackBrief?: string;
-  /** @default '' */
-  instructions?: string;
-  /** @default 3 */
-  maxAttempts?: number;
-  /** @default 12 */
-  maxTurns?: number;
-  /** @default 5 */
-  maxRetries?: number;
-  /** @default 60000 */
-  maxRetryWaitMs?: number;
-  /** First backoff without retry-after. @default 500 */
-  retryBaseDelayMs?: number;
-  /** @default 65536 */
-  inlineBytes?: number;
-  /** Dollars per million tokens. */
-  price: { inputPerMtok: number; outputPerMtok: number };
-  /** @default 1 each */
-  modes?: Record<Mode, number>;
-  /** Metric name for the prompts. @default val_bpb */
-  metric?: string;
-  limits?: ProposerLimits;
-  /** @default python3 */
-  python?: string;
-  /** One line per event worth a person's attention. @default nothing */
-  log?: (msg: string) => void;
-}
-
+export { CLAUDE_PROPOSER_DEFAULTS, type ClaudeProposerOptions } from './options.js';
 export { costUsd } from './client.js';
 
 /** Largest file text returned by read_file, characters. */
@@ -110,20 +72,16 @@ export class ClaudeProposer implements Proposer {
   private readonly log: (msg: string) => void;
   private readonly syntax: PythonSyntaxChecker;
 
-  constructor(private readonly o: ClaudeProposerOptions) {
-    this.name = o.name ?? 'claude';
+  private readonly o: ResolvedClaudeProposerOptions;
+
+  constructor(options: ClaudeProposerOptions) {
+    const o = (this.o = resolveClaudeProposerOptions(options));
+    this.name = o.name;
     this.limits = o.limits;
-    this.log = o.log ?? (() => undefined);
-    this.client = messagesClient({
-      apiKey: o.apiKey,
-      baseURL: o.baseURL,
-      timeoutMs: o.limits?.timeoutMs ?? 600_000,
-    });
+    this.log = o.log;
+    this.client = messagesClient({ apiKey: o.apiKey, baseURL: o.baseURL, timeoutMs: o.requestTimeoutMs });
     this.syntax = new PythonSyntaxChecker({ python: o.python, log: this.log });
-    this.picker = new ModePicker(
-      o.modes ?? { explore: 1, exploit: 1, combine: 1, ablation: 1 },
-      o.metric ?? 'val_bpb',
-    );
+    this.picker = new ModePicker(o.modes, o.metric);
   }
 
   async close(): Promise<void> {
@@ -132,20 +90,20 @@ export class ClaudeProposer implements Proposer {
 
   async propose(ctx: ProposalContext): Promise<Proposal | null> {
     const plan = this.picker.next(ctx.history());
-    const brief = (await ctx.readFile(this.o.program ?? 'program.md')) ?? this.o.fallbackBrief ?? '';
+    const brief = (await ctx.readFile(this.o.program)) ?? this.o.fallbackBrief;
     const system = systemPrompt({
       brief,
       rules: ctx.rules,
       stageParams: [...ctx.stageParams],
-      instructions: this.o.instructions ?? '',
-      maxAttempts: this.o.maxAttempts ?? 3,
+      instructions: this.o.instructions,
+      maxAttempts: this.o.maxAttempts,
     });
     const texts = new Map<string, string>();
     for (const f of ctx.editable) {
       const t = await ctx.readFile(f);
       if (t !== undefined) texts.set(f, t);
     }
-    const { inline, others } = inlineFiles(texts, this.o.inlineBytes ?? 65_536);
+    const { inline, others } = inlineFiles(texts, this.o.inlineBytes);
     const messages: MessageParam[] = [
       {
         role: 'user',
@@ -161,8 +119,7 @@ export class ClaudeProposer implements Proposer {
     system: string,
     messages: MessageParam[],
   ): Promise<Proposal> {
-    const maxAttempts = this.o.maxAttempts ?? 3;
-    const maxTurns = this.o.maxTurns ?? 12;
+    const { maxAttempts, maxTurns } = this.o;
     let refusals = 0;
     let last: { reason: Reason; message: string } | undefined;
     for (let turn = 0; turn < maxTurns; turn++) {
@@ -233,8 +190,8 @@ export class ClaudeProposer implements Proposer {
     const res = await withRetry(
       () => this.client.messages.create(this.params(system, messages), { signal: ctx.signal }),
       {
-        maxRetries: this.o.maxRetries ?? 5,
-        maxDelayMs: this.o.maxRetryWaitMs ?? 60_000,
+        maxRetries: this.o.maxRetries,
+        maxDelayMs: this.o.maxRetryWaitMs,
         baseDelayMs: this.o.retryBaseDelayMs,
         signal: ctx.signal,
         onRetry: ({ attempt, delayMs, error }) =>

@@ -7,6 +7,8 @@
  */
 import { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import { ArswarmError, Code, type Reason } from '../../../common/errors.js';
+import { LLM_CLIENT_DEFAULTS } from '../../../common/llm-client-defaults.js';
+import { withDefaults } from '../../../common/option-defaults.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt. @default 5 */
@@ -22,6 +24,22 @@ export interface RetryOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** @default Math.random */
   random?: () => number;
+}
+
+/** The numbers and clocks of a retry loop, every one present. */
+type RetryPolicy = Required<Omit<RetryOptions, 'signal' | 'onRetry'>>;
+
+function retryPolicy(o: RetryOptions): RetryPolicy {
+  return withDefaults<RetryPolicy>(
+    {
+      maxRetries: LLM_CLIENT_DEFAULTS.maxRetries,
+      baseDelayMs: LLM_CLIENT_DEFAULTS.retryBaseDelayMs,
+      maxDelayMs: LLM_CLIENT_DEFAULTS.maxRetryWaitMs,
+      sleep: abortableSleep,
+      random: Math.random,
+    },
+    o,
+  );
 }
 
 /** An API error as arswarm sees it. */
@@ -97,18 +115,17 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** The wait before retry number `attempt` (1-based). */
-export function backoffMs(attempt: number, failure: ApiFailure, o: RetryOptions = {}): number {
-  const max = o.maxDelayMs ?? 60_000;
-  if (failure.retryAfterMs !== undefined) return Math.min(max, failure.retryAfterMs);
-  const base = (o.baseDelayMs ?? 500) * 2 ** (attempt - 1);
+export function backoffMs(attempt: number, failure: ApiFailure, options: RetryOptions = {}): number {
+  const p = retryPolicy(options);
+  if (failure.retryAfterMs !== undefined) return Math.min(p.maxDelayMs, failure.retryAfterMs);
+  const base = p.baseDelayMs * 2 ** (attempt - 1);
   // Up to 25% jitter downwards, as the SDK does, so concurrent conversations spread out.
-  return Math.min(max, base * (1 - (o.random ?? Math.random)() * 0.25));
+  return Math.min(p.maxDelayMs, base * (1 - p.random() * 0.25));
 }
 
 /** Runs `fn`, retrying retryable API failures; throws the last failure as an ArswarmError. */
 export async function withRetry<T>(fn: () => Promise<T>, o: RetryOptions = {}): Promise<T> {
-  const maxRetries = o.maxRetries ?? 5;
-  const sleep = o.sleep ?? abortableSleep;
+  const { maxRetries, sleep } = retryPolicy(o);
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();

@@ -12,11 +12,20 @@
  */
 import { ArswarmError, Code } from '../../../common/errors.js';
 import { ledgerCode } from '../../../common/error-wire.js';
+import { withDefaults } from '../../../common/option-defaults.js';
 import { addCost, type LlmCost } from '../proposer.js';
 import { backOff, rest, timeoutError } from './backoff.js';
 import { overBudget, recordAbandoned, recordStop, stopSlot, wire } from './budget.js';
 import { slotOf, type Slot } from './slot.js';
-import type { PoolDeps, PoolOptions, PoolStats, ReadyProposal, Spend } from './types.js';
+import {
+  POOL_DEFAULTS,
+  type PoolDeps,
+  type PoolOptions,
+  type PoolStats,
+  type ReadyProposal,
+  type ResolvedPoolOptions,
+  type Spend,
+} from './types.js';
 
 export class ProposalPool {
   private readonly slots: Slot[];
@@ -31,11 +40,14 @@ export class ProposalPool {
   private head = '';
   private readonly counters = { produced: 0, failures: 0, takes: 0, emptyTakes: 0, latencyMs: 0 };
 
+  private readonly o: ResolvedPoolOptions;
+
   constructor(
     private readonly d: PoolDeps,
-    private readonly o: PoolOptions = {},
+    options: PoolOptions = {},
   ) {
-    this.now = o.now ?? Date.now;
+    this.o = withDefaults(POOL_DEFAULTS, options);
+    this.now = this.o.now;
     this.slots = d.proposers.map(slotOf);
   }
 
@@ -61,7 +73,7 @@ export class ProposalPool {
     this.started ??= (async () => {
       await this.load();
       if (this.closed) return;
-      this.timer = setInterval(() => this.pump(), this.o.pumpIntervalMs ?? 200);
+      this.timer = setInterval(() => this.pump(), this.o.pumpIntervalMs);
       this.timer.unref();
       this.pump();
     })();

@@ -2,8 +2,9 @@
  * One proposer's place in the pool: its concurrency and timeout, what runs,
  * what it spent, and when it may try again.
  */
-import type { Proposer } from '../proposer.js';
+import { PROPOSER_LIMIT_DEFAULTS, type Proposer } from '../proposer.js';
 import type { Spend } from './types.js';
+import { withDefaults } from '../../../common/option-defaults.js';
 
 export interface Slot {
   p: Proposer;
@@ -23,10 +24,11 @@ export interface Slot {
 
 /** A fresh slot for a proposer, from its limits. */
 export function slotOf(p: Proposer): Slot {
+  const { concurrency, timeoutMs } = withDefaults(PROPOSER_LIMIT_DEFAULTS, p.limits ?? {});
   return {
     p,
-    concurrency: Math.max(1, p.limits?.concurrency ?? 1),
-    timeoutMs: p.limits?.timeoutMs ?? 600_000,
+    concurrency: Math.max(1, concurrency),
+    timeoutMs,
     inflight: 0,
     spent: { tokens: 0, dollars: 0 },
     failures: 0,

@@ -65,6 +65,19 @@ export interface PoolOptions {
   now?: () => number;
 }
 
+/** Defaults of PoolOptions (the values documented there). */
+export const POOL_DEFAULTS: ResolvedPoolOptions = {
+  pumpIntervalMs: 200,
+  failureBackoffMs: 1000,
+  maxBackoffMs: 120_000,
+  contentPauseMs: 500,
+  idleBackoffMs: 5000,
+  now: Date.now,
+};
+
+/** Every pool option present. */
+export type ResolvedPoolOptions = Readonly<Required<PoolOptions>>;
+
 /** Counters for status pages and benchmarks. */
 export interface PoolStats {
   buffered: number;
