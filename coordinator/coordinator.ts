@@ -54,6 +54,7 @@ import { runSummary, type RunSummary } from './run-summary.js';
 import { startTeam, type Team } from './team/index.js';
 import { MAX_REPORT_BATCH, recordReports, type ReportOutcome } from './trial-reports.js';
 import { Scheduler } from './scheduler.js';
+import { Stopper } from './early-stop/stopper.js';
 import { buildAuditor, GamingAudit } from './gaming-audit/index.js';
 import { fleetOf } from './fleet.js';
 import { stageWarnings, waitingWork, type StageWaiting } from './waiting.js';
@@ -144,6 +145,8 @@ export class Coordinator {
   team?: Team;
   private server?: grpc.Server;
   private results?: ConsumerMessages;
+  /** Stops losing candidate trials mid-slot (stages with early_stop). */
+  stopper?: Stopper;
   private timer?: NodeJS.Timeout;
   private readonly serial = new Mutex();
   /** Writes ledger snapshots, so a restart replays only the events after the latest. */
@@ -320,6 +323,19 @@ export class Coordinator {
     // A long replay now makes a snapshot due at once: the next start should not repeat it.
     if (this.replayedAtStart >= (this.o.snapshots?.everyEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS))
       void this.snapshotter.maybe(true);
+    if (Stopper.wanted(config)) {
+      this.stopper = new Stopper({
+        config,
+        nc: this.nc,
+        names: this.names,
+        ledger: this.ledger,
+        exclusive: (fn) => this.exclusive(fn),
+        classOf: (id) => this.workers.live().find((w) => w.workerId === id)?.gpuClass,
+        log: this.log,
+        idleMs: ackWaitMs,
+      });
+      this.stopper.start();
+    }
     void this.consumeResults();
     this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 250);
     this.log(
@@ -591,6 +607,7 @@ export class Coordinator {
     this.workers.stop();
     await this.intake?.close();
     this.audit?.close();
+    await this.stopper?.close();
     await this.results?.close().catch(() => undefined);
     await this.serial.run(async () => undefined);
     await this.api?.close();

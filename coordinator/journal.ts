@@ -32,6 +32,8 @@ export interface HistoryEntry {
   nearMiss: boolean;
   /** The last verdict's reason, the crash reason or the refusal reason. */
   reason: string;
+  /** Its last verdict is a mid-slot stop at `stage` (curve clearly worse; no full-slot metric). */
+  stopped?: boolean;
   parent: string;
   diff: string;
   createdAtMs: number;
@@ -84,6 +86,7 @@ export function historyEntries(state: LedgerState, from = 0): HistoryEntry[] {
       stageMeans: Object.fromEntries(decided.filter(measured).map((x) => [x.stage, x.candidateMean])),
       nearMiss: status === 'rejected' && ((lastMeasured?.delta ?? 0) > 0 || passed.length > 0),
       reason: status === 'refused' ? v.refusedReason : (last?.reason ?? ''),
+      stopped: last?.kind === VerdictKind.REJECT && state.stops.has(last.trialIds[0] ?? ''),
       parent: v.candidate.parentCommit,
       diff: v.candidate.diff,
       createdAtMs: Number(v.candidate.createdAtMs),
@@ -115,7 +118,10 @@ export function entryLine(e: HistoryEntry, state?: LedgerState): string {
         .map((x) =>
           x.kind === VerdictKind.CRASHED
             ? `${x.stage}: crashed (${clip(x.reason, 120)})`
-            : `${x.stage} ${formatDelta(x.delta, x.sigma, x.n)}${x.kind === VerdictKind.PROMOTE ? ' passed' : ''}`,
+            : // A mid-slot stop (coordinator/early-stop/): its look, not a full-slot Δ.
+              x.kind === VerdictKind.REJECT && state?.stops.has(x.trialIds[0] ?? '')
+              ? `${x.stage}: ${clip(x.reason, 200)}`
+              : `${x.stage} ${formatDelta(x.delta, x.sigma, x.n)}${x.kind === VerdictKind.PROMOTE ? ' passed' : ''}`,
         )
         .join('; ')
     : e.delta !== undefined

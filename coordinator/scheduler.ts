@@ -267,27 +267,21 @@ export class Scheduler {
     const stage = this.d.factory.stage(stageIndex);
     const trials = this.state.trialsOf(v.candidate.id, v.parent, stage.name);
     // Stopped mid-slot (its curve clearly worse than the baseline's): a rejection, not a crash.
-    const stopped = trials.find(
-      (t) => t.result?.status === TrialStatus.STOPPED || this.state.stops.has(t.trial.id),
-    );
+    // Only a recorded TrialStopped counts (the coordinator appends it before it
+    // asks the worker): a STOPPED result without one has no evidence, so it is
+    // retried below like an infra failure instead of deciding anything.
+    const stopped = trials.find((t) => this.state.stops.has(t.trial.id));
     if (stopped) {
-      const s = this.state.stops.get(stopped.trial.id);
-      const e = s?.evidence;
+      const s = this.state.stops.get(stopped.trial.id)!;
+      // The look's numbers are in the intermediate metric's units (a training
+      // loss, not the target metric), so they stay in the TrialStopped fact: the
+      // verdict's Δ, n and means are left empty and nothing (the journal's Δ, a
+      // proposer's history, the optimizer) reads a loss as the target metric.
       await this.verdict(v, VerdictKind.REJECT, {
         stage: stage.name,
-        reason: s?.reason || stopped.result?.reason || 'stopped mid-slot',
+        reason: s.reason || 'stopped mid-slot',
         trialIds: [stopped.trial.id],
-        gpuClass: s?.gpuClass || stopped.result?.gpuClass || '',
-        ...(e && {
-          delta: -e.worseBy,
-          sigma: e.sigma,
-          n: e.n,
-          candidateMean: e.candidateValue,
-          baselineMean: e.baselineMean,
-          df: e.df,
-          alpha: e.alpha,
-          threshold: e.threshold,
-        }),
+        gpuClass: s.gpuClass || stopped.result?.gpuClass || '',
       });
       return;
     }

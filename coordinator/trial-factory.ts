@@ -121,6 +121,14 @@ export class TrialFactory {
         timeoutSeconds: t.setup.timeout_seconds,
       },
       integrity: integritySpec(t),
+      // On every trial, not only those of stages with early_stop: every result
+      // then records its learning curve with the configured pattern, so a stage's
+      // baselines already have curves (and a spread prior) the day its early_stop
+      // is switched on. The live points cost one small core-NATS message a second
+      // per busy worker; the coordinator ignores those of trials it does not judge.
+      // The direction is the intermediate metric's own (a loss falls even when
+      // the target metric is an accuracy that rises).
+      progress: { pattern: t.progress.pattern, lowerIsBetter: t.progress.direction === 'minimize' },
     });
   }
 

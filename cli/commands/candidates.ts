@@ -1,6 +1,7 @@
 /** `arswarm ls`, `arswarm show ID`, `arswarm diff ID`: the journal of candidates. */
 import { Command, Option } from 'commander';
 import { CandidateState, VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
+import type { TrialStopped } from '../../gen/arswarm/v1/event_pb.js';
 import {
   GetCandidateResponseSchema,
   ListCandidatesResponseSchema,
@@ -101,15 +102,28 @@ export function evidenceTable(evidence: StageEvidence[]): string {
     evidence.map((e) => [
       e.stage,
       word.verdict(e.kind),
-      deltaPm(e.delta, e.sigma),
+      // A mid-slot stop has no full-slot metric: its look is printed below the table.
+      e.stop ? `stopped at ${Math.round((e.stop.evidence?.look ?? 0) * 100)}%` : deltaPm(e.delta, e.sigma),
       e.n,
       e.seeds.join(' ') || '-',
       e.gpuClass || '-',
-      metric(e.candidateMean),
-      metric(e.baselineMean),
+      e.stop ? '-' : metric(e.candidateMean),
+      e.stop ? '-' : metric(e.baselineMean),
       e.gpuSeconds.toFixed(1),
     ]),
   );
+}
+
+/** A mid-slot stop: its reason and the look's test, so a reader can redo it. */
+export function stopLines(s: TrialStopped): string[] {
+  const e = s.evidence;
+  const out = [`${s.stage}: trial ${s.trialId} on ${s.workerId || '?'} (${s.gpuClass || '?'}) ${s.reason}`];
+  if (e)
+    out.push(
+      `  look ${Math.round(e.look * 100)}% of ${e.looks}: candidate ${metric(e.candidateValue)} vs baseline ${metric(e.baselineMean)} (n ${e.n}), ` +
+        `worse by ${metric(e.worseBy)} > bar ${metric(e.threshold)} = max(min_delta, t ${e.critical.toFixed(3)} · σ ${metric(e.sigma)} · √(1+1/n)), df ${e.df}, α ${e.alpha}`,
+    );
+  return out;
 }
 
 export function showCommand(): Command {
@@ -137,6 +151,7 @@ export function showCommand(): Command {
       const audit = flagLines(s);
       if (audit.length) console.log(`\n${audit.join('\n')}`);
       if (r.evidence.length) console.log(`\n${evidenceTable(r.evidence)}`);
+      for (const e of r.evidence) if (e.stop) console.log(`\n${stopLines(e.stop).join('\n')}`);
       const trials = [
         ...r.results.map((t) => [
           t.trialId,

@@ -45,6 +45,14 @@ export function statusCommand(): Command {
         ].filter(Boolean);
         console.log(`${st.name}: ${parts.join(', ')} waiting for ${st.waitingFor}`);
       }
+      // Mid-slot stops (stages with early_stop): how many, and the GPU time they gave back.
+      const stopped = s.stages.filter((st) => st.stopped > 0);
+      if (stopped.length)
+        console.log(
+          `stopped mid-slot: ${stopped
+            .map((st) => `${st.name} ${st.stopped} (saved ${duration(st.stopSavedGpuSeconds)} GPU)`)
+            .join(', ')}`,
+        );
       for (const w of s.warnings) console.log(`warning: ${w}`);
       if (s.proposersExhausted) console.log(`proposers exhausted: ${s.proposersExhausted}`);
       const pools = s.pools.map((p) => `${p.pool} ${p.ready}/${p.desired}`).join(', ');

@@ -1,14 +1,15 @@
 /**
  * Prometheus metrics in the text exposition format (0.0.4), computed from the
  * ledger state and the live heartbeats at scrape time: queue depth per stage,
- * trials by status, workers and their idle seconds, best metric per stage,
- * proposer tokens and cost.
+ * trials by status, mid-slot stops and the GPU seconds they saved, workers
+ * and their idle seconds, best metric per stage, proposer tokens and cost.
  */
 import { CandidateState, type Candidate } from '../../gen/arswarm/v1/candidate_pb.js';
 import { TrialStatus, WorkerState, type WorkerHeartbeat } from '../../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../../common/config.js';
 import type { LedgerState } from '../ledger/state.js';
 import type { StageWaiting } from '../waiting.js';
+import { stopSavings } from '../early-stop/savings.js';
 import { resultsPerMinute } from './views.js';
 
 type Labels = Record<string, string>;
@@ -110,6 +111,24 @@ export function metricsText(
     'gauge',
     'Top-stage metric of the shared branch head after the last merge.',
     [[{}, lastMerge ? lastMerge.metricAfter : NaN]],
+  );
+  const stops = stopSavings(s, (name) => config.stages.find((x) => x.name === name)?.budget_seconds);
+  const perStop = (f: (x: { stopped: number; savedGpuSeconds: number }) => number) =>
+    s.stageNames.map((stage) => {
+      const x = stops.get(stage) ?? { stopped: 0, savedGpuSeconds: 0 };
+      return [{ stage }, f(x)] as [Labels, number];
+    });
+  e.family(
+    'arswarm_trials_stopped_total',
+    'counter',
+    'Candidate trials stopped mid-slot (learning curve clearly worse than the baseline), per stage.',
+    perStop((x) => x.stopped),
+  );
+  e.family(
+    'arswarm_stop_saved_gpu_seconds_total',
+    'counter',
+    'GPU seconds mid-slot stops saved, per stage (a full run there minus the stopped run).',
+    perStop((x) => x.savedGpuSeconds),
   );
   e.family('arswarm_merges_total', 'counter', 'Merges into the shared branch.', [[{}, s.merges.length]]);
   e.family(

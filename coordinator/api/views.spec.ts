@@ -7,7 +7,8 @@ import { parseConfig } from '../../common/config-load.js';
 import { LedgerState } from '../ledger/state.js';
 import { metricsText } from './metrics.js';
 import { progress } from './progress.js';
-import { evidence, matchesProposer, resultsPerMinute, standingVerdicts } from './views.js';
+import { entryLine, historyEntries } from '../journal.js';
+import { evidence, matchesProposer, resultsPerMinute, standingVerdicts, status } from './views.js';
 
 type Body = MessageInitShape<typeof EventSchema>['body'];
 
@@ -175,5 +176,71 @@ describe('control views', () => {
       .filter((l) => l.startsWith('# TYPE'))
       .map((l) => l.split(' ')[2]);
     expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('shows a mid-slot stop: counts and GPU time saved per stage, the evidence with its look, the journal line', () => {
+    const config = parseConfig({
+      target: { repo: '.', editable: ['train.py'], command: 'true' },
+      stages: [
+        { name: 'screen', budget_seconds: 100, early_stop: {} },
+        { name: 'scale', budget_seconds: 1 },
+      ],
+    });
+    const s = history();
+    let seq = 1000n;
+    const apply = (body: Body) => s.apply(create(EventSchema, { seq: ++seq, body }));
+    apply({ case: 'candidateProposed', value: { candidate: { id: 'c3', parentCommit: 'h1', title: 'c3' } } });
+    apply({
+      case: 'trialQueued',
+      value: {
+        trial: {
+          id: 'c3s',
+          kind: TrialKind.CANDIDATE,
+          candidateId: 'c3',
+          stage: { name: 'screen' },
+          parentCommit: 'h1',
+        },
+      },
+    });
+    const reason = 'stopped at 40% of the slot: 3.9 vs baseline 3.5';
+    apply({
+      case: 'trialStopped',
+      value: {
+        trialId: 'c3s',
+        candidateId: 'c3',
+        stage: 'screen',
+        gpuClass: 'cpu',
+        workerId: 'w1',
+        reason,
+        evidence: { look: 0.4, worseBy: 0.4, threshold: 0.1, n: 3 },
+      },
+    });
+    apply({
+      case: 'verdict',
+      value: {
+        candidateId: 'c3',
+        stage: 'screen',
+        kind: VerdictKind.REJECT,
+        reason,
+        trialIds: ['c3s'],
+        gpuClass: 'cpu',
+      },
+    });
+    const st = status({ config, state: s, workers: [], pools: [] });
+    // No result yet: the slot share the look left unrun, 0.6 × 100 s.
+    expect(st.stages![0]).toMatchObject({ name: 'screen', stopped: 1, stopSavedGpuSeconds: 60 });
+    expect(st.stages![1]).toMatchObject({ name: 'scale', stopped: 0, stopSavedGpuSeconds: 0 });
+    const ev = evidence(s, s.candidates.get('c3')!);
+    expect(ev[0]!.stop?.reason).toBe(reason);
+    expect(ev[0]!.stop?.evidence?.look).toBe(0.4);
+    // Other verdicts carry no stop.
+    expect(evidence(s, s.candidates.get('c2')!)[0]!.stop).toBeUndefined();
+    const text = metricsText(config, s, [], 1_000_000);
+    expect(text).toContain('arswarm_trials_stopped_total{stage="screen"} 1\n');
+    expect(text).toContain('arswarm_stop_saved_gpu_seconds_total{stage="screen"} 60\n');
+    expect(text).toContain('arswarm_trials_stopped_total{stage="scale"} 0\n');
+    const e = historyEntries(s).find((x) => x.id === 'c3')!;
+    expect(e).toMatchObject({ status: 'rejected', stopped: true, delta: undefined, nearMiss: false });
+    expect(entryLine(e, s)).toContain(`screen: ${reason}`);
   });
 });

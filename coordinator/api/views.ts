@@ -18,6 +18,7 @@ import type { WorkerHeartbeat } from '../../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../../common/config.js';
 import type { CandidateView, LedgerState } from '../ledger/state.js';
 import type { PoolStatus } from '../scaler.js';
+import { stopSavings, type StopSavings } from '../early-stop/savings.js';
 import type { StageWaiting } from '../waiting.js';
 
 /** Results per minute are measured over this window. @default 300000 */
@@ -63,6 +64,8 @@ export function evidence(state: LedgerState, v: CandidateView): StageEvidence[] 
       trialIds: x.trialIds,
       reason: x.reason,
       gpuSeconds: trials.reduce((a, t) => a + Number(t.result?.runMs ?? 0n) / 1000, 0),
+      // A verdict names the stopped trial first (scheduler.ts): the stop's look is the evidence.
+      stop: x.kind === VerdictKind.REJECT ? state.stops.get(x.trialIds[0] ?? '') : undefined,
     });
   });
 }
@@ -78,6 +81,7 @@ function stageStatus(
   lowerIsBetter: boolean,
   classes: readonly string[],
   waiting: StageWaiting | undefined,
+  stops: StopSavings | undefined,
 ): StageStatus {
   const c = state.stageCounts.get(name);
   const queued = c?.queued ?? 0;
@@ -99,6 +103,8 @@ function stageStatus(
     waiting: waiting?.trials ?? 0,
     waitingCandidates: waiting?.candidates ?? 0,
     waitingFor: waiting?.waitingFor ?? '',
+    stopped: stops?.stopped ?? 0,
+    stopSavedGpuSeconds: stops?.savedGpuSeconds ?? 0,
   });
 }
 
@@ -136,6 +142,7 @@ export function status(i: StatusInputs): MessageInitShape<typeof GetStatusRespon
   const lowerIsBetter = config.target.metric.direction === 'minimize';
   const classes = [...new Set(i.workers.map((w) => w.gpuClass))].sort();
   const lastMerge = s.merges.at(-1);
+  const stops = stopSavings(s, (name) => config.stages.find((x) => x.name === name)?.budget_seconds);
   let inReview = 0n,
     inputTokens = 0n,
     outputTokens = 0n;
@@ -152,7 +159,9 @@ export function status(i: StatusInputs): MessageInitShape<typeof GetStatusRespon
     trialsQueued: BigInt(s.pending.size),
     candidates: BigInt(s.candidates.size),
     merges: BigInt(s.merges.length),
-    stages: s.stageNames.map((name) => stageStatus(s, name, lowerIsBetter, classes, i.waiting?.get(name))),
+    stages: s.stageNames.map((name) =>
+      stageStatus(s, name, lowerIsBetter, classes, i.waiting?.get(name), stops.get(name)),
+    ),
     workers: i.workers,
     costUsd: s.costUsd,
     metric: config.target.metric.name,

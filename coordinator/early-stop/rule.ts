@@ -15,8 +15,10 @@
  * baseline's is stopped with probability at most α over the whole slot,
  * whatever look stops it.
  */
+import { create } from '@bufbuild/protobuf';
 import type { StageConfig } from '../../common/config.js';
 import { reached, valueAt, type CurvePoint } from '../../common/curve.js';
+import { StopEvidenceSchema, type StopEvidence } from '../../gen/arswarm/v1/event_pb.js';
 import { studentTQuantile } from '../distributions.js';
 import { mean } from '../stats.js';
 import { NO_NOISE, pool, sumsOf, type NoiseSums } from '../stats.js';
@@ -71,25 +73,6 @@ export function spreadAt(
   return sumsOf(xs);
 }
 
-/** Evidence of one look that stopped a trial (kept in the ledger with the stop). */
-export interface StopEvidence {
-  /** The look, as a share of the slot. */
-  look: number;
-  candidateValue: number;
-  baselineMean: number;
-  baselines: number;
-  sigma: number;
-  df: number;
-  /** The t quantile at level α / looks. */
-  critical: number;
-  /** max(min_delta, critical · σ · √(1 + 1/n_b)). */
-  threshold: number;
-  /** How much worse the candidate is (positive = worse). */
-  worseBy: number;
-  alpha: number;
-  looks: number;
-}
-
 export type StopJudgement =
   { stop: false; reason: string } | { stop: true; reason: string; evidence: StopEvidence };
 
@@ -133,11 +116,12 @@ export function judgeCurve(
     const baselineMean = mean(bs);
     const worseBy = lowerIsBetter ? c - baselineMean : baselineMean - c;
     if (worseBy > threshold) {
-      const evidence: StopEvidence = {
+      // The ledger's own message (TrialStopped.evidence), so an audit redoes the test from it.
+      const evidence = create(StopEvidenceSchema, {
         look,
         candidateValue: c,
         baselineMean,
-        baselines: bs.length,
+        n: bs.length,
         sigma,
         df: est.df,
         critical,
@@ -145,7 +129,7 @@ export function judgeCurve(
         worseBy,
         alpha: rule.alpha,
         looks: looks.length,
-      };
+      });
       return {
         stop: true,
         evidence,

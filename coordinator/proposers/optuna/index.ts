@@ -54,7 +54,8 @@ export interface OptunaOptions {
 export function objectiveOf(e: HistoryEntry, stage: string): number | null | undefined {
   const mean = e.stageMeans?.[stage];
   if (mean !== undefined) return mean;
-  if (e.status === 'crashed' && e.stage === stage) return null;
+  // Stopped mid-slot there: its curve was clearly worse, and there is no full-slot value.
+  if ((e.status === 'crashed' || e.stopped) && e.stage === stage) return null;
   return undefined;
 }
 
