@@ -36,8 +36,16 @@ import {
   type Policy,
   type PolicyName,
 } from './sim/policies.js';
-import { censoredMedian, speedupOf, summarize, type CensoredMedian, type RunSummary } from './sim/summary.js';
-import { simulate } from './sim/swarm.js';
+import {
+  censoredMedian,
+  speedupOf,
+  stoppingFigures,
+  summarize,
+  type CensoredMedian,
+  type RunSummary,
+} from './sim/summary.js';
+import { simulateAsha } from './sim/asha-swarm.js';
+import { simulate, type SimOptions } from './sim/swarm.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The landscape example's config: its ladder is arswarm's policy. */
@@ -112,7 +120,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     const worker = async () => {
       while (next < jobs.length) {
         const { policy, seed } = jobs[next++]!;
-        const out = await simulate({
+        const sim: SimOptions = {
           config: policy.config,
           landscapeDir: loaded.repoDir,
           oracle,
@@ -123,14 +131,16 @@ export async function run(args: string[]): Promise<BenchReport> {
           overheadS: o.overheadS,
           topDepth,
           log: o.verbose ? (m) => progress(`  [${policy.name} ${seed}] ${m}`) : undefined,
-        });
+        };
+        const out = policy.driver === 'asha' ? await simulateAsha(sim) : await simulate(sim);
         start = out.startTrue;
-        const s = summarize(out, { optimum, fraction: o.fraction, budgetS: budgetOf(policy) });
+        const s = { ...summarize(out, { optimum, fraction: o.fraction, budgetS: budgetOf(policy) }), seed };
         runs.set(policy.name, [...(runs.get(policy.name) ?? []), s]);
         progress(
           `search: ${policy.name} seed ${seed}: ${s.reached ? `target at ${(s.timeToTargetS / 3600).toFixed(2)} h` : 'target not reached'}, ` +
             `final ${s.finalTrue.toFixed(4)}, ${s.merges} merges (${s.falseMerges} false), ${s.trials} trials, ` +
-            `${s.gpuHours.toFixed(1)} GPU-h, ${out.wallS.toFixed(0)} s wall${out.exhausted ? ', proposer exhausted' : ''}`,
+            `${s.gpuHours.toFixed(1)} GPU-h${out.stoppedTrials ? ` (${out.stoppedTrials} stopped mid-slot)` : ''}, ` +
+            `${out.wallS.toFixed(0)} s wall${out.exhausted ? ', proposer exhausted' : ''}`,
         );
         if (o.verbose) {
           progress(
@@ -170,6 +180,7 @@ export async function run(args: string[]): Promise<BenchReport> {
       figures[`${name}_improvement_fraction`] = med((r) => r.improvementFraction);
       figures[`${name}_time_to_half_s`] = med((r) => r.timeToHalfS);
       figures[`${name}_trials`] = med((r) => r.trials);
+      figures[`${name}_stopped_trials`] = med((r) => r.stoppedTrials);
     }
     // The best arswarm policy (fastest median time to target, uncensored first) against the reference.
     const best = ARSWARM_POLICIES.filter((p) => times.has(p)).sort(
@@ -183,6 +194,13 @@ export async function run(args: string[]): Promise<BenchReport> {
       figures.speedup_censored = s.censored;
       figures.best_arswarm_policy = ARSWARM_POLICIES.indexOf(best);
     }
+    const asha = times.get('asha');
+    if (best && asha) {
+      const s = speedupOf(asha, times.get(best)!);
+      figures.speedup_vs_asha = s.speedup;
+      figures.speedup_vs_asha_censored = s.censored;
+    }
+    Object.assign(figures, stoppingFigures(runs));
     figures.start_true_metric = start;
     figures.optimum_true_metric = optimum;
     figures.target_true_metric = start - o.fraction * (start - optimum);

@@ -4,8 +4,8 @@ The landscape's own model as a JSON-lines service for the search simulation.
 It imports the target's locked prepare.py (the directory is argv[1]) and
 answers one JSON object per input line, in order:
 
-    {"op": "eval", "train_py": TEXT, "depth": D, "seed": S}
-        -> {"status": "ok", "metric": M, "true_metric": T}
+    {"op": "eval", "train_py": TEXT, "depth": D, "seed": S, "curve": BOOL}
+        -> {"status": "ok", "metric": M, "true_metric": T, "curve": [[FRACTION, LOSS], ...]}
            {"status": "nan", "true_metric": T, "reason": ...}    (diverged: train.py prints FAIL)
            {"status": "crash", "reason": ...}                    (a setting the model cannot run)
     {"op": "true", "train_py": TEXT, "depth": D}
@@ -22,6 +22,9 @@ import json
 import math
 import os
 import sys
+
+# Progress lines train.py prints per slot (one every 5 %).
+CURVE_UPDATES = 20
 
 
 def load_prepare(directory):
@@ -66,7 +69,14 @@ def main():
             return {"status": "crash", "reason": str(err)}
         if result["diverged"] or math.isnan(result["val_bpb"]):
             return {"status": "nan", "true_metric": result["true_metric"], "reason": f"diverged: {result['diverged']}"}
-        return {"status": "ok", "metric": round(result["val_bpb"], 6), "true_metric": result["true_metric"]}
+        out = {"status": "ok", "metric": round(result["val_bpb"], 6), "true_metric": result["true_metric"]}
+        if req.get("curve"):
+            # The learning curve train.py prints, rounded as it prints it.
+            out["curve"] = [
+                [f, round(prepare.curve(constants, depth, int(req["seed"]), f, truth, result), 6)]
+                for f in (i / CURVE_UPDATES for i in range(1, CURVE_UPDATES + 1))
+            ]
+        return out
 
     for line in sys.stdin:
         line = line.strip()

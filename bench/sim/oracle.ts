@@ -7,12 +7,13 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { CurvePoint } from '../../common/curve.js';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'landscape-oracle.py');
 
 /** One observed run of a train.py at a depth and noise seed. */
 export type Observation =
-  | { status: 'ok'; metric: number; trueMetric: number }
+  | { status: 'ok'; metric: number; trueMetric: number; curve?: CurvePoint[] }
   | { status: 'nan'; trueMetric: number; reason: string }
   | { status: 'crash'; reason: string };
 
@@ -22,6 +23,7 @@ interface RawAnswer {
   true_metric?: number;
   optimum?: number;
   reason?: string;
+  curve?: [number, number][];
 }
 
 export class LandscapeOracle {
@@ -61,10 +63,19 @@ export class LandscapeOracle {
     });
   }
 
-  /** The run a worker would observe: metric with noise, crash or divergence. */
-  async evaluate(trainPy: string, depth: number, seed: number): Promise<Observation> {
-    const a = await this.ask({ op: 'eval', train_py: trainPy, depth, seed });
-    if (a.status === 'ok') return { status: 'ok', metric: a.metric!, trueMetric: a.true_metric! };
+  /**
+   * The run a worker would observe: metric with noise, crash or divergence;
+   * with `curve`, also the learning curve train.py prints (prepare.curve).
+   */
+  async evaluate(trainPy: string, depth: number, seed: number, curve = false): Promise<Observation> {
+    const a = await this.ask({ op: 'eval', train_py: trainPy, depth, seed, curve });
+    if (a.status === 'ok')
+      return {
+        status: 'ok',
+        metric: a.metric!,
+        trueMetric: a.true_metric!,
+        ...(a.curve && { curve: a.curve.map(([fraction, value]) => ({ fraction, step: -1, value })) }),
+      };
     if (a.status === 'nan') return { status: 'nan', trueMetric: a.true_metric!, reason: a.reason ?? '' };
     if (a.status === 'crash') return { status: 'crash', reason: a.reason ?? '' };
     throw new Error(`landscape oracle: ${a.reason}`);

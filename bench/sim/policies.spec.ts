@@ -110,6 +110,8 @@ describe('summarize', () => {
     busyS: 36000,
     endS: 7200,
     exhausted: false,
+    stoppedTrials: 0,
+    stopSavedS: 0,
     candidates: 4,
     outcomes: {},
     verdicts: {},

@@ -12,6 +12,10 @@
  * - `arswarm_knobs`: the target's own ladder and swarm settings on N GPUs
  *   (its proposers replaced by the knobs proposer alone).
  * - `arswarm_optuna`: the same ladder with the optuna proposer (TPE).
+ * - `arswarm_knobs_nostop`: `arswarm_knobs` with every stage's `early_stop`
+ *   removed, to measure what mid-slot stopping saves on the same seeds.
+ * - `asha`: asynchronous successive halving (bench/sim/asha.ts) over the
+ *   ladder's distinct rungs, the knobs proposer, no noise gate.
  */
 import type { Config, StageConfig } from '../../common/config.js';
 import { parseConfig } from '../../common/config-load.js';
@@ -22,6 +26,8 @@ export const POLICY_NAMES = [
   'naive',
   'arswarm_knobs',
   'arswarm_optuna',
+  'arswarm_knobs_nostop',
+  'asha',
 ] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 /**
@@ -37,6 +43,15 @@ export interface Policy {
   name: PolicyName;
   workers: number;
   config: Config;
+  /** Who decides: the coordinator's scheduler with `config`, or ASHA over `config`'s rungs. @default coordinator */
+  driver?: 'coordinator' | 'asha';
+}
+
+/** A config with mid-slot stopping off at every stage. */
+export function withoutEarlyStop(c: Config): Config {
+  const out = clone(c);
+  out.stages = out.stages.map(({ early_stop: _off, ...s }) => s);
+  return out;
 }
 
 const clone = <T>(x: T): T => structuredClone(x);
@@ -84,6 +99,14 @@ function knobsOnly(base: Config): Config['proposers'] {
     .proposers;
 }
 
+/** ASHA's config: the target's ladder (its rungs and prices), the knobs proposer, no stopping. */
+function ashaConfig(base: Config): Config {
+  const c = withoutEarlyStop(base);
+  c.proposers = knobsOnly(base);
+  c.swarm = { ...c.swarm, merge_policy: 'auto', max_trials: 0 };
+  return c;
+}
+
 /** The optuna proposer over the same knobs (TPE, the same exclusions as the knobs proposer). */
 function optunaProposers(base: Config): unknown[] {
   const knobs = base.proposers.find((p) => p.kind === 'knobs');
@@ -124,5 +147,11 @@ export function policies(base: Config, workers: number, arswarmPatch?: unknown):
     { name: 'naive', workers, config: greedyConfig(base, top, base.swarm.prefetch) },
     { name: 'arswarm_knobs', workers, config: arswarm('arswarm_knobs', knobsOnly(base)) },
     { name: 'arswarm_optuna', workers, config: arswarm('arswarm_optuna', optunaProposers(base)) },
+    {
+      name: 'arswarm_knobs_nostop',
+      workers,
+      config: withoutEarlyStop(arswarm('arswarm_knobs', knobsOnly(base))),
+    },
+    { name: 'asha', workers, config: ashaConfig(base), driver: 'asha' },
   ];
 }

@@ -18,6 +18,12 @@ export interface RunSummary {
   /** Worker-busy hours spent until the target was reached; all of gpuHours if never. */
   gpuHoursToTarget: number;
   trials: number;
+  /** Candidate trials stopped mid-slot. */
+  stoppedTrials: number;
+  /** Slot hours those stops left unrun. */
+  stopSavedHours: number;
+  /** The simulation seed (set by the caller; pairs runs of two policies). */
+  seed?: number;
 }
 
 /** A median over seeds where runs that never reached the target count as the budget. */
@@ -100,5 +106,51 @@ export function summarize(
     gpuHoursToTarget:
       (target === undefined ? out.busyS : target === 0 ? 0 : (reachedAt?.busyS ?? out.busyS)) / 3600,
     trials: Object.values(out.trialsByStage).reduce((a, b) => a + b, 0),
+    stoppedTrials: out.stoppedTrials,
+    stopSavedHours: out.stopSavedS / 3600,
+  };
+}
+
+const medianOf = (xs: readonly number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/**
+ * What mid-slot stopping saves, from the same policy run with stops
+ * (`stop`) and without (`nostop`) on the same seeds (runs paired by seed):
+ *
+ * - `early_stop_gpu_hours_saved_fraction`: median over seeds of
+ *   1 − GPU-hours with stops / GPU-hours without. Meaningful when both runs
+ *   end by running out of ideas (the proposer exhausted): otherwise both
+ *   fill the budget and the fraction is about 0 whatever the stops saved.
+ * - `early_stop_slot_hours_saved_fraction`: in the runs with stops, slot
+ *   hours the stops left unrun / (GPU-hours + those hours): what the same
+ *   trials would have cost more unstopped.
+ * - `<stop>_final_stop` and `<stop>_final_nostop` (medians) and
+ *   `early_stop_final_delta` (median over seeds of with − without; ≤ 0 is
+ *   no worse, lower is better): "at equal final metric" is checkable.
+ */
+export function stoppingFigures(
+  runs: ReadonlyMap<string, readonly RunSummary[]>,
+  stop = 'arswarm_knobs',
+  nostop = 'arswarm_knobs_nostop',
+): Record<string, number> {
+  const a = runs.get(stop) ?? [];
+  const b = new Map((runs.get(nostop) ?? []).map((r) => [r.seed, r]));
+  const pairs = a.flatMap((r) => (b.has(r.seed) ? [[r, b.get(r.seed)!] as const] : []));
+  if (pairs.length === 0) return {};
+  return {
+    early_stop_gpu_hours_saved_fraction: medianOf(pairs.map(([s, n]) => 1 - s.gpuHours / n.gpuHours)),
+    early_stop_slot_hours_saved_fraction: medianOf(
+      pairs.map(([s]) => s.stopSavedHours / (s.gpuHours + s.stopSavedHours)),
+    ),
+    early_stop_stopped_trials: medianOf(pairs.map(([s]) => s.stoppedTrials)),
+    [`${stop}_final_stop`]: medianOf(pairs.map(([s]) => s.finalTrue)),
+    [`${stop}_final_nostop`]: medianOf(pairs.map(([, n]) => n.finalTrue)),
+    early_stop_final_delta: medianOf(pairs.map(([s, n]) => s.finalTrue - n.finalTrue)),
+    early_stop_pairs: pairs.length,
   };
 }

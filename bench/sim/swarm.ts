@@ -13,14 +13,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CandidateState, VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
-import { TrialResultSchema, TrialStatus, type Trial } from '../../gen/arswarm/v1/trial_pb.js';
+import {
+  CurvePointSchema,
+  TrialResultSchema,
+  TrialStatus,
+  type Trial,
+} from '../../gen/arswarm/v1/trial_pb.js';
 import type { Config } from '../../common/config.js';
 import { applyTexts, parseDiff } from '../../common/diff/index.js';
+import { binCurve, type CurvePoint } from '../../common/curve.js';
+import { earlyStopRuleOf } from '../../coordinator/early-stop/rule.js';
 import { Ledger, memoryStore } from '../../coordinator/ledger/ledger.js';
 import { Merger } from '../../coordinator/merger.js';
 import { TargetRepo } from '../../coordinator/repo.js';
 import { Scheduler } from '../../coordinator/scheduler.js';
 import { TrialFactory } from '../../coordinator/trial-factory.js';
+import { SimEarlyStop, type BaselineCurve, type SimStop } from './early-stop.js';
 import { makeIntake } from './intake.js';
 import type { LandscapeOracle } from './oracle.js';
 import { speedUp, type FastRepoStats } from './fast-repo.js';
@@ -80,6 +88,10 @@ export interface SimOutcome {
   endS: number;
   /** The proposer ran out of ideas and nothing was left to run. */
   exhausted: boolean;
+  /** Candidate trials stopped mid-slot (stages with `early_stop`), within the budget. */
+  stoppedTrials: number;
+  /** Slot seconds those stops left unrun (what the same trials would have cost more unstopped). */
+  stopSavedS: number;
   candidates: number;
   /** Candidates by final state (merged, rejected, refused, ...) and refusals by reason code. */
   outcomes: Record<string, number>;
@@ -95,6 +107,17 @@ interface Running {
   startS: number;
   endS: number;
   worker: number;
+  /** The run's learning curve, at stages that stop trials mid-slot. */
+  curve?: CurvePoint[];
+  /** Set when the stopping rule stopped the trial. */
+  stop?: SimStop;
+}
+
+/** A curve as the result message carries it. */
+function curveOf(points: readonly CurvePoint[]) {
+  return binCurve(points).map((p) =>
+    create(CurvePointSchema, { fraction: p.fraction, step: BigInt(p.step), value: p.value }),
+  );
 }
 
 /** Counts of candidate outcomes and verdicts, for diagnosis. */
@@ -131,6 +154,11 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
   const trialsByStage: Record<string, number> = {};
   let baselineTrials = 0;
   let busyS = 0;
+  let stoppedTrials = 0;
+  let stopSavedS = 0;
+  const earlyStop = new SimEarlyStop();
+  const rules = new Map(config.stages.map((s) => [s.name, earlyStopRuleOf(s)]));
+  const lowerIsBetter = config.target.progress.direction === 'minimize';
 
   const repo = await TargetRepo.open({
     sourceDir: o.landscapeDir,
@@ -198,15 +226,59 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
       }
     };
 
+    /** Baselines running now whose curves are known (the simulation runs every trial at its start). */
+    const runningBaselines = (): BaselineCurve[] =>
+      running
+        .filter((x) => !x.trial.candidateId && x.curve && Number.isFinite(x.endS))
+        .map((x) => ({
+          parent: x.trial.parentCommit,
+          stage: x.trial.stage?.name ?? '',
+          endS: x.endS,
+          curve: binCurve(x.curve!),
+        }));
+
     /** Runs a trial on the landscape; fixes its end time and returns its result. */
     const execute = async (r: Running) => {
       const t = r.trial;
       const stage = t.stage!;
       const depth = Number(stage.env.DEPTH ?? '0') || 0;
-      const obs = await o.oracle.evaluate(await trainPyOf(t), depth, t.seed + o.noiseSeed * 1_000_000);
+      const rule = rules.get(stage.name);
+      const obs = await o.oracle.evaluate(
+        await trainPyOf(t),
+        depth,
+        t.seed + o.noiseSeed * 1_000_000,
+        rule !== undefined,
+      );
       const budget = stage.budgetSeconds;
-      const runS = obs.status === 'ok' ? budget : obs.status === 'nan' ? 0.3 * budget : 0;
+      let runS = obs.status === 'ok' ? budget : obs.status === 'nan' ? 0.3 * budget : 0;
+      if (obs.status === 'ok' && obs.curve) {
+        r.curve = obs.curve;
+        // The coordinator's rule on the curve as it would arrive, look by look.
+        if (rule && t.candidateId) {
+          r.stop = earlyStop.judge({
+            rule,
+            stage: stage.name,
+            parent: t.parentCommit,
+            startS: r.startS,
+            budgetS: budget,
+            curve: obs.curve,
+            lowerIsBetter,
+            running: runningBaselines(),
+          });
+          if (r.stop) runS = r.stop.fraction * budget;
+        }
+      }
       r.endS = r.startS + runS + overheadS;
+      if (r.stop)
+        return create(TrialResultSchema, {
+          trialId: t.id,
+          status: TrialStatus.STOPPED,
+          reason: r.stop.judgement.reason,
+          gpuClass: SIM_GPU_CLASS,
+          workerId: `sim-${r.worker}`,
+          trial: t,
+          curve: curveOf(r.curve!.filter((p) => p.fraction <= r.stop!.fraction + 1e-9)),
+        });
       return create(TrialResultSchema, {
         trialId: t.id,
         status:
@@ -217,6 +289,7 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
         gpuClass: SIM_GPU_CLASS,
         workerId: `sim-${r.worker}`,
         trial: t,
+        ...(r.curve && { curve: curveOf(r.curve) }),
       });
     };
 
@@ -242,10 +315,51 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
       const stageName = next.trial.stage?.name ?? '';
       trialsByStage[stageName] = (trialsByStage[stageName] ?? 0) + 1;
       if (!next.trial.candidateId) baselineTrials++;
+      if (!next.trial.candidateId && next.curve && result.status === TrialStatus.OK)
+        earlyStop.add({
+          parent: next.trial.parentCommit,
+          stage: stageName,
+          endS: next.endS,
+          curve: binCurve(next.curve),
+        });
+      if (next.stop) {
+        stoppedTrials++;
+        stopSavedS += (1 - next.stop.fraction) * (next.trial.stage?.budgetSeconds ?? 0);
+      }
       result.startedAtMs = BigInt(SIM_EPOCH_MS + Math.round(next.startS * 1000));
       result.finishedAtMs = BigInt(SIM_EPOCH_MS + Math.round(nowS * 1000));
       // As the coordinator's results loop: the fact, the candidate's judgement, then a tick.
       if (!ledger.state.trials.get(result.trialId)?.result) {
+        // As the coordinator records a stop: the fact with its evidence, then the worker's result.
+        if (next.stop) {
+          const e = next.stop.judgement.evidence;
+          // The rule's evidence names its baseline count `n` (the ledger message) or `baselines`.
+          const count = e as unknown as { n?: number; baselines?: number };
+          await ledger.append({
+            case: 'trialStopped',
+            value: {
+              trialId: result.trialId,
+              candidateId: next.trial.candidateId,
+              stage: stageName,
+              gpuClass: SIM_GPU_CLASS,
+              workerId: result.workerId,
+              reason: next.stop.judgement.reason,
+              evidence: {
+                look: e.look,
+                candidateValue: e.candidateValue,
+                baselineMean: e.baselineMean,
+                n: count.n ?? count.baselines ?? 0,
+                sigma: e.sigma,
+                df: e.df,
+                critical: e.critical,
+                threshold: e.threshold,
+                worseBy: e.worseBy,
+                alpha: e.alpha,
+                looks: e.looks,
+              },
+            },
+          });
+        }
         await ledger.append({ case: 'trialFinished', value: { result } }, `f.${result.trialId}`);
         if (next.trial.candidateId) await scheduler.onCandidateResult(next.trial.candidateId);
       }
@@ -274,6 +388,8 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
       busyS,
       endS,
       exhausted,
+      stoppedTrials,
+      stopSavedS,
       candidates: ledger.state.candidates.size,
       ...tally(ledger),
       wallS: (performance.now() - wallStart) / 1000,

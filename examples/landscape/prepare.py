@@ -28,8 +28,13 @@ comparisons cancel it; its variance share is `noise.seed_shared`, default
 0.5) and a part drawn from the seed and the exact constant values. SEED, and
 constants absent from the truth, only move the noise.
 
+While it trains a run prints a learning curve (curve()): the training loss
+at each share of the slot, decaying toward ln 2 times the run's observed
+metric, with point noise `noise.curve_sigma` (default 0.001), so mid-slot
+stopping sees a curve that predicts the final metric, noisily.
+
 Top-level fields: ref_depth, floor, base, depth_exponent (default 0.5),
-noise {sigma, seed_shared}, constants. Per-constant fields: optimum, weight,
+noise {sigma, seed_shared, curve_sigma}, constants. Per-constant fields: optimum, weight,
 scale ("log" | "linear", default linear), width (default 1, in x units),
 optimum_shift_per_doubling (default 0), integer (default false), min / max
 (inclusive valid range: outside it the run crashes), fail_above (training
@@ -222,6 +227,41 @@ def evaluate(constants, depth, seed, truth=None):
         "run", int(seed), depth, fingerprint(constants)
     )
     return {"val_bpb": metric + sigma * z, "true_metric": metric, "noise": sigma * z, "diverged": []}
+
+
+# Shape of the learning curve: the loss starts CURVE_LIFT times above its
+# end value and decays as exp(-CURVE_RATE * share of the slot).
+CURVE_LIFT = 2.5
+CURVE_RATE = 6.0
+
+
+def curve(constants, depth, seed, fraction, truth=None, result=None):
+    """
+    The training loss a run prints at a share `fraction` (0..1] of its slot,
+    in nats per byte: it decays toward ln 2 * the run's own observed val_bpb
+    (so a run's curve carries its final noise from the start), the transient
+    scaling with the noise-free metric, plus point noise of standard deviation
+    `noise.curve_sigma` (default 0.001) drawn from the seed, the constants and
+    the point. NaN once a diverging run has failed (past 30 % of the slot).
+    Deterministic in (constants, depth, seed, fraction). `result` reuses an
+    evaluate() answer of the same arguments.
+    """
+    truth = truth or load_truth()
+    result = result or evaluate(constants, depth, seed, truth)
+    if result["diverged"] and fraction > 0.3:
+        return float("nan")
+    point_sigma = truth.get("noise", {}).get("curve_sigma", 0.001)
+    end = result["true_metric"] + result["noise"]
+    transient = CURVE_LIFT * result["true_metric"] * math.exp(-CURVE_RATE * fraction)
+    noise = point_sigma * _gauss("curve", int(seed), depth, fingerprint(constants), round(fraction, 6))
+    return math.log(2) * (end + transient) + noise
+
+
+def curve_points(constants, depth, seed, updates=20, truth=None):
+    """The (fraction, loss) points train.py prints: one every 1/updates of the slot."""
+    truth = truth or load_truth()
+    result = evaluate(constants, depth, seed, truth)
+    return [(i / updates, curve(constants, depth, seed, i / updates, truth, result)) for i in range(1, updates + 1)]
 
 
 def run_shape(constants, depth):

@@ -10,12 +10,11 @@ default 300), SEED (noise seed, default: the SEED constant),
 ARSWARM_TIME_SCALE (multiplies every sleep; default 1.0).
 """
 
-import math
 import os
 import sys
 import time
 
-from prepare import evaluate, run_shape, constants_of
+from prepare import evaluate, run_shape, constants_of, curve
 
 # ---------------------------------------------------------------------------
 # Hyperparameters
@@ -61,7 +60,8 @@ def main():
             print(f"\rstep {step:05d} ({100 * frac:.1f}%) | loss: nan | remaining: {time_budget * (1 - frac):.0f}s")
             print("FAIL")
             sys.exit(1)
-        loss = result["true_metric"] * math.log(2) * (1 + 2.5 * math.exp(-6 * frac)) + 0.01 * math.sin(7 * i)
+        # The locked model's learning curve, so mid-slot stopping sees what the simulation sees.
+        loss = curve(constants, depth, seed, frac, result=result)
         dt_ms = 1000.0 / shape["steps_per_second"]
         print(
             f"\rstep {step:05d} ({100 * frac:.1f}%) | loss: {loss:.6f} | dt: {dt_ms:.0f}ms "

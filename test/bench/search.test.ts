@@ -63,6 +63,30 @@ describe('search benchmark (tiny)', () => {
     expect(f.sequential_screen_trials).toBeLessThanOrEqual(Math.ceil((HOURS * 3600) / 305));
   });
 
+  it('compares arswarm with ASHA and measures mid-slot stopping on the same seeds', () => {
+    const f = report.figures;
+    expect(Number.isFinite(f.speedup_vs_asha)).toBe(true);
+    expect([0, 1]).toContain(f.speedup_vs_asha_censored);
+    // ASHA's rungs are the ladder's DEPTH 4 and DEPTH 8 levels: its trials are all priced ones.
+    expect(f.asha_trials).toBeGreaterThan(0);
+    expect(f.asha_gpu_hours).toBeLessThanOrEqual(4 * HOURS);
+    // Stops only happen with early_stop on: the control run has none.
+    expect(f.arswarm_knobs_nostop_stopped_trials).toBe(0);
+    expect(f.early_stop_pairs).toBe(1);
+    for (const k of [
+      'early_stop_gpu_hours_saved_fraction',
+      'arswarm_knobs_final_stop',
+      'arswarm_knobs_final_nostop',
+    ])
+      expect(Number.isFinite(f[k]), k).toBe(true);
+    expect(f.early_stop_slot_hours_saved_fraction).toBeGreaterThanOrEqual(0);
+    expect(f.early_stop_slot_hours_saved_fraction).toBeLessThan(1);
+    expect(f.early_stop_final_delta).toBeCloseTo(
+      f.arswarm_knobs_final_stop! - f.arswarm_knobs_final_nostop!,
+      12,
+    );
+  });
+
   it('improves the true metric under every policy, and measures against a real optimum', () => {
     const f = report.figures;
     expect(f.optimum_true_metric).toBeLessThan(f.target_true_metric!);

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LandscapeOracle } from '../../bench/sim/oracle.js';
 import { loadConfig } from '../../common/config-load.js';
+import { compileProgressPattern, DEFAULT_PROGRESS_PATTERN, pointsIn } from '../../common/curve.js';
 import { parseOutput } from '../../worker/output-parser.js';
 import { copyExample, examplePath, run, setConstant } from './support.js';
 
@@ -103,6 +105,33 @@ describe('landscape example', () => {
     expect(metrics.wall_seconds).toBeGreaterThanOrEqual(0.6);
     const truth = await trueMetric('train.py', 4);
     expect(Math.abs(metrics.val_bpb! - truth)).toBeLessThan(5 * SIGMA);
+  });
+
+  it('prints a learning curve the default progress pattern reads, the one the simulation computes', async () => {
+    const env = { DEPTH: '4', SEED: '3' };
+    const fast = variant('fast', { LEARNING_RATE: '0.002' });
+    const [slow, quick] = await Promise.all([train('train.py', env), train(fast, env)]);
+    const re = compileProgressPattern(DEFAULT_PROGRESS_PATTERN);
+    const points = pointsIn(re, slow.stdout, () => NaN);
+    expect(points.map((p) => p.fraction)).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) / 20));
+    // Decays toward ln 2 x the run's own val_bpb (the transient is 2.5 e^-6 of it at the end, the point noise 0.001).
+    const end = Math.log(2) * slow.parsed.metrics.val_bpb!;
+    expect(points[0]!.value).toBeGreaterThan(1.5 * end);
+    expect(Math.abs(points.at(-1)!.value - end)).toBeLessThan(0.01);
+    // A better setting (twice the learning rate) is lower at every look from 30 % of the slot on.
+    const better = pointsIn(re, quick.stdout, () => NaN);
+    for (let i = 5; i < 19; i++) expect(better[i]!.value, `point ${i}`).toBeLessThan(points[i]!.value);
+    // The simulation's oracle runs the same locked function: the same points, as printed.
+    const oracle = new LandscapeOracle(work.dir);
+    try {
+      const obs = await oracle.evaluate(readFileSync(join(work.dir, 'train.py'), 'utf8'), 4, 3, true);
+      expect(obs.status).toBe('ok');
+      if (obs.status !== 'ok') return;
+      expect(obs.metric).toBe(slow.parsed.metrics.val_bpb);
+      expect(obs.curve!.map((p) => p.value)).toEqual(points.map((p) => p.value));
+    } finally {
+      await oracle.close();
+    }
   });
 
   it('is deterministic per seed and noisy across seeds', async () => {
