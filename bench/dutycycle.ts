@@ -285,6 +285,11 @@ export async function run(args: string[]): Promise<BenchReport> {
         slot_s: slotS,
         duty_cycle_run_ms: round(sum(insideRun) / span),
         gap_between_runs_median_ms: Math.round(median(overheads)),
+        // The mean is what the duty cycle pays (a code fetch after a merge is a long gap now and then).
+        gap_between_runs_mean_ms: Math.round(
+          overheads.reduce((x, y) => x + y, 0) / Math.max(1, overheads.length),
+        ),
+        gap_between_runs_p90_ms: Math.round(percentile(overheads, 90)),
         gap_between_runs_max_ms: Math.round(Math.max(...overheads)),
         exit_to_ack_median_ms: median(exitToAck),
         ack_to_next_trial_median_ms: median(between),

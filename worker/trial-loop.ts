@@ -81,6 +81,13 @@ export class TrialLoop {
   private readonly pidFile: string;
   private readonly logs: LogStore;
   private readonly launcher: Launcher;
+  /**
+   * The previous trial's result being published and acked while this loop
+   * already pulls and sets up the next one (never rejects). One at a time:
+   * a trial's result waits for the one before it to be out.
+   */
+  private reporting: Promise<void> | undefined;
+  private reportingTrialId = '';
 
   constructor(
     readonly workerId: string,
@@ -142,6 +149,8 @@ export class TrialLoop {
     try {
       await this.loop();
     } finally {
+      // The last result goes out before the loop counts as ended (the worker drains NATS after).
+      await this.reporting;
       this.launcher.close();
     }
   }
@@ -220,6 +229,8 @@ export class TrialLoop {
       msg.term('undecodable');
       return undefined;
     }
+    // A redelivery of the trial whose result is still going out: that one first (its work tree is this one's).
+    if (this.reportingTrialId === trial.id) await this.reporting;
     const ladder = this.deps.ladder.current;
     const ackWaitMs = Number(ladder?.ackWaitMs ?? 0n) || 30_000;
     const working = setInterval(() => msg.working(), Math.max(100, Math.min(ackWaitMs / 3, 10_000)));
@@ -236,7 +247,7 @@ export class TrialLoop {
       logger: log,
     });
     const stops = new StopListener(this.deps.nc, names, trial.id, log);
-    let run: TrialRun;
+    let run: TrialRun | undefined;
     try {
       const max = ladder?.maxDeliveries ?? 0;
       if (max > 0 && msg.deliveryCount > max) {
@@ -295,9 +306,55 @@ export class TrialLoop {
           },
         });
       }
+    } catch (err) {
+      log('error', 'trial not acked; it will be redelivered', {
+        trialId: trial.id,
+        error: ArswarmError.from(err).message,
+      });
+    } finally {
       curveOut.close();
+      clearTimeout(standby);
+      this.current = undefined;
+      // Before the next trial may start: its pid file and its uid's processes are the next one's.
+      await rm(this.pidFile, { force: true }).catch(() => undefined);
+      await this.killLeftovers(trial);
+      // Usually a no-op: the standby was started during the run (not when the trial failed before it).
+      if (!this.stopping) this.launcher.prepare();
+    }
+    // The result goes out while the next trial is pulled and set up (the gap
+    // between two runs is the pull and the setup, not also the publish and ack).
+    // Still published before it is acked, and acked only then: a crash
+    // meanwhile loses nothing, JetStream redelivers both.
+    await this.reporting;
+    const report = this.report(msg, trial, run, receivedAt).finally(() => {
+      // After the result is out: a late request meanwhile heard `not running`, later ones get no responders.
+      stops.close();
+      clearInterval(working);
+    });
+    const mine = report.then(() => {
+      if (this.reporting === mine) {
+        this.reporting = undefined;
+        this.reportingTrialId = '';
+      }
+    });
+    this.reporting = mine;
+    this.reportingTrialId = trial.id;
+    return run?.result.status;
+  }
+
+  /** Publishes a trial's result, acks it, then removes its work tree; never rejects. */
+  private async report(
+    msg: PulledMsg,
+    trial: Trial,
+    run: TrialRun | undefined,
+    receivedAt: number,
+  ): Promise<void> {
+    const { options } = this.deps;
+    const log = options.logger;
+    try {
+      if (!run) return; // the loop failed before a result: not acked, JetStream redelivers it
       const publishedAt = await this.publish(run.result);
-      if (publishedAt === undefined) return undefined; // never published: JetStream redelivers it
+      if (publishedAt === undefined) return; // never published: JetStream redelivers it
       await msg.ackSync();
       const ackedAt = performance.now();
       this.trialsDone++;
@@ -317,24 +374,13 @@ export class TrialLoop {
         reason: run.result.reason,
         metric: run.result.metric,
       });
-      return run.result.status;
     } catch (err) {
       log('error', 'trial not acked; it will be redelivered', {
         trialId: trial.id,
         error: ArswarmError.from(err).message,
       });
     } finally {
-      curveOut.close();
-      // After the result is out: a late request meanwhile heard `not running`, later ones get no responders.
-      stops.close();
-      clearInterval(working);
-      clearTimeout(standby);
-      this.current = undefined;
-      await rm(this.pidFile, { force: true }).catch(() => undefined);
-      await this.killLeftovers(trial);
       await this.cleanup(trial);
-      // Usually a no-op: the standby was started during the run (not when the trial failed before it).
-      if (!this.stopping) this.launcher.prepare();
     }
   }
 
