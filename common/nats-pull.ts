@@ -5,6 +5,7 @@
  * refuses expiries under 1 s).
  */
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { withDefaults } from './option-defaults.js';
 
 /** A message pulled from a work queue, with the ack verbs JetStream understands. */
 export interface PulledMsg {
@@ -61,6 +62,9 @@ export interface PullOneOptions {
   expiresMs?: number;
 }
 
+/** Default of PullOneOptions.expiresMs (also the worker's poll expiry). */
+export const DEFAULT_PULL_EXPIRES_MS = 1000;
+
 /**
  * Requests at most one message from a durable pull consumer. Resolves to null
  * when there is none (empty queue, expiry, or a missing consumer).
@@ -71,7 +75,7 @@ export async function pullOne(
   consumer: string,
   options: PullOneOptions = {},
 ): Promise<PulledMsg | null> {
-  const expiresMs = options.expiresMs ?? 1000;
+  const { expiresMs } = withDefaults({ expiresMs: DEFAULT_PULL_EXPIRES_MS }, options);
   const body: Record<string, unknown> = { batch: 1 };
   if (options.noWait) body.no_wait = true;
   else body.expires = expiresMs * 1_000_000;

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ArswarmError, Code } from '../common/errors.js';
 import type { NatsCredentials } from '../common/nats-permissions.js';
+import { withDefaults } from '../common/option-defaults.js';
 import type { PoolStatus, ScaleResult, WorkerScaler } from './scaler.js';
 
 export const LOCAL_POOL = 'local';
@@ -30,6 +31,9 @@ export interface LocalWorkersOptions {
   /** Grace before SIGKILL after SIGTERM, ms. @default 60000 */
   killAfterMs?: number;
 }
+
+/** Defaults of LocalWorkersOptions. */
+export const LOCAL_WORKERS_DEFAULTS = { killAfterMs: 60_000 };
 
 /** Variables of the parent a worker process does not get: other parts' credentials. */
 const NOT_FOR_WORKERS =
@@ -59,7 +63,11 @@ export class LocalWorkers implements WorkerScaler {
   private readonly procs = new Map<string, ChildProcess>();
   private nextId = 1;
 
-  constructor(private readonly o: LocalWorkersOptions) {}
+  private readonly o: LocalWorkersOptions & typeof LOCAL_WORKERS_DEFAULTS;
+
+  constructor(options: LocalWorkersOptions) {
+    this.o = { ...options, ...withDefaults(LOCAL_WORKERS_DEFAULTS, options) };
+  }
 
   get count(): number {
     return this.procs.size;
@@ -103,7 +111,7 @@ export class LocalWorkers implements WorkerScaler {
       if (p.exitCode !== null || p.signalCode !== null) return r();
       p.once('exit', () => r());
       p.kill('SIGTERM');
-      setTimeout(() => p.kill('SIGKILL'), this.o.killAfterMs ?? 60_000).unref();
+      setTimeout(() => p.kill('SIGKILL'), this.o.killAfterMs).unref();
     });
   }
 

@@ -6,6 +6,7 @@ import { hostname, homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ArswarmError, Code } from '../common/errors.js';
+import { DEFAULT_PULL_EXPIRES_MS } from '../common/nats-pull.js';
 import { DEFAULT_PREFIX } from '../common/subjects.js';
 import type { TrialUser } from './isolation.js';
 
@@ -114,7 +115,7 @@ export const DEFAULT_KILL_GRACE_MS = 10_000;
 export const DEFAULT_LOG_TAIL_BYTES = 8192;
 export const DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_LOG_FILES = 500;
-export const DEFAULT_POLL_EXPIRES_MS = 1000;
+export const DEFAULT_POLL_EXPIRES_MS = DEFAULT_PULL_EXPIRES_MS;
 export const DEFAULT_MEMORY_SAMPLE_MS = 1000;
 export const DEFAULT_PROGRESS_INTERVAL_MS = 1000;
 

@@ -12,7 +12,9 @@
  * with the intake's rules (duplicates and near-duplicates included) before
  * it is offered.
  */
+import { knobsProposerSchema } from '../../common/config.js';
 import { ArswarmError } from '../../common/errors.js';
+import { withDefaults } from '../../common/option-defaults.js';
 import { canonicalValue, diffEffect } from './effect.js';
 import type { Proposal, ProposalContext, Proposer } from './proposer.js';
 import { seededRandom } from '../../common/random.js';
@@ -25,6 +27,16 @@ export interface KnobsOptions {
   /** Options checked with the intake per proposal before giving up at this head. @default 24 */
   maxChecks?: number;
 }
+
+/** A config section with every default filled: the source of exclude's and seed's defaults. */
+const CONFIG = knobsProposerSchema.parse({ kind: 'knobs' });
+
+/** Defaults of KnobsOptions (the same as a config's). */
+export const KNOBS_DEFAULTS: Readonly<Required<KnobsOptions>> = {
+  exclude: CONFIG.exclude,
+  seed: CONFIG.seed,
+  maxChecks: 24,
+};
 
 /** A numeric constant found in a file. */
 export interface Knob {
@@ -122,9 +134,10 @@ export class KnobsProposer implements Proposer {
   private spent?: { head: string; knobs: number };
 
   constructor(options: KnobsOptions = {}) {
-    this.exclude = new Set(options.exclude ?? ['SEED']);
-    this.random = seededRandom(options.seed ?? 1);
-    this.maxChecks = options.maxChecks ?? 24;
+    const o = withDefaults(KNOBS_DEFAULTS, options);
+    this.exclude = new Set(o.exclude);
+    this.random = seededRandom(o.seed);
+    this.maxChecks = o.maxChecks;
   }
 
   private eligible(ctx: ProposalContext, k: Knob): boolean {

@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { sha256 } from '../../common/git.js';
+import { withDefaults } from '../../common/option-defaults.js';
 import type { NoticeKind } from '../../common/team-config.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { TargetRepo } from '../repo.js';
@@ -33,11 +34,14 @@ export interface TeamOptions {
   /** Conditions now; polled every `pollMs`, each new one noticed once. */
   signals: () => Signal[];
   log: (msg: string) => void;
-  /** @default 2000 */
+  /** How often `signals` is polled. @default 2000 */
   pollMs?: number;
   /** First backoff of pushes, pull requests and webhooks. @default 1000 */
   backoffMs?: number;
 }
+
+/** Defaults of TeamOptions. */
+export const TEAM_DEFAULTS = { pollMs: 2000 };
 
 export interface Team {
   reviewBranches?: ReviewBranches;
@@ -129,7 +133,7 @@ export function startTeam(o: TeamOptions): Team {
       }
       last = now;
     };
-    const timer = setInterval(poll, o.pollMs ?? 2000);
+    const timer = setInterval(poll, withDefaults(TEAM_DEFAULTS, o).pollMs);
     timer.unref();
     closers.push(() => clearInterval(timer));
   }

@@ -6,9 +6,10 @@
  * listener only queues, so a slow receiver never holds up the scheduler.
  */
 import { createHmac } from 'node:crypto';
+import { withDefaults } from '../../common/option-defaults.js';
 import type { WebhookConfig } from '../../common/team-config.js';
 import { payloadOf, type Notice } from './notices.js';
-import { Permanent, retrying } from './retry.js';
+import { Permanent, retrying, RETRY_DEFAULTS } from './retry.js';
 
 /** Header carrying `sha256=<hex HMAC-SHA256 of the body>` when the webhook has a secret. */
 export const SIGNATURE_HEADER = 'x-arswarm-signature';
@@ -32,6 +33,11 @@ export interface NotifierOptions {
   timeoutMs?: number;
 }
 
+/** Defaults of NotifierOptions: the retry loop's attempts and backoff, a 10 s request timeout. */
+export const NOTIFIER_DEFAULTS = { ...RETRY_DEFAULTS, timeoutMs: 10_000 };
+
+type ResolvedNotifierOptions = NotifierOptions & typeof NOTIFIER_DEFAULTS;
+
 interface Queue {
   hook: Webhook;
   seen: Set<string>;
@@ -45,7 +51,10 @@ export class Notifier {
   delivered = 0;
   failed = 0;
 
-  constructor(private readonly o: NotifierOptions) {
+  private readonly o: ResolvedNotifierOptions;
+
+  constructor(options: NotifierOptions) {
+    const o = (this.o = { ...options, ...withDefaults(NOTIFIER_DEFAULTS, options) });
     this.queues = o.webhooks.map((hook) => ({ hook, seen: new Set(), todo: [], running: false }));
   }
 
@@ -93,7 +102,7 @@ export class Notifier {
           method: 'POST',
           headers,
           body,
-          signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
+          signal: AbortSignal.timeout(this.o.timeoutMs),
         });
         await res.arrayBuffer().catch(() => undefined);
         if (res.ok) return;

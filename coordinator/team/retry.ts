@@ -5,8 +5,16 @@
  * not keep a loop busy forever.
  */
 
+import { withDefaults } from '../../common/option-defaults.js';
+
 /** Attempts before giving up. @default 5 */
 export const DEFAULT_ATTEMPTS = 5;
+
+/** Defaults of the attempts and the backoff of every retried call to the outside. */
+export const RETRY_DEFAULTS: Readonly<Required<Pick<RetryOptions, 'attempts' | 'backoffMs'>>> = {
+  attempts: DEFAULT_ATTEMPTS,
+  backoffMs: 1000,
+};
 
 export interface RetryOptions {
   /** Attempts in all, the first included. @default 5 */
@@ -29,8 +37,7 @@ export class Permanent extends Error {
  * error. A `Permanent` error, or one `retryable` refuses, ends it at once.
  */
 export async function retrying<T>(fn: (attempt: number) => Promise<T>, o: RetryOptions = {}): Promise<T> {
-  const attempts = o.attempts ?? DEFAULT_ATTEMPTS;
-  const backoffMs = o.backoffMs ?? 1000;
+  const { attempts, backoffMs } = withDefaults(RETRY_DEFAULTS, o);
   for (let i = 1; ; i++) {
     try {
       return await fn(i);

@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ArswarmError, Code } from '../../../common/errors.js';
+import { withDefaults } from '../../../common/option-defaults.js';
+import { OPTUNA_CLIENT_DEFAULTS } from './options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /**
@@ -23,9 +25,6 @@ export const OPTUNA_SERVER =
     join(here, 'optuna_server.py'),
     join(here, '..', '..', '..', '..', 'coordinator', 'proposers', 'optuna', 'optuna_server.py'),
   ].find((p) => existsSync(p)) ?? join(here, 'optuna_server.py');
-
-/** Debian's interpreter, whose python3-optuna and python3-cmaes the server imports. */
-export const DEFAULT_OPTUNA_PYTHON = '/usr/bin/python3';
 
 /** The apt packages the server needs, named in the error when they are missing. */
 export const OPTUNA_PACKAGES = 'python3-optuna python3-cmaes';
@@ -48,7 +47,11 @@ export class OptunaClient {
   /** Processes started so far (a restart means the study must be rebuilt). */
   starts = 0;
 
-  constructor(private readonly o: OptunaClientOptions = {}) {}
+  private readonly o: Required<Omit<OptunaClientOptions, 'log'>> & Pick<OptunaClientOptions, 'log'>;
+
+  constructor(options: OptunaClientOptions = {}) {
+    this.o = { ...options, ...withDefaults(OPTUNA_CLIENT_DEFAULTS, options) };
+  }
 
   /** True when the next request runs in a process that holds no study yet. */
   get fresh(): boolean {
@@ -56,7 +59,7 @@ export class OptunaClient {
   }
 
   private start(): ChildProcessWithoutNullStreams {
-    const p = spawn(this.o.python ?? DEFAULT_OPTUNA_PYTHON, ['-u', '-B', OPTUNA_SERVER], {
+    const p = spawn(this.o.python, ['-u', '-B', OPTUNA_SERVER], {
       env: { PATH: process.env.PATH ?? '', PYTHONDONTWRITEBYTECODE: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -69,14 +72,10 @@ export class OptunaClient {
     p.on('error', (err: NodeJS.ErrnoException) => {
       if (this.proc === p) this.proc = undefined;
       failAll(
-        new ArswarmError(
-          Code.FailedPrecondition,
-          `cannot start ${this.o.python ?? DEFAULT_OPTUNA_PYTHON}: ${err.message}`,
-          {
-            reason: 'optuna_unavailable',
-            hint: `install ${OPTUNA_PACKAGES} (apt-get install -y ${OPTUNA_PACKAGES})`,
-          },
-        ),
+        new ArswarmError(Code.FailedPrecondition, `cannot start ${this.o.python}: ${err.message}`, {
+          reason: 'optuna_unavailable',
+          hint: `install ${OPTUNA_PACKAGES} (apt-get install -y ${OPTUNA_PACKAGES})`,
+        }),
       );
     });
     p.on('exit', (code, signal) => {
@@ -123,13 +122,13 @@ export class OptunaClient {
         resolve(
           new ArswarmError(
             Code.Unavailable,
-            `the optuna process did not answer "${op}" in ${this.o.timeoutMs ?? 60_000} ms`,
+            `the optuna process did not answer "${op}" in ${this.o.timeoutMs} ms`,
             {
               reason: 'optuna_timeout',
             },
           ),
         );
-      }, this.o.timeoutMs ?? 60_000);
+      }, this.o.timeoutMs);
       this.pending.set(id, (a) => {
         clearTimeout(t);
         resolve(a);

@@ -14,12 +14,14 @@
  * and asked again, and a refused one is asked again.
  */
 import { ArswarmError } from '../../../common/errors.js';
+import { withDefaults } from '../../../common/option-defaults.js';
 import { diffKey } from '../../ledger/state.js';
 import type { HistoryEntry } from '../../journal.js';
 import { canonicalValue, diffEffect } from '../effect.js';
 import { findKnobs, knobChanges, settingKey, type Knob } from '../knobs.js';
 import type { Proposal, ProposalContext, Proposer } from '../proposer.js';
 import { OptunaClient } from './client.js';
+import { OPTUNA_DEFAULTS, type ResolvedOptunaOptions } from './options.js';
 import { inferSpace, literal, numeric, type Bound, type Dimension } from './space.js';
 
 export interface OptunaOptions {
@@ -74,22 +76,10 @@ export class OptunaProposer implements Proposer {
   private readonly parents = new Map<string, Map<string, string>>();
   private bestText = '';
   private proposals = 0;
-  private readonly o: Required<Omit<OptunaOptions, 'log' | 'bounds'>> & Pick<OptunaOptions, 'log' | 'bounds'>;
+  private readonly o: ResolvedOptunaOptions;
 
   constructor(options: OptunaOptions) {
-    this.o = {
-      name: 'optuna',
-      sampler: 'tpe',
-      seed: 1,
-      exclude: ['SEED'],
-      hybrid: false,
-      lowerIsBetter: true,
-      maxAsks: 24,
-      startupTrials: 10,
-      python: '/usr/bin/python3',
-      timeoutMs: 60_000,
-      ...options,
-    };
+    this.o = { ...options, ...withDefaults(OPTUNA_DEFAULTS, options) };
     this.name = this.o.name;
     this.client = new OptunaClient({ python: this.o.python, timeoutMs: this.o.timeoutMs, log: this.o.log });
   }
