@@ -69,7 +69,7 @@ export class StopListener {
     }
   }
 
-  /** The command exited: later requests are answered `not running`. */
+  /** The command exited: later requests are answered `not running` (unless it was stopped here). */
   exited(): void {
     this.running = false;
   }
@@ -86,8 +86,9 @@ export class StopListener {
   }
 
   private answer(msg: Msg): void {
-    const d = stopDecision(msg.data, this.trialId, this.running);
-    // A second request while the first one's kill is under way: stopped, for the first reason.
+    // A trial stopped here stays stopped: a repeated request (the coordinator re-asks while
+    // progress comes, and the last points are flushed at the exit) hears so, for the first reason.
+    const d = stopDecision(msg.data, this.trialId, this.running || this.stopped);
     const first = d.stopped && !this.stopped;
     const reply = d.stopped && !first ? { stopped: true, reason: this.reason } : d;
     if (first) {

@@ -179,6 +179,12 @@ describe('mid-slot stopping on the worker', () => {
 
     const asked = Date.now();
     expect(await requestStop(id)).toEqual({ stopped: true, reason: 'curve above the baseline at 20%' });
+    // Asked again while it goes (as the coordinator does while progress comes): stopped, the first reason.
+    const again = encode(StopTrialRequestSchema, { trialId: id, reason: 'asked again' });
+    expect(await requestStop(id, again)).toEqual({
+      stopped: true,
+      reason: 'curve above the baseline at 20%',
+    });
     const r = (await h.waitResults([id], 15_000)).get(id)!;
     expect(TrialStatus[r.status]).toBe('STOPPED');
     expect(r.reason).toBe('curve above the baseline at 20%');
