@@ -168,10 +168,16 @@ export async function withClient<T>(
     const e = ArswarmError.from(err);
     if (e.code === Code.Unavailable)
       throw new ArswarmError(e.code, `cannot reach the coordinator at ${conn.addr}: ${e.message}`, {
+        reason: e.reason,
+        cause: err,
         hint: `is it running? give --addr or set ARSWARM_ADDR (\`arswarm up\` prints both)${conn.file ? `; the address came from ${conn.file}` : ''}`,
       });
     if (e.code === Code.Unauthenticated && !conn.token)
+      // The server's hint speaks of the dashboard; the CLI's names its own flags.
       throw new ArswarmError(e.code, e.message, {
+        reason: e.reason,
+        field: e.field,
+        cause: err,
         hint: 'give --token or set ARSWARM_TOKEN (`arswarm up` prints one; see also --cli-config)',
       });
     throw e;

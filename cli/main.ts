@@ -51,6 +51,7 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   const e = ArswarmError.from(err);
+  // The message, then the hint on its own line (common/error-wire.ts describeWire).
   console.error(`arswarm: ${e.describe()}`);
   process.exit(exitCodeOf(e));
 }

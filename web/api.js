@@ -51,13 +51,16 @@ export function saveToken(token) {
 export class ApiError extends Error {
   /**
    * @param {number} status
-   * @param {{ message?: string, code?: string, reason?: string }} body
+   * @param {{ message?: string, code?: string, reason?: string, field?: string, hint?: string }} body
    */
   constructor(status, body) {
     super(body.message || `HTTP ${status}`);
     this.status = status;
     this.code = body.code || 'Unknown';
     this.reason = body.reason;
+    this.field = body.field;
+    // Kept apart from the message, as the gateway sends it (common/error-wire.ts).
+    this.hint = body.hint;
   }
 }
 
