@@ -30,7 +30,7 @@ import { reviverOf } from './snapshot-revive.js';
 import { LedgerState, type CandidateView, type Sample, type StageCounts, type TrialView } from './state.js';
 
 /** Layout version of the serialized state. */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /** How a trial's diff is written: its own text, or a reference to its candidate's. */
 const DIFF_OWN = 0;
@@ -43,6 +43,14 @@ type TrialRow = [
   stage: number,
   target: number,
   diff: number,
+  started: TrialView['started'] | null,
+  result: TrialView['result'] | null,
+  resultSeq: bigint | null,
+];
+
+/** One rerun (`arswarm rerun`): kept whole, apart from the ladder's trials (state.ts). */
+type RerunRow = [
+  trial: Trial,
   started: TrialView['started'] | null,
   result: TrialView['result'] | null,
   resultSeq: bigint | null,
@@ -74,6 +82,7 @@ interface StateView {
   samples: [string, Sample[]][];
   stageCounts: [string, StageCounts][];
   stops?: TrialStopped[];
+  reruns: RerunRow[];
 }
 
 /** 64-bit integers and non-finite numbers as strings; snapshot-revive.ts puts them back by descriptor. */
@@ -177,6 +186,12 @@ export function serializeState(s: LedgerState): Uint8Array {
     samples: [...s.samples.entries()],
     stageCounts: [...s.stageCounts.entries()],
     stops: [...s.stops.values()],
+    reruns: [...s.reruns.values()].map((rv) => [
+      rv.trial,
+      rv.started ?? null,
+      rv.result ? { ...rv.result, trial: undefined } : null,
+      rv.resultSeq ?? null,
+    ]),
   };
   return new TextEncoder().encode(JSON.stringify(view, replacer));
 }
@@ -235,6 +250,13 @@ export function deserializeState(bytes: Uint8Array, stageNames: readonly string[
   for (const [k, list] of view.samples) s.samples.set(k, list);
   for (const [k, c] of view.stageCounts) s.stageCounts.set(k, c);
   for (const x of view.stops ?? []) s.stops.set(x.trialId, x);
+  for (const [trial, started, result, resultSeq] of view.reruns) {
+    const rv: TrialView = { trial };
+    if (started) rv.started = started;
+    if (result) rv.result = { ...result, trial };
+    if (resultSeq !== null) rv.resultSeq = resultSeq;
+    s.reruns.set(trial.id, rv);
+  }
   return s;
 }
 
@@ -270,6 +292,12 @@ function revive(view: StateView): void {
   }
   for (const [, list] of view.samples) for (const x of list) x.metric = num(x.metric);
   for (const x of view.stops ?? []) stop(x as unknown as O);
+  for (const row of view.reruns) {
+    trial(row[0] as unknown as O);
+    if (row[1]) started(row[1] as unknown as O);
+    if (row[2]) result(row[2] as unknown as O);
+    if (row[3] !== null) row[3] = big(row[3]);
+  }
   for (const [, c] of view.stageCounts) {
     c.okMin = num(c.okMin);
     c.okMax = num(c.okMax);
