@@ -192,9 +192,12 @@ export interface ClientOptions {
   token?: string;
   /** TLS root certificate (PEM); plaintext when absent. */
   rootCert?: Buffer;
-  /** Default deadline for unary calls. @default 30000 */
+  /** Default deadline for unary calls (a call's own `timeoutMs` overrides it). @default 30000 */
   timeoutMs?: number;
 }
+
+/** Default of ClientOptions.timeoutMs. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 /** A typed client for a service at `address` (host:port). */
 export function createClient<S extends GenServiceMethods>(
@@ -207,6 +210,7 @@ export function createClient<S extends GenServiceMethods>(
     ? grpc.credentials.createSsl(options.rootCert)
     : grpc.credentials.createInsecure();
   const client = new Ctor(address, creds, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const callTimeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const md = () => {
     const m = new grpc.Metadata();
     if (options.token) m.set('authorization', `Bearer ${options.token}`);
@@ -220,7 +224,7 @@ export function createClient<S extends GenServiceMethods>(
     if (m.methodKind === 'unary') {
       out[m.localName] = (req: unknown, opts: CallOptions = {}) =>
         new Promise((ok, fail) => {
-          const deadline = Date.now() + (opts.timeoutMs ?? options.timeoutMs ?? 30_000);
+          const deadline = Date.now() + (opts.timeoutMs ?? callTimeoutMs);
           const call = raw(req, md(), { deadline }, (err: grpc.ServiceError | null, res: unknown) =>
             err ? fail(ArswarmError.from(err)) : ok(res),
           ) as grpc.ClientUnaryCall;

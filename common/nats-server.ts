@@ -31,6 +31,9 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
 }
 
+/** Default of NatsServerOptions.startTimeoutMs. */
+export const DEFAULT_NATS_START_TIMEOUT_MS = 10_000;
+
 export interface NatsServer {
   readonly url: string;
   readonly port: number;
@@ -127,7 +130,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     proc = spawn(binary, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
     proc.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
-    await waitForPort(port, options.startTimeoutMs ?? 10_000, proc, () => output);
+    await waitForPort(port, options.startTimeoutMs ?? DEFAULT_NATS_START_TIMEOUT_MS, proc, () => output);
   };
   const exited = () =>
     new Promise<void>((r) => {

@@ -5,6 +5,8 @@
  * ledger's views only, so it is the same after a restart.
  */
 import { CandidateState, VerdictKind, type Verdict } from '../gen/arswarm/v1/candidate_pb.js';
+import { DEFAULT_METRIC } from '../common/config.js';
+import { withDefaults } from '../common/option-defaults.js';
 import type { LedgerState } from './ledger/state.js';
 
 /** Where an idea stands. */
@@ -47,6 +49,13 @@ export interface JournalOptions {
   /** Entries per section, newest first. @default 25 */
   limit?: number;
 }
+
+/** Defaults of JournalOptions: a config's default metric, 25 entries. */
+export const JOURNAL_DEFAULTS: Readonly<Required<JournalOptions>> = {
+  metric: DEFAULT_METRIC.name,
+  lowerIsBetter: DEFAULT_METRIC.direction === 'minimize',
+  limit: 25,
+};
 
 const STATUS: Partial<Record<CandidateState, IdeaStatus>> = {
   [CandidateState.ACTIVE]: 'in_flight',
@@ -141,9 +150,7 @@ export function entryLine(e: HistoryEntry, state?: LedgerState): string {
 
 /** The journal as markdown, newest ideas first in each section. */
 export function journalMarkdown(state: LedgerState, options: JournalOptions = {}): string {
-  const limit = options.limit ?? 25;
-  const metric = options.metric ?? 'val_bpb';
-  const lower = options.lowerIsBetter ?? true;
+  const { limit, metric, lowerIsBetter: lower } = withDefaults(JOURNAL_DEFAULTS, options);
   const all = historyEntries(state).reverse();
   const by = (f: (e: HistoryEntry) => boolean) => all.filter(f);
   const kept = by((e) => e.status === 'kept');

@@ -16,7 +16,7 @@ export const EXTRA_COLUMNS = ['candidate', 'proposer', 'stage', 'delta', 'sigma'
 const clean = (s: string) => s.replace(/[\t\r\n]+/g, ' ').trim();
 
 export function resultsTsv(state: LedgerState, options: { extra?: boolean } = {}): string {
-  const extra = options.extra ?? false;
+  const extra = options.extra === true;
   const rows: string[][] = [[...RESULTS_COLUMNS, ...(extra ? EXTRA_COLUMNS : [])]];
   const first = state.heads[0];
   const stage0 = state.stageNames[0] ?? '';

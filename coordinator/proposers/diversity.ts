@@ -5,6 +5,7 @@
  * with nothing to work on is skipped; a run of rejections favours exploring,
  * fresh winners favour exploiting them).
  */
+import { DEFAULT_METRIC } from '../../common/config.js';
 import { formatDelta, type HistoryEntry } from '../journal.js';
 
 export type Mode = 'explore' | 'exploit' | 'combine' | 'ablation';
@@ -122,7 +123,7 @@ export class ModePicker {
 
   constructor(
     private readonly base: Readonly<Record<Mode, number>>,
-    private readonly metric = 'val_bpb',
+    private readonly metric = DEFAULT_METRIC.name,
   ) {}
 
   next(history: readonly HistoryEntry[]): ModePlan {
