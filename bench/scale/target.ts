@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { unifiedDiff } from '../../common/diff/index.js';
 
 /** Constants in the generated train.py. */
 export const KNOBS = 200;
@@ -76,26 +77,9 @@ export function writeScaleTarget(dir: string, o: ScaleTargetOptions): string {
 export function candidateDiff(i: number): { diff: string; title: string } {
   const lines = trainLines();
   const k = i % KNOBS;
-  const at = k + 1; // 0-based line index of the constant
   const name = `K${String(k).padStart(4, '0')}`;
   const value = FIRST_VALUE * 1000 + i;
-  const from = Math.max(0, at - 3);
-  const to = Math.min(lines.length, at + 4);
-  const hunk: string[] = [];
-  for (let j = from; j < to; j++) {
-    if (j === at) hunk.push(`-${lines[j]}`, `+${name} = ${value}`);
-    else hunk.push(` ${lines[j]}`);
-  }
-  const len = to - from;
-  return {
-    title: `set ${name} to ${value}`,
-    diff: [
-      'diff --git a/train.py b/train.py',
-      '--- a/train.py',
-      '+++ b/train.py',
-      `@@ -${from + 1},${len} +${from + 1},${len} @@`,
-      ...hunk,
-      '',
-    ].join('\n'),
-  };
+  const before = lines.join('\n') + '\n';
+  const after = lines.map((l, j) => (j === k + 1 ? `${name} = ${value}` : l)).join('\n') + '\n';
+  return { title: `set ${name} to ${value}`, diff: unifiedDiff([{ path: 'train.py', before, after }]) };
 }

@@ -1,9 +1,9 @@
 /**
  * Test support: a ProposalContext over in-memory files, for unit tests of
- * proposers. Diffs are real unified diffs (`diff -u` shaped, made here) and
+ * proposers. Diffs are real unified diffs (common/diff's maker) and
  * `check` applies the real patch rules plus an optional refusal hook.
  */
-import { checkPatch, type PatchRules } from '../../common/diff/index.js';
+import { checkPatch, unifiedDiff, type PatchRules } from '../../common/diff/index.js';
 import type { HistoryEntry } from '../../coordinator/journal.js';
 import type { LlmCost, ProposalContext } from '../../coordinator/proposers/proposer.js';
 import type { FileChange } from '../../coordinator/repo.js';
@@ -24,35 +24,9 @@ export interface FakeContextOptions {
   signal?: AbortSignal;
 }
 
-/** A minimal unified diff of whole-file replacements (one hunk per file). */
+/** The unified diff of one file replaced as a whole (common/diff's maker, as the intake makes them). */
 export function wholeFileDiff(path: string, before: string, after: string): string {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  if (a.at(-1) === '') a.pop();
-  if (b.at(-1) === '') b.pop();
-  let start = 0;
-  while (start < a.length && start < b.length && a[start] === b[start]) start++;
-  let endA = a.length;
-  let endB = b.length;
-  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
-    endA--;
-    endB--;
-  }
-  if (start === endA && start === endB) return '';
-  const ctxStart = Math.max(0, start - 3);
-  const ctxEndA = Math.min(a.length, endA + 3);
-  const ctxEndB = Math.min(b.length, endB + 3);
-  const lines = [
-    `diff --git a/${path} b/${path}`,
-    `--- a/${path}`,
-    `+++ b/${path}`,
-    `@@ -${ctxStart + 1},${ctxEndA - ctxStart} +${ctxStart + 1},${ctxEndB - ctxStart} @@`,
-    ...a.slice(ctxStart, start).map((l) => ` ${l}`),
-    ...a.slice(start, endA).map((l) => `-${l}`),
-    ...b.slice(start, endB).map((l) => `+${l}`),
-    ...a.slice(endA, ctxEndA).map((l) => ` ${l}`),
-  ];
-  return `${lines.join('\n')}\n`;
+  return unifiedDiff([{ path, before, after }]);
 }
 
 export interface FakeContext extends ProposalContext {
