@@ -44,7 +44,7 @@ export const REASONS = {
   code_auth: { code: Code.Unauthenticated, summary: 'the CodeService refused the worker token' },
   nats_auth: { code: Code.Unauthenticated, summary: 'the NATS server refused the credentials' },
 
-  // Patch rules (common/patch-check.ts PatchRefusal), checked at submission and again at the worker.
+  // Patch rules (common/diff/refusal.ts PatchRefusal), checked at submission and again at the worker.
   empty: { code: Code.InvalidArgument, summary: 'the diff is empty' },
   too_large: { code: Code.InvalidArgument, summary: 'the diff is over the size limit' },
   invalid_utf8: { code: Code.InvalidArgument, summary: 'the diff is not valid UTF-8' },
