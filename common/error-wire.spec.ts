@@ -43,6 +43,19 @@ const cases: Array<[string, ArswarmError]> = [
       hint: "the coordinator's Role allows get/patch/update on deployments/scale only",
     }),
   ],
+  [
+    // As long as an invalid config listing every issue, or a semantic check listing its rules, may be.
+    'a long message (24 KiB, non-ASCII)',
+    new ArswarmError(
+      Code.InvalidArgument,
+      'train.py:1: rule dynamic-code: exec() — '.repeat(580).slice(0, 24_576),
+      {
+        reason: 'dynamic-code',
+        field: 'train.py',
+        hint: 'x'.repeat(2000),
+      },
+    ),
+  ],
 ];
 
 function expectSame(got: ArswarmError, want: ArswarmError): void {
@@ -113,7 +126,7 @@ describe('gRPC: a status and its trailing metadata', () => {
     expectSame(got as ArswarmError, err);
   });
 
-  it('sends the message alone as details, the hint only in the JSON entry', async () => {
+  it('sends the message alone as details, the rest only in the JSON entry', async () => {
     current = cases[0]![1];
     const status = await new Promise<grpc.ServiceError>((ok) =>
       raw.makeUnaryRequest(
@@ -132,9 +145,9 @@ describe('gRPC: a status and its trailing metadata', () => {
     expect(status.metadata.get(GRPC_REASON_KEY)).toEqual(['bad_pattern']);
     expect(status.metadata.get(GRPC_FIELD_KEY)).toEqual(['stages[0].pattern']);
     const json = JSON.parse((status.metadata.get(GRPC_ERROR_KEY)[0] as Buffer).toString('utf8'));
+    // The message goes once, as the details.
     expect(json).toEqual({
       code: 'InvalidArgument',
-      message: current.message,
       reason: 'bad_pattern',
       field: 'stages[0].pattern',
       hint: current.hint,
@@ -171,10 +184,7 @@ describe('gRPC: a status and its trailing metadata', () => {
 
   it('takes the status code over the JSON entry', () => {
     const md = new Map<string, unknown[]>([
-      [
-        GRPC_ERROR_KEY,
-        [Buffer.from(JSON.stringify({ code: 'NotFound', message: 'm', reason: 'duplicate' }))],
-      ],
+      [GRPC_ERROR_KEY, [Buffer.from(JSON.stringify({ code: 'NotFound', reason: 'duplicate' }))]],
     ]);
     expect(wireOfGrpcStatus(6, 'm', (k) => md.get(k) ?? [])).toMatchObject({
       code: 'AlreadyExists',

@@ -86,10 +86,13 @@ export function wireCode(w: WireError): Code {
 }
 
 /**
- * Trailing-metadata keys of an error status. The whole wire error goes as
- * UTF-8 JSON under a binary key (a `-bin` value may hold any byte; a plain
- * one only printable ASCII), and the reason and field also as plain keys so
- * grpcurl and other clients that read no JSON still see them.
+ * Trailing-metadata keys of an error status. The wire error but its message
+ * (that is the status details already) goes as UTF-8 JSON under a binary key
+ * (a `-bin` value may hold any byte; a plain one only printable ASCII), and
+ * the reason and field also as plain keys so grpcurl and other clients that
+ * read no JSON still see them. Sending the message once matters: status and
+ * trailers share HTTP/2's header size limit (64 KiB), past which the call
+ * fails without a status.
  */
 export const GRPC_ERROR_KEY = 'arswarm-error-bin';
 export const GRPC_REASON_KEY = 'arswarm-reason';
@@ -103,12 +106,13 @@ export function grpcStatusOf(w: WireError): {
   details: string;
   metadata: Array<[string, string | Buffer]>;
 } {
+  const { message, ...rest } = w;
   const metadata: Array<[string, string | Buffer]> = [
-    [GRPC_ERROR_KEY, Buffer.from(JSON.stringify(w), 'utf8')],
+    [GRPC_ERROR_KEY, Buffer.from(JSON.stringify(rest), 'utf8')],
   ];
   if (w.reason && PRINTABLE_ASCII.test(w.reason)) metadata.push([GRPC_REASON_KEY, w.reason]);
   if (w.field && PRINTABLE_ASCII.test(w.field)) metadata.push([GRPC_FIELD_KEY, w.field]);
-  return { code: wireCode(w), details: w.message, metadata };
+  return { code: wireCode(w), details: message, metadata };
 }
 
 /**
@@ -121,7 +125,8 @@ export function wireOfGrpcStatus(code: number, details: string, get: (key: strin
   const json = first(GRPC_ERROR_KEY);
   if (json instanceof Uint8Array) {
     try {
-      const w = parseWire(JSON.parse(Buffer.from(json).toString('utf8')));
+      const parsed: unknown = JSON.parse(Buffer.from(json).toString('utf8'));
+      const w = typeof parsed === 'object' ? parseWire({ ...parsed, message: details }) : undefined;
       // The status code is what the call failed with; the JSON cannot overrule it.
       if (w) return { ...w, code: (Code[code] as CodeName | undefined) ?? w.code };
     } catch {
