@@ -6,7 +6,7 @@ import { seededRandom } from '../../common/random.js';
 import { EventSchema } from '../../gen/arswarm/v1/event_pb.js';
 import { TrialKind, TrialStatus } from '../../gen/arswarm/v1/trial_pb.js';
 import { LedgerState } from '../ledger/state.js';
-import { judgedTrial, judgeTrial, looksPassed, stopFact } from './decide.js';
+import { judgedTrial, judgeTrial, looksPassed, stopFact, worthStopping } from './decide.js';
 import { baselineCurves, earlierHeads, priorOf } from './reference.js';
 import { stopSavings, totalSavings } from './savings.js';
 
@@ -206,6 +206,10 @@ describe('judging a live curve', () => {
       workerId: 'w1',
     });
     expect(fact.reason).toMatch(/^stopped at 30% of the slot/);
+    // A run at its end (its last points come with its result) is left to finish.
+    expect(worthStopping(bad)).toBe(true);
+    expect(worthStopping(curve(rand, 0.5, 0.02, 0.96))).toBe(false);
+    expect(worthStopping(curve(rand, 0.5, 0.02, 1))).toBe(false);
   });
 
   it('does not stop without enough baseline spread (min_df) however bad the curve', () => {

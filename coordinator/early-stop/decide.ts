@@ -58,6 +58,19 @@ export function judgedTrial(
   return { tv, stage, rule, gpuClass };
 }
 
+/**
+ * Share of the slot a stop must leave unrun. A curve that has reached the
+ * end (a run's last points arrive with its result) is left alone: its full
+ * result is about to be better evidence than a look, and a stop would save
+ * nothing. @default 0.05
+ */
+export const MIN_UNRUN_SHARE = 0.05;
+
+/** Whether stopping a run whose curve reached this far can still save GPU time. */
+export function worthStopping(points: readonly CurvePoint[]): boolean {
+  return reached(points) < 1 - MIN_UNRUN_SHARE;
+}
+
 /** Looks a curve has passed (each is judged once its window is complete). */
 export function looksPassed(rule: EarlyStopRule, points: readonly CurvePoint[]): number {
   const at = reached(points);

@@ -26,7 +26,7 @@ import {
   TrialProgressSchema,
 } from '../../gen/arswarm/v1/trial_pb.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { judgedTrial, judgeTrial, looksPassed, stopFact, type JudgedTrial } from './decide.js';
+import { judgedTrial, judgeTrial, looksPassed, stopFact, worthStopping, type JudgedTrial } from './decide.js';
 import { LiveCurves } from './live-curves.js';
 import { curveOf } from './reference.js';
 import type { StopJudgement } from './rule.js';
@@ -148,7 +148,7 @@ export class Stopper {
     }
     const points = this.live.add(id, p.workerId, curveOf(p.points), now);
     const looks = looksPassed(j.rule, points);
-    if (looks === 0) return;
+    if (looks === 0 || !worthStopping(points)) return;
     const baselines = state.baselineTrialsOf(j.tv.trial.parentCommit, j.stage.name, j.gpuClass);
     const on = `${looks}|${baselines.filter((b) => b.result).length}`;
     if (this.judgedOn.get(id) === on) return;
