@@ -95,8 +95,8 @@ describe('intake: semantic patch check', () => {
 
     // Shadowing the locked evaluation function.
     const shadow = await submit(
-      'from prepare import evaluate, run_shape, constants_of\n',
-      'from prepare import evaluate, run_shape, constants_of\n\n\ndef evaluate(constants, depth, seed):\n    return {"val_bpb": 0.5, "diverged": False, "true_metric": 0.5}\n',
+      'from prepare import evaluate, run_shape, constants_of, curve\n',
+      'from prepare import evaluate, run_shape, constants_of, curve\n\n\ndef evaluate(constants, depth, seed):\n    return {"val_bpb": 0.5, "diverged": False, "true_metric": 0.5}\n',
       'faster evaluation',
     );
     expect((shadow as ArswarmError).reason).toBe('locked-name-assign');
