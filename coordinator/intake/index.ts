@@ -1,4 +1,5 @@
 /**
  * The intake: proposals admitted or refused as candidates (see intake.ts).
  */
-export { Intake, type IntakeOptions, type Submission } from './intake.js';
+export { Intake, type Submission } from './intake.js';
+export type { IntakeOptions } from './options.js';

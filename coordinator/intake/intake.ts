@@ -20,32 +20,11 @@ import type { TargetRepo } from '../repo.js';
 import { Admission, type Submission } from './admission.js';
 import { CommitFiles } from './commit-files.js';
 import { ProposalContexts } from './proposal-context.js';
+import { resolveIntakeOptions, type IntakeOptions } from './options.js';
 import { candidatesOf, priorSpend } from './proposer-spend.js';
 
 export type { Submission } from './admission.js';
-
-export interface IntakeOptions {
-  /**
-   * Runs a state change in turn with the scheduler (the coordinator's serial
-   * section); background proposers record their failures through it.
-   * @default runs it at once
-   */
-  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
-  /** Workers the proposal buffer is sized for (x swarm.prefetch). @default swarm.workers */
-  workerCount?: () => number;
-  /** False while no new candidates are wanted (paused, trial budget spent). @default always true */
-  wanted?: () => boolean;
-  /**
-   * Run proposers in the background and buffer proposals ahead of need. With
-   * false, proposeOne() waits for a proposer (simulations with their own clock).
-   * @default true
-   */
-  background?: boolean;
-  /** Pool timings (tests). */
-  pool?: ConstructorParameters<typeof ProposalPool>[1];
-  /** Interpreter of the semantic checker. @default python3 */
-  python?: string;
-}
+export type { IntakeOptions } from './options.js';
 
 export class Intake {
   readonly pool: ProposalPool;
@@ -63,20 +42,20 @@ export class Intake {
     private readonly log: (msg: string) => void,
     options: IntakeOptions = {},
   ) {
+    const o = resolveIntakeOptions(config, options);
     const t = config.target;
     this.files = new CommitFiles(repo);
-    this.admission = new Admission(ledger, t, this.files, options.python);
+    this.admission = new Admission(ledger, t, this.files, o.python);
     this.contexts = new ProposalContexts(config, repo, ledger, this.files, this.admission);
-    this.exclusive = options.exclusive ?? ((fn) => fn());
-    this.background = options.background ?? true;
+    this.exclusive = o.exclusive;
+    this.background = o.background;
     // A merge makes every buffered proposal stale: read the new head's editable files
     // now, off the serial section, so carrying them over needs no git.
     ledger.onEvent((ev) => {
       if (ev.body.case !== 'merged') return;
       this.files.warm(ev.body.value.commit, t.editable);
     });
-    const workers = options.workerCount ?? (() => config.swarm.workers);
-    const wanted = options.wanted ?? (() => true);
+    const { workerCount: workers, wanted } = o;
     this.pool = new ProposalPool(
       {
         proposers,
@@ -90,7 +69,7 @@ export class Intake {
         target: () => (wanted() ? Math.max(1, workers()) * config.swarm.prefetch : 0),
         log,
       },
-      options.pool,
+      o.pool,
     );
   }
 
