@@ -6,7 +6,9 @@
  * `Arswarm-Candidate:` trailer of a known candidate, each on the one before,
  * are recorded as merges; anything else on the branch is refused.
  */
+import type { Config } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
+import { sha256 } from '../common/git.js';
 import { dedupeIds } from '../common/subjects.js';
 import type { Ledger } from './ledger/ledger.js';
 import { candidateOf } from './merger.js';
@@ -67,4 +69,34 @@ export async function recoverMerges(ledger: Ledger, repo: TargetRepo): Promise<s
     recovered.push(v.candidate.id);
   }
   return recovered;
+}
+
+/**
+ * The start's reconciliation: a first start records `swarmStarted` at the
+ * branch's head; a restart records the merges a crash left out of the ledger
+ * (recoverMerges), logging each.
+ */
+export async function reconcileAtStart(
+  ledger: Ledger,
+  repo: TargetRepo,
+  config: Config,
+  log: (msg: string) => void,
+): Promise<void> {
+  const s = ledger.state;
+  const gitHead = await repo.head();
+  if (!s.head) {
+    await ledger.append({
+      case: 'swarmStarted',
+      value: {
+        branch: config.swarm.branch,
+        head: gitHead,
+        configSha256: sha256(JSON.stringify(config)),
+      },
+    });
+    return;
+  }
+  for (const id of await recoverMerges(ledger, repo))
+    log(
+      `recovered merge of ${id} (${ledger.state.candidates.get(id)?.mergedCommit.slice(0, 7)}) after a restart`,
+    );
 }
