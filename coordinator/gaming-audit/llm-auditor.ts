@@ -14,13 +14,12 @@ import type {
   Tool,
   ToolUseBlock,
 } from '@anthropic-ai/sdk/resources/messages/messages.js';
-import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../../common/config.js';
 import { ArswarmError } from '../../common/errors.js';
 import type { LlmCost } from '../proposers/proposer.js';
-import { apiKeyGetter } from '../proposers/claude/api-key.js';
-import { messagesClient, usageOf } from '../proposers/claude/client.js';
+import { apiKeyFilePath, apiKeyGetter } from '../proposers/claude/api-key.js';
+import { messagesBaseUrl, messagesClient, usageOf } from '../proposers/claude/client.js';
 import { withRetry } from '../proposers/claude/retry.js';
 import {
   resolveLlmAuditorOptions,
@@ -186,14 +185,11 @@ export function buildAuditor(
 ): LlmAuditor | undefined {
   const a = config.auditor;
   if (!a) return undefined;
-  const file =
-    a.api_key_file === undefined || isAbsolute(a.api_key_file)
-      ? a.api_key_file
-      : resolve(deps.baseDir ?? process.cwd(), a.api_key_file);
+  const file = apiKeyFilePath(a.api_key_file, deps.baseDir);
   return new LlmAuditor({
     model: a.model,
     maxTokens: a.max_tokens,
-    baseURL: a.base_url ?? (deps.env.ANTHROPIC_BASE_URL || undefined),
+    baseURL: messagesBaseUrl(a.base_url, deps.env),
     apiKey: apiKeyGetter({ file, env: deps.env, field: 'auditor.api_key_file' }),
     price: { inputPerMtok: a.price.input_per_mtok, outputPerMtok: a.price.output_per_mtok },
     instructions: a.instructions,

@@ -3,11 +3,11 @@
  * People submit through the intake directly (`arswarm submit`, the dashboard).
  */
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import type { ClaudeProposerConfig, Config } from '../../common/config.js';
 import { ArswarmError, Code } from '../../common/errors.js';
 import { packagePath } from '../../common/package-root.js';
-import { apiKeyGetter } from './claude/api-key.js';
+import { apiKeyFilePath, apiKeyGetter } from './claude/api-key.js';
+import { messagesBaseUrl } from './claude/client.js';
 import { ClaudeProposer } from './claude/index.js';
 import { KnobsProposer } from './knobs.js';
 import { withRegion } from './optuna/hybrid.js';
@@ -46,10 +46,7 @@ export function claudeProposer(
   deps: BuildProposersDeps,
   field: string,
 ): ClaudeProposer {
-  const file =
-    c.api_key_file === undefined || isAbsolute(c.api_key_file)
-      ? c.api_key_file
-      : resolve(deps.baseDir ?? process.cwd(), c.api_key_file);
+  const file = apiKeyFilePath(c.api_key_file, deps.baseDir);
   const apiKey = apiKeyGetter({ file, env: deps.env, field: `${field}.api_key_file` });
   if (c.temperature !== undefined)
     deps.log(
@@ -61,7 +58,7 @@ export function claudeProposer(
     maxTokens: c.max_tokens,
     temperature: c.temperature,
     effort: c.effort,
-    baseURL: c.base_url ?? (deps.env.ANTHROPIC_BASE_URL || undefined),
+    baseURL: messagesBaseUrl(c.base_url, deps.env),
     apiKey,
     program: c.program,
     fallbackBrief: readBrief(),

@@ -5,6 +5,7 @@
  * logged and never put in an error message.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { ArswarmError, Code } from '../../../common/errors.js';
 
 /** Environment variables that carry proposer credentials; workers must never get them. */
@@ -13,6 +14,17 @@ export const PROPOSER_SECRET_ENV = /^ANTHROPIC_/;
 /** A copy of `env` without proposer credentials (for spawning workers). */
 export function withoutProposerSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !PROPOSER_SECRET_ENV.test(k)));
+}
+
+/**
+ * A config's `api_key_file` as a path: relative ones start at `baseDir` (the
+ * config's directory), the working directory when none is given.
+ */
+export function apiKeyFilePath(
+  file: string | undefined,
+  baseDir: string = process.cwd(),
+): string | undefined {
+  return file === undefined || isAbsolute(file) ? file : resolve(baseDir, file);
 }
 
 /** Where to look for the key. */

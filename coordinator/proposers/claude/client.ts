@@ -23,6 +23,11 @@ export interface TokenPrice {
   outputPerMtok: number;
 }
 
+/** The Messages API base URL: the config's, else ANTHROPIC_BASE_URL, else undefined (the SDK's https://api.anthropic.com). */
+export function messagesBaseUrl(configured: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  return configured ?? (env.ANTHROPIC_BASE_URL || undefined);
+}
+
 /** An SDK client that never retries on its own and never reads credentials from elsewhere. */
 export function messagesClient(o: MessagesClientOptions): Anthropic {
   return new Anthropic({
