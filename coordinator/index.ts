@@ -34,6 +34,9 @@ export type { Proposal, ProposalContext, Proposer, ProposerLimits } from './prop
 // The ledger and the shared branch, read from outside a running coordinator (chaos and scale benches).
 export { replay, type Ledger } from './ledger/ledger.js';
 export { DEFAULT_SNAPSHOT_EVERY_EVENTS } from './ledger/snapshots.js';
+// Snapshot encoding, timed by the snapshot-block bench.
+export { LedgerState } from './ledger/state.js';
+export { deserializeState, serializeState, serializeStateAsync } from './ledger/snapshot.js';
 export { TargetRepo } from './repo.js';
 export { audit, branchAgreement, type AuditReport } from './audit.js';
 export { resultsTsv } from './results-tsv.js';

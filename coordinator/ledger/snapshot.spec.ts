@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../gen/arswarm/v1/event_pb.js';
 import { ledgerEvents, STAGES } from '../../test/support/ledger-events.js';
-import { deserializeState, serializeState, SNAPSHOT_VERSION } from './snapshot.js';
+import { deserializeState, serializeState, serializeStateAsync, SNAPSHOT_VERSION } from './snapshot.js';
 import { LedgerState } from './state.js';
 
 function replayed(events: readonly Event[]): LedgerState {
@@ -56,6 +56,27 @@ describe('ledger snapshots', () => {
     expect(t[0]!.trial.target).toBe(t[1]!.trial.target);
     expect(t[0]!.result?.trial ?? t[0]!.trial).toBe(t[0]!.trial);
     expect(s.lastSeq).toBe(4000n);
+  });
+
+  it('the sliced encoding gives the same bytes, of the state when it was called', async () => {
+    const s = replayed(events.slice(0, 2500));
+    const at = Buffer.from(serializeState(s));
+    // Slices of 0 ms: the loop runs between every step, and events are applied meanwhile.
+    const pending = serializeStateAsync(s, 0);
+    let applied = 0;
+    const feeder = setInterval(() => {
+      for (const ev of events.slice(2500 + applied, 2500 + applied + 50)) s.apply(ev);
+      applied += 50;
+    }, 0);
+    const { data, maxBlockMs } = await pending;
+    clearInterval(feeder);
+    expect(applied).toBeGreaterThan(0);
+    expect(s.lastSeq).toBeGreaterThan(2500n);
+    expect(Buffer.from(data).equals(at)).toBe(true);
+    expect(maxBlockMs).toBeGreaterThan(0);
+    expect(
+      Buffer.from((await serializeStateAsync(full)).data).equals(Buffer.from(serializeState(full))),
+    ).toBe(true);
   });
 
   it('refuses a snapshot of another layout or ladder', () => {

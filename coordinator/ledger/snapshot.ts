@@ -26,6 +26,7 @@ import {
   type TargetSpec,
   type Trial,
 } from '../../gen/arswarm/v1/trial_pb.js';
+import { performance } from 'node:perf_hooks';
 import { reviverOf } from './snapshot-revive.js';
 import { LedgerState, type CandidateView, type Sample, type StageCounts, type TrialView } from './state.js';
 
@@ -137,31 +138,30 @@ function indexer<T>(keyOf: (x: T) => string): { list: T[]; of(x: T | undefined):
   };
 }
 
-/** The state as bytes (synchronous: the state cannot change while it is written). */
-export function serializeState(s: LedgerState): Uint8Array {
-  // Keyed by every field (not SharedParts' keys: a field they miss must not merge two parts here).
-  const stages = indexer<Stage>((x) => JSON.stringify(x, replacer));
-  const targets = indexer<TargetSpec>((x) => JSON.stringify(x, replacer));
-  const trials: TrialRow[] = [];
-  for (const tv of s.trials.values()) {
-    const t = tv.trial;
-    const v = t.candidateId ? s.candidates.get(t.candidateId) : undefined;
-    const diff =
-      v && t.diff === v.diff ? DIFF_CURRENT : v && t.diff === v.candidate.diff ? DIFF_ORIGINAL : DIFF_OWN;
-    const row = { ...t, stage: undefined, target: undefined, diff: diff === DIFF_OWN ? t.diff : '' };
-    const result = tv.result ? { ...tv.result, trial: undefined } : null;
-    trials.push([
-      row,
-      stages.of(t.stage),
-      targets.of(t.target),
-      diff,
-      tv.started ?? null,
-      result,
-      tv.resultSeq ?? null,
-    ]);
-  }
-  const view: StateView = {
-    version: SNAPSHOT_VERSION,
+/**
+ * What a snapshot holds of the state at one moment: every mutable part copied
+ * (views shallowly, lists sliced; the proto messages in them are never
+ * changed once applied), so it can be encoded while events are applied.
+ * Linear in the state's size, but a fraction of encoding it.
+ */
+interface Frozen {
+  stageNames: string[];
+  scalars: StateView['scalars'];
+  heads: string[];
+  merges: LedgerState['merges'];
+  candidates: CandidateView[];
+  diffKeys: [string, string][];
+  trials: TrialView[];
+  pending: string[];
+  samples: [string, Sample[]][];
+  stageCounts: [string, StageCounts][];
+  stops: TrialStopped[];
+  reruns: TrialView[];
+}
+
+function freeze(s: LedgerState): Frozen {
+  const view = (tv: TrialView): TrialView => ({ ...tv });
+  return {
     stageNames: [...s.stageNames],
     scalars: {
       branch: s.branch,
@@ -175,25 +175,137 @@ export function serializeState(s: LedgerState): Uint8Array {
       auditTokens: s.auditTokens,
       auditCostUsd: s.auditCostUsd,
     },
-    heads: s.heads,
-    merges: s.merges,
-    candidates: [...s.candidates.values()],
+    heads: [...s.heads],
+    merges: [...s.merges],
+    candidates: Array.from(s.candidates.values(), (v) => ({
+      ...v,
+      verdicts: [...v.verdicts],
+      flags: [...v.flags],
+    })),
     diffKeys: [...s.diffKeys.entries()],
-    stages: stages.list,
-    targets: targets.list,
-    trials,
+    trials: Array.from(s.trials.values(), view),
     pending: [...s.pending],
-    samples: [...s.samples.entries()],
-    stageCounts: [...s.stageCounts.entries()],
+    samples: Array.from(s.samples, ([k, list]): [string, Sample[]] => [k, [...list]]),
+    stageCounts: Array.from(s.stageCounts, ([k, c]): [string, StageCounts] => [k, { ...c }]),
     stops: [...s.stops.values()],
-    reruns: [...s.reruns.values()].map((rv) => [
-      rv.trial,
-      rv.started ?? null,
-      rv.result ? { ...rv.result, trial: undefined } : null,
-      rv.resultSeq ?? null,
-    ]),
+    reruns: Array.from(s.reruns.values(), view),
   };
-  return new TextEncoder().encode(JSON.stringify(view, replacer));
+}
+
+/** Array items encoded between two looks at the clock. */
+const ITEMS_PER_STEP = 500;
+
+const COMMA = Buffer.from(',');
+
+/** A JSON array as byte pieces, encoded a step of items at a time (a `yield` between steps). */
+function* jsonArray<T>(items: readonly T[], map: (x: T) => unknown = (x) => x): Generator<void, Buffer[]> {
+  const out: Buffer[] = [Buffer.from('[')];
+  for (let at = 0; at < items.length; at += ITEMS_PER_STEP) {
+    const text = JSON.stringify(items.slice(at, at + ITEMS_PER_STEP).map(map), replacer);
+    if (at > 0) out.push(COMMA);
+    out.push(Buffer.from(text.slice(1, -1)));
+    yield;
+  }
+  out.push(Buffer.from(']'));
+  return out;
+}
+
+/**
+ * The bytes of a frozen state, in steps: the JSON of StateView, key by key
+ * and a few hundred items at a time, the same bytes as one JSON.stringify of
+ * the whole view would give.
+ */
+function* encode(f: Frozen): Generator<void, Uint8Array> {
+  // Keyed by every field (not SharedParts' keys: a field they miss must not merge two parts here).
+  const stages = indexer<Stage>((x) => JSON.stringify(x, replacer));
+  const targets = indexer<TargetSpec>((x) => JSON.stringify(x, replacer));
+  const candidates = new Map(f.candidates.map((v) => [v.candidate.id, v]));
+  const row = (tv: TrialView): TrialRow => {
+    const t = tv.trial;
+    const v = t.candidateId ? candidates.get(t.candidateId) : undefined;
+    const diff =
+      v && t.diff === v.diff ? DIFF_CURRENT : v && t.diff === v.candidate.diff ? DIFF_ORIGINAL : DIFF_OWN;
+    return [
+      { ...t, stage: undefined, target: undefined, diff: diff === DIFF_OWN ? t.diff : '' } as Trial,
+      stages.of(t.stage),
+      targets.of(t.target),
+      diff,
+      tv.started ?? null,
+      tv.result ? ({ ...tv.result, trial: undefined } as unknown as TrialView['result']) : null,
+      tv.resultSeq ?? null,
+    ];
+  };
+  const rerun = (rv: TrialView): RerunRow => [
+    rv.trial,
+    rv.started ?? null,
+    rv.result ? ({ ...rv.result, trial: undefined } as unknown as TrialView['result']) : null,
+    rv.resultSeq ?? null,
+  ];
+  // Trials first: their rows fill the stage and target lists, which come before them.
+  const trials = yield* jsonArray(f.trials, row);
+  const pieces: Buffer[] = [];
+  const key = (k: keyof StateView, first = false) => pieces.push(Buffer.from(`${first ? '{' : ','}"${k}":`));
+  const plain = (k: keyof StateView, v: unknown, first = false) => {
+    key(k, first);
+    pieces.push(Buffer.from(JSON.stringify(v, replacer)));
+  };
+  const list = function* <T>(k: keyof StateView, items: readonly T[], map?: (x: T) => unknown) {
+    key(k);
+    pieces.push(...(yield* jsonArray(items, map)));
+  };
+  plain('version', SNAPSHOT_VERSION, true);
+  plain('stageNames', f.stageNames);
+  plain('scalars', f.scalars);
+  plain('heads', f.heads);
+  plain('merges', f.merges);
+  yield* list('candidates', f.candidates);
+  yield* list('diffKeys', f.diffKeys);
+  plain('stages', stages.list);
+  plain('targets', targets.list);
+  key('trials');
+  pieces.push(...trials);
+  yield* list('pending', f.pending);
+  yield* list('samples', f.samples);
+  plain('stageCounts', f.stageCounts);
+  plain('stops', f.stops);
+  yield* list('reruns', f.reruns, rerun);
+  pieces.push(Buffer.from('}'));
+  yield;
+  return Buffer.concat(pieces);
+}
+
+/** The state as bytes, at once (the event loop is held until they are done). */
+export function serializeState(s: LedgerState): Uint8Array {
+  const steps = encode(freeze(s));
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same bytes without holding the event loop for long: the state is
+ * copied at once (the snapshot is of this moment; events applied meanwhile
+ * are not in it), then encoded in slices of about `sliceMs`, the loop running
+ * between them. `maxBlockMs` is the longest slice (the copy included).
+ */
+export async function serializeStateAsync(
+  s: LedgerState,
+  sliceMs = 10,
+): Promise<{ data: Uint8Array; maxBlockMs: number }> {
+  let from = performance.now();
+  const steps = encode(freeze(s));
+  let maxBlockMs = 0;
+  for (;;) {
+    const r = steps.next();
+    const now = performance.now();
+    if (r.done) return { data: r.value, maxBlockMs: Math.max(maxBlockMs, now - from) };
+    if (now - from >= sliceMs) {
+      maxBlockMs = Math.max(maxBlockMs, now - from);
+      await new Promise((ok) => setImmediate(ok));
+      from = performance.now();
+    }
+  }
 }
 
 /**
