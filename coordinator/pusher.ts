@@ -4,9 +4,10 @@
  * is now, so a burst of merges costs one push.
  */
 import type { TargetRepo } from './repo.js';
+import { RETRY_DEFAULTS } from './team/retry.js';
 
-/** Attempts per push before giving up until the next merge. @default 5 */
-export const DEFAULT_PUSH_ATTEMPTS = 5;
+/** Attempts per push before giving up until the next merge: the retries of every call to the outside. @default 5 */
+export const DEFAULT_PUSH_ATTEMPTS = RETRY_DEFAULTS.attempts;
 
 export class Pusher {
   private running = false;
@@ -20,7 +21,7 @@ export class Pusher {
     private readonly remote: string,
     private readonly log: (msg: string) => void,
     private readonly attempts = DEFAULT_PUSH_ATTEMPTS,
-    private readonly backoffMs = 1000,
+    private readonly backoffMs = RETRY_DEFAULTS.backoffMs,
   ) {}
 
   /** Asks for a push; returns at once. */

@@ -42,8 +42,10 @@ export class ControlApi {
   readonly generatedWorker?: { token: string; file: string };
   private readonly tls?: { cert: Buffer; key: Buffer };
   private http?: HttpServer;
+  private readonly o: ControlApiOptions & { webDir: string };
 
-  constructor(private readonly o: ControlApiOptions) {
+  constructor(options: ControlApiOptions) {
+    const o = (this.o = { ...options, webDir: options.webDir ?? WEB_DIR });
     const r = resolveAuth({ api: o.config.api, tokensFile: o.tokensFile, stateDir: o.stateDir });
     this.auth = r.auth;
     this.generated = r.generated;
@@ -81,7 +83,7 @@ export class ControlApi {
     this.http = new HttpServer({
       impl: this.impl,
       auth: this.auth,
-      webDir: this.o.webDir ?? WEB_DIR,
+      webDir: this.o.webDir,
       metrics: () =>
         metricsText(config, h.ledger.state, h.workers.live(), Date.now(), {
           waiting: h.waitingWork?.(),
