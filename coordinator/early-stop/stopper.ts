@@ -35,6 +35,8 @@ import type { StopJudgement } from './rule.js';
 export const STOP_REQUEST_TIMEOUT_MS = 2000;
 /** Least time between two stop requests for one trial. @default 5000 */
 export const STOP_RESEND_MS = 5000;
+/** Longest wait in close() for a stop being recorded. @default 5000 */
+const CLOSE_WAIT_MS = 5000;
 /** Least time between two log lines about malformed progress messages. @default 10000 */
 const MALFORMED_LOG_MS = 10_000;
 
@@ -112,8 +114,10 @@ export class Stopper {
     } catch {
       // The connection is already closed.
     }
-    // A stop being recorded finishes (its fact is appended or not) before the ledger closes.
-    while (this.stopping.size) await new Promise((r) => setTimeout(r, 20));
+    // A stop being recorded finishes (its fact is appended or not) before the
+    // ledger closes; bounded, since an append may wait on a NATS that is gone.
+    const end = this.now() + CLOSE_WAIT_MS;
+    while (this.stopping.size && this.now() < end) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Trials whose curves are held now. */
