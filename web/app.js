@@ -13,6 +13,7 @@ const $ = (id) => {
 };
 const ROLES = ['viewer', 'reviewer', 'admin'];
 const JOURNAL_ROWS = 500;
+/** @param {string} role @param {string} needed */
 const can = (role, needed) => ROLES.indexOf(role) >= ROLES.indexOf(needed);
 
 const state = {
@@ -26,10 +27,12 @@ const state = {
   again: false,
 };
 
+/** @param {HTMLElement} el @param {Node | string | (Node | string)[]} content */
 function show(el, content) {
   el.replaceChildren(...[content].flat());
 }
 
+/** @param {'live' | 'reconnecting' | 'denied' | 'off'} s */
 function setLive(s) {
   const el = $('live');
   el.className = `live ${s}`;
@@ -37,6 +40,7 @@ function setLive(s) {
     { live: 'live', reconnecting: 'reconnecting…', denied: 'signed out', off: 'offline' }[s] ?? s;
 }
 
+/** @param {string} [text] */
 function banner(text) {
   const el = $('banner');
   el.hidden = !text;
@@ -110,12 +114,14 @@ function schedule(ms = 400) {
   state.timer = setTimeout(refresh, ms);
 }
 
+/** @param {string} id @param {boolean} approve @param {string} note */
 async function decide(id, approve, note) {
   const r = await state.api.call(approve ? 'Approve' : 'Reject', { id, note });
   schedule(0);
   return r;
 }
 
+/** @param {import('./api.js').GetStatusResponse} status */
 function renderAdmin(status) {
   const el = $('admin');
   if (!can(state.role, 'admin')) return show(el, []);
@@ -125,6 +131,7 @@ function renderAdmin(status) {
     value: (status.pools?.[0]?.desired ?? status.workers?.length ?? 0).toString(),
     'aria-label': 'workers',
   });
+  /** @param {() => Promise<unknown>} fn */
   const act = (fn) => async () => {
     try {
       await fn();
@@ -183,6 +190,7 @@ async function connect() {
 }
 
 function legend() {
+  /** @param {keyof typeof COLORS} cls @param {string} label */
   const item = (cls, label) =>
     h('span', { class: 'key' }, h('i', { style: `background:${COLORS[cls]}` }), label);
   return [

@@ -16,12 +16,12 @@ export const COLORS = {
   step: '#2e9d4f',
 };
 
-const esc = (s) =>
-  String(s).replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
-  );
+/** @type {Record<string, string>} */
+const ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+/** @param {unknown} s */
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 
+/** @param {string | number | undefined} v */
 const num = (v) => (v === undefined ? NaN : Number(v));
 
 /** The color class of one point. */
@@ -40,6 +40,7 @@ export function pointClass(p) {
   }
 }
 
+/** @param {number[]} sorted @param {number} q */
 function quantile(sorted, q) {
   if (!sorted.length) return NaN;
   const i = (sorted.length - 1) * q;
@@ -47,7 +48,7 @@ function quantile(sorted, q) {
   return sorted[lo] + (sorted[Math.ceil(i)] - sorted[lo]) * (i - lo);
 }
 
-/** Tick values for a range, about `n` of them, at round steps. */
+/** Tick values for a range, about `n` of them, at round steps. @param {number} lo @param {number} hi */
 function ticks(lo, hi, n = 4) {
   const span = hi - lo || 1;
   const raw = span / n;
@@ -83,7 +84,9 @@ export function stageChart(stage, { metric, lowerIsBetter }) {
   lo -= padY;
   hi += padY;
   const n = Math.max(points.length, 2);
+  /** @param {number} x */
   const sx = (x) => PAD.l + (x / (n - 1)) * (W - PAD.l - PAD.r);
+  /** @param {number} y */
   const sy = (y) => PAD.t + (1 - (Math.min(Math.max(y, lo), hi) - lo) / (hi - lo)) * (H - PAD.t - PAD.b);
   const parts = [];
   const t = ticks(lo, hi);

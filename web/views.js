@@ -2,26 +2,40 @@
 // Rendering of the dashboard's sections. Everything from the server goes in as
 // text nodes (titles and hypotheses may come from an LLM): no innerHTML with data.
 
-/** Builds an element: h('td', {class: 'x'}, 'text', child, ...). */
+/** @typedef {Node | string | false | null | undefined} Child */
+
+/**
+ * Builds an element: h('td', {class: 'x'}, 'text', child, ...).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, unknown>} [attrs] attributes; `on<event>` ones are listeners
+ * @param {...(Child | Child[])} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === false || v === null) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), /** @type {EventListener} */ (v));
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c);
   return el;
 }
 
+/** @param {string | number | undefined} v */
 export const num = (v) => (v === undefined ? 0 : Number(v));
+/** @param {string | number | undefined} v */
 export const fmt = (v, d = 6) => (Number.isFinite(Number(v)) && v !== undefined ? Number(v).toFixed(d) : '–');
+/** @param {string | undefined} e @param {string} prefix */
 export const word = (e, prefix) =>
   String(e || '')
     .replace(prefix, '')
     .toLowerCase() || '–';
+/** @param {string | number | undefined} d @param {string | number | undefined} s */
 const pm = (d, s) => `${num(d) >= 0 ? '+' : ''}${num(d).toFixed(4)} ± ${num(s).toFixed(4)}`;
 
+/** @param {string | number | undefined} seconds */
 export function duration(seconds) {
   if (num(seconds) < 10) return `${num(seconds).toFixed(1)}s`;
   const s = Math.round(num(seconds));
@@ -30,6 +44,7 @@ export function duration(seconds) {
   return `${s}s`;
 }
 
+/** @param {string[]} headers @param {Child[]} rows @param {Record<string, unknown>} [attrs] */
 function table(headers, rows, attrs = {}) {
   return h(
     'table',
@@ -50,6 +65,7 @@ function table(headers, rows, attrs = {}) {
 /** The header's figures. */
 /** @param {import('../gen/arswarm/v1/control_pb.js').GetStatusResponseJson} s */
 export function statusFigures(s) {
+  /** @param {string} label @param {string} value @param {Record<string, unknown>} [attrs] */
   const fig = (label, value, attrs = {}) =>
     h('div', { class: 'fig', ...attrs }, h('span', {}, label), h('b', {}, value));
   return [
@@ -67,7 +83,7 @@ export function statusFigures(s) {
     s.proposersExhausted
       ? fig('proposers', 'exhausted', { class: 'fig paused', title: s.proposersExhausted })
       : null,
-  ].filter(Boolean);
+  ].filter((f) => f !== null);
 }
 
 /** Work no live worker can run, and stages no live worker may run: one line each (empty when none). */
@@ -145,6 +161,7 @@ export function evidenceTable(evidence) {
   );
 }
 
+/** @param {string | undefined} diff */
 export function diffView(diff) {
   return h(
     'pre',
@@ -194,9 +211,17 @@ export function flagsView(summary) {
   );
 }
 
-/** One review card; `decide(id, approve, note)` returns a promise. */
+/**
+ * One review card; `decide(id, approve, note)` returns a promise.
+ * @param {import('../gen/arswarm/v1/control_pb.js').ReviewItemJson} item
+ * @param {{ canDecide: boolean, decide: (id: string, approve: boolean, note: string) => Promise<import('./api.js').ReviewResponse> }} actions
+ */
 export function reviewCard(item, { canDecide, decide }) {
-  const c = item.summary.candidate;
+  // The server sets a review item's summary and its candidate always.
+  const summary = /** @type {import('../gen/arswarm/v1/control_pb.js').CandidateSummaryJson} */ (
+    item.summary
+  );
+  const c = /** @type {import('../gen/arswarm/v1/candidate_pb.js').CandidateJson} */ (summary.candidate);
   const note = h('input', {
     type: 'text',
     class: 'note',
@@ -204,11 +229,12 @@ export function reviewCard(item, { canDecide, decide }) {
     'aria-label': `note for ${c.id}`,
   });
   const msg = h('span', { class: 'msg' });
+  /** @param {boolean} approve */
   const act = (approve) => async () => {
     for (const b of buttons) b.disabled = true;
     msg.textContent = approve ? 'approving…' : 'rejecting…';
     try {
-      const r = await decide(c.id, approve, note.value);
+      const r = await decide(c.id ?? '', approve, note.value);
       msg.textContent = r.mergedCommit
         ? `merged as ${r.mergedCommit.slice(0, 7)}`
         : approve
