@@ -41,6 +41,8 @@ export class CodeCache {
   readonly repoDir: string;
   private readonly incomingDir: string;
   private readonly known = new Set<string>();
+  /** Pinned commits, newest last (read from the refs once, then kept here: one git process less per fetch). */
+  private pins: string[] | undefined;
   private readonly inflight = new Map<string, Promise<FetchInfo>>();
   private readonly closing = new AbortController();
 
@@ -95,14 +97,17 @@ export class CodeCache {
 
   /** Recent pinned commits, newest first: the `have` list. */
   async haves(): Promise<string[]> {
-    const out = await git(this.repoDir, [
-      'for-each-ref',
-      '--sort=-committerdate',
-      `--count=${MAX_HAVES}`,
-      '--format=%(objectname)',
-      PIN_PREFIX,
-    ]);
-    return out.split('\n').filter(Boolean);
+    if (!this.pins) {
+      const out = await git(this.repoDir, [
+        'for-each-ref',
+        '--sort=-committerdate',
+        `--count=${MAX_HAVES}`,
+        '--format=%(objectname)',
+        PIN_PREFIX,
+      ]);
+      this.pins = out.split('\n').filter(Boolean).reverse();
+    }
+    return this.pins.slice(-MAX_HAVES).reverse();
   }
 
   private async fetch(sha: string): Promise<FetchInfo> {
@@ -141,7 +146,11 @@ export class CodeCache {
       }
       if (bytes === 0) throw new ArswarmError(Code.DataLoss, `empty bundle for ${sha}`);
       await git(this.repoDir, ['bundle', 'unbundle', file]);
+      // Refuses an object the repo lacks: once it succeeds the commit is here
+      // (unbundle checked the bundle's prerequisites, so its history is too).
       await git(this.repoDir, ['update-ref', `${PIN_PREFIX}${sha}`, sha]);
+      this.known.add(sha);
+      this.pins?.push(sha);
     } catch (err) {
       const e = ArswarmError.from(err, Code.Unavailable);
       throw new ArswarmError(e.code, `code fetch of ${sha.slice(0, 12)} failed: ${e.message}`, {

@@ -67,9 +67,9 @@ export class TreeStore {
     await mkdir(tmp, { recursive: true });
     try {
       // A private index: no worktree metadata, no export-ignore/export-subst rewriting (as `git archive` would do).
+      // One git process: read the tree into the index and write its files (-u).
       const env = { GIT_INDEX_FILE: index };
-      await git(this.repoDir, ['read-tree', sha], undefined, env);
-      await git(this.repoDir, [`--work-tree=${tmp}`, 'checkout-index', '--all', '--force'], undefined, env);
+      await git(this.repoDir, [`--work-tree=${tmp}`, 'read-tree', '--reset', '-u', sha], undefined, env);
       await rm(final, { recursive: true, force: true });
       await rename(tmp, final);
       return final;
