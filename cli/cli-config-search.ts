@@ -11,9 +11,10 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DEFAULT_STATE_DIR } from '../common/config.js';
 
-/** The state dir name `arswarm up` uses by default (swarm.state_dir). */
-export const STATE_DIR_NAME = '.arswarm';
+/** The state dir name `arswarm up` uses by default (swarm.state_dir). @default .arswarm */
+export const STATE_DIR_NAME = DEFAULT_STATE_DIR;
 /** The CLI config file inside a state dir. */
 export const CLI_CONFIG_FILE = 'cli.yaml';
 

@@ -12,12 +12,13 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { ControlService } from '../gen/arswarm/v1/control_pb.js';
+import { DEFAULT_GRPC_ADDR } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import { createClient, type ServiceClient } from '../common/grpc.js';
 import { searchCliConfig } from './cli-config-search.js';
 
-/** @default 127.0.0.1:50051 */
-export const DEFAULT_ADDR = '127.0.0.1:50051';
+/** The coordinator's address under a default config. @default 127.0.0.1:50051 */
+export const DEFAULT_ADDR = DEFAULT_GRPC_ADDR;
 
 export type ControlClient = ServiceClient<(typeof ControlService)['method']>;
 

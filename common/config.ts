@@ -508,6 +508,16 @@ export function maxReplicatesOf(s: Pick<StageConfig, 'replicates' | 'max_replica
 }
 
 /** The parsed file, defaults filled. */
+/** The swarm and api sections of a config that sets nothing: the source of the defaults below. */
+const DEFAULT_SWARM = swarmSchema.parse({});
+const DEFAULT_API = apiSchema.parse({});
+
+/** The coordinator's gRPC address under a default config (api.grpc_host:swarm.grpc_port): 127.0.0.1:50051. */
+export const DEFAULT_GRPC_ADDR = `${DEFAULT_API.grpc_host}:${DEFAULT_SWARM.grpc_port}`;
+
+/** The state dir of a default config (swarm.state_dir): .arswarm. */
+export const DEFAULT_STATE_DIR = DEFAULT_SWARM.state_dir;
+
 export type Config = z.infer<typeof configSchema>;
 export type StageConfig = z.infer<typeof stageSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;

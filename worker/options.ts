@@ -5,6 +5,7 @@
 import { hostname, homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_GRPC_ADDR } from '../common/config.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import { DEFAULT_PULL_EXPIRES_MS } from '../common/nats-pull.js';
 import { DEFAULT_PREFIX } from '../common/subjects.js';
@@ -108,7 +109,8 @@ export type ResolvedWorkerOptions = Required<
 };
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
-export const DEFAULT_CODE_ADDR = '127.0.0.1:50051';
+/** The coordinator's CodeService under a default config (api.grpc_host:swarm.grpc_port). */
+export const DEFAULT_CODE_ADDR = DEFAULT_GRPC_ADDR;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 420_000;
 export const DEFAULT_HEARTBEAT_MS = 2000;
 export const DEFAULT_KILL_GRACE_MS = 10_000;
