@@ -265,7 +265,10 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
             lowerIsBetter,
             running: runningBaselines(),
           });
-          if (r.stop) runS = r.stop.fraction * budget;
+          if (r.stop) {
+            runS = r.stop.fraction * budget;
+            log(`${t.candidateId} ${stage.name} trial ${r.stop.judgement.reason}`);
+          }
         }
       }
       r.endS = r.startS + runS + overheadS;
