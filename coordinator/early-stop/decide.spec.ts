@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../common/config-load.js';
 import type { CurvePoint } from '../../common/curve.js';
 import { seededRandom } from '../../common/random.js';
+import { VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
 import { EventSchema } from '../../gen/arswarm/v1/event_pb.js';
 import { TrialKind, TrialStatus } from '../../gen/arswarm/v1/trial_pb.js';
 import { LedgerState } from '../ledger/state.js';
@@ -146,9 +147,17 @@ describe('which trials the stopper judges', () => {
     expect(judgedTrial(f.state, config, 'c1.confirm', 'w1', () => 'cpu')).toBe(
       'stage confirm has no early_stop',
     );
+    // Promoted past screen (a late screen replicate still running): not judged.
     f.push({
       case: 'verdict',
-      value: { candidateId: 'c1', stage: 'screen', kind: 2 /* REJECT */, reason: 'r' },
+      value: { candidateId: 'c1', stage: 'screen', kind: VerdictKind.PROMOTE, reason: 'r' },
+    });
+    expect(judgedTrial(f.state, config, 'c1.t', 'w1', () => 'cpu')).toBe(
+      'its candidate has moved on from this stage or parent',
+    );
+    f.push({
+      case: 'verdict',
+      value: { candidateId: 'c1', stage: 'confirm', kind: VerdictKind.REJECT, reason: 'r' },
     });
     expect(judgedTrial(f.state, config, 'c1.t', 'w1', () => 'cpu')).toBe('its candidate is no longer active');
     f.finished('c1.t', curve(rand, 0, 0.02));

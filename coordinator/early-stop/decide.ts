@@ -49,8 +49,11 @@ export function judgedTrial(
   const stage = config.stages.find((s) => s.name === name);
   const rule = stage && earlyStopRuleOf(stage);
   if (!stage || !rule) return `stage ${name} has no early_stop`;
-  if (state.candidates.get(tv.trial.candidateId)?.state !== CandidateState.ACTIVE)
-    return 'its candidate is no longer active';
+  const v = state.candidates.get(tv.trial.candidateId);
+  if (v?.state !== CandidateState.ACTIVE) return 'its candidate is no longer active';
+  // A late replicate of a stage already decided, or of a parent it was rebased from: no stop decides anything.
+  if (state.stageNames[v.stageIndex] !== name || v.parent !== tv.trial.parentCommit)
+    return 'its candidate has moved on from this stage or parent';
   const started = tv.started?.workerId === workerId ? tv.started.gpuClass : '';
   const gpuClass =
     started || (tv.trial.gpuClass !== ANY_GPU_CLASS ? tv.trial.gpuClass : '') || classOf(workerId) || '';
