@@ -9,6 +9,7 @@
  * which bins of 1/compactTo keep).
  */
 import { binCurve, type CurvePoint } from '../../common/curve.js';
+import { withDefaults } from '../../common/option-defaults.js';
 
 export interface LiveCurveOptions {
   /** @default 4096 */
@@ -20,6 +21,13 @@ export interface LiveCurveOptions {
   /** Forget a trial after this long without a message (the stage consumers' ack wait). */
   idleMs: number;
 }
+
+/** Defaults of LiveCurveOptions' bounds. */
+export const LIVE_CURVES_DEFAULTS: Readonly<Required<Omit<LiveCurveOptions, 'idleMs'>>> = {
+  maxTrials: 4096,
+  maxPoints: 2000,
+  compactTo: 200,
+};
 
 interface Live {
   workerId: string;
@@ -34,9 +42,10 @@ export class LiveCurves {
   private readonly compactTo: number;
 
   constructor(private readonly o: LiveCurveOptions) {
-    this.maxTrials = o.maxTrials ?? 4096;
-    this.maxPoints = o.maxPoints ?? 2000;
-    this.compactTo = o.compactTo ?? 200;
+    const bounds = withDefaults(LIVE_CURVES_DEFAULTS, o);
+    this.maxTrials = bounds.maxTrials;
+    this.maxPoints = bounds.maxPoints;
+    this.compactTo = bounds.compactTo;
   }
 
   get size(): number {
