@@ -79,11 +79,27 @@ export function statusFigures(s) {
     fig('candidates', `${num(s.candidates)} · ${num(s.inReview)} in review`),
     fig('merges', String(num(s.merges)), { 'data-testid': 'merges' }),
     fig('cost', `$${num(s.costUsd).toFixed(2)}`),
+    stoppedFigure(s, fig),
     s.paused ? fig('swarm', 'paused', { class: 'fig paused' }) : fig('swarm', 'running'),
     s.proposersExhausted
       ? fig('proposers', 'exhausted', { class: 'fig paused', title: s.proposersExhausted })
       : null,
   ].filter((f) => f !== null);
+}
+
+/**
+ * Trials stopped mid-slot and the GPU time that saved, over every stage (null when none).
+ * @param {import('../gen/arswarm/v1/control_pb.js').GetStatusResponseJson} s
+ * @param {(label: string, value: string, attrs?: Record<string, unknown>) => HTMLElement} fig
+ */
+function stoppedFigure(s, fig) {
+  let stopped = 0;
+  let saved = 0;
+  for (const st of s.stages || []) {
+    stopped += num(st.stopped);
+    saved += num(st.stopSavedGpuSeconds);
+  }
+  return stopped ? fig('stopped mid-slot', `${stopped} · saved ${duration(saved)} GPU`) : null;
 }
 
 /** Work no live worker can run, and stages no live worker may run: one line each (empty when none). */
@@ -148,12 +164,19 @@ export function evidenceTable(evidence) {
         {},
         h('td', {}, e.stage),
         h('td', { class: `verdict ${word(e.kind, 'VERDICT_KIND_')}` }, word(e.kind, 'VERDICT_KIND_')),
-        h('td', { class: 'num mono' }, pm(e.delta, e.sigma)),
+        // A mid-slot stop has no full-slot metric: its look, with the reason on hover.
+        e.stop
+          ? h(
+              'td',
+              { class: 'num mono', title: e.stop.reason },
+              `stopped at ${Math.round(num(e.stop.evidence?.look) * 100)}%`,
+            )
+          : h('td', { class: 'num mono' }, pm(e.delta, e.sigma)),
         h('td', { class: 'num' }, String(num(e.n))),
         h('td', { class: 'mono' }, (e.seeds || []).join(', ') || '–'),
         h('td', {}, e.gpuClass || '–'),
-        h('td', { class: 'num mono' }, fmt(e.candidateMean)),
-        h('td', { class: 'num mono' }, fmt(e.baselineMean)),
+        h('td', { class: 'num mono' }, e.stop ? '–' : fmt(e.candidateMean)),
+        h('td', { class: 'num mono' }, e.stop ? '–' : fmt(e.baselineMean)),
         h('td', { class: 'num' }, duration(e.gpuSeconds)),
       ),
     ),
