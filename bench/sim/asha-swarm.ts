@@ -25,10 +25,8 @@ import { seedOf } from '../../coordinator/trial-factory.js';
 import { AshaLadder, rungsOf, type AshaRung } from './asha.js';
 import { speedUp } from './fast-repo.js';
 import { makeIntake } from './intake.js';
-import type { SimMerge, SimOptions, SimOutcome } from './swarm.js';
+import { SIM_EPOCH_MS, type SimMerge, type SimOptions, type SimOutcome } from './swarm.js';
 
-/** Epoch of the simulated clock (ledger event times), ms; as swarm.ts. */
-const SIM_EPOCH_MS = Date.UTC(2030, 0, 1);
 /** Proposals asked for per free worker before it waits for the next event (a refusal returns none). */
 const PROPOSE_TRIES = 4;
 

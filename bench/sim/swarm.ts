@@ -38,7 +38,7 @@ import { TrialQueue } from './trial-queue.js';
 export const SIM_GPU_CLASS = 'cpu';
 
 /** Epoch of the simulated clock (ledger event times), ms. */
-const SIM_EPOCH_MS = Date.UTC(2030, 0, 1);
+export const SIM_EPOCH_MS = Date.UTC(2030, 0, 1);
 
 export interface SimOptions {
   /** The swarm's config (stages, swarm, proposers); `target.repo` is ignored. */
