@@ -8,12 +8,7 @@ import type { Config } from '../../common/config.js';
 import type { Names } from '../../common/subjects.js';
 import { jetStreamStore, type Ledger } from './ledger.js';
 import { ensureSnapshotsStream, jetStreamSnapshots } from './snapshot-store.js';
-import {
-  DEFAULT_SNAPSHOT_EVERY_EVENTS,
-  LedgerSnapshotter,
-  openLedger,
-  type SnapshotOptions,
-} from './snapshots.js';
+import { LedgerSnapshotter, openLedger, resolveSnapshotOptions, type SnapshotOptions } from './snapshots.js';
 
 /** A replayed ledger and its (not yet started) snapshotter. */
 export interface JetStreamLedger {
@@ -55,5 +50,5 @@ export async function openJetStreamLedger(
 /** Starts writing snapshots; after a long replay one is due at once, so the next start does not repeat it. */
 export function startSnapshots(l: JetStreamLedger, o: SnapshotOptions): void {
   l.snapshotter.start();
-  if (l.replayed >= (o.everyEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS)) void l.snapshotter.maybe(true);
+  if (l.replayed >= resolveSnapshotOptions(o).everyEvents) void l.snapshotter.maybe(true);
 }

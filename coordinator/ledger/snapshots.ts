@@ -8,6 +8,7 @@
 import { encode } from '../../common/codec.js';
 import { EventSchema } from '../../gen/arswarm/v1/event_pb.js';
 import { ArswarmError } from '../../common/errors.js';
+import { withDefaults } from '../../common/option-defaults.js';
 import { Ledger, type EventStore } from './ledger.js';
 import { deserializeState, serializeStateAsync, SNAPSHOT_VERSION } from './snapshot.js';
 import { sha256Hex, type SnapshotStore } from './snapshot-store.js';
@@ -24,6 +25,17 @@ export interface SnapshotOptions {
   everyEvents?: number;
   /** Shortest time between two snapshots. @default DEFAULT_SNAPSHOT_MIN_INTERVAL_MS */
   minIntervalMs?: number;
+}
+
+/** Defaults of SnapshotOptions. */
+export const SNAPSHOT_DEFAULTS: Readonly<Required<SnapshotOptions>> = {
+  everyEvents: DEFAULT_SNAPSHOT_EVERY_EVENTS,
+  minIntervalMs: DEFAULT_SNAPSHOT_MIN_INTERVAL_MS,
+};
+
+/** Fills every default of snapshot options. */
+export function resolveSnapshotOptions(o: SnapshotOptions): Required<SnapshotOptions> {
+  return withDefaults(SNAPSHOT_DEFAULTS, o);
 }
 
 /** How a ledger was opened. */
@@ -97,8 +109,9 @@ export class LedgerSnapshotter {
     o: SnapshotOptions,
     private readonly log: (m: string) => void,
   ) {
-    this.everyEvents = o.everyEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS;
-    this.minIntervalMs = o.minIntervalMs ?? DEFAULT_SNAPSHOT_MIN_INTERVAL_MS;
+    const r = resolveSnapshotOptions(o);
+    this.everyEvents = r.everyEvents;
+    this.minIntervalMs = r.minIntervalMs;
   }
 
   /** Checks every `checkMs` whether a snapshot is due. */
