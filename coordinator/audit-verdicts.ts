@@ -17,7 +17,7 @@ import { studentTQuantile } from './distributions.js';
 import { configLevels } from './gate.js';
 import { judge, stageRuleOf } from './stage-verdict.js';
 import { LedgerState } from './ledger/state.js';
-import { NoisePool } from './noise-pool.js';
+import { NoisePool, replicatesByName } from './noise-pool.js';
 
 export interface VerdictAudit {
   /** Judged verdicts whose evidence and arithmetic were redone. */
@@ -43,10 +43,7 @@ export function auditVerdicts(events: readonly Event[], config: Config): Verdict
   const stageNames = config.stages.map((s) => s.name);
   const state = new LedgerState(stageNames);
   const levels = configLevels(config);
-  const pool = new NoisePool(
-    () => state,
-    (name) => config.stages.find((s) => s.name === name)?.replicates ?? 1,
-  );
+  const pool = new NoisePool(() => state, replicatesByName(config.stages));
   const lowerIsBetter = config.target.metric.direction === 'minimize';
   const out: VerdictAudit = {
     checked: 0,

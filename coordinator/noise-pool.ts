@@ -22,6 +22,17 @@ import { NO_NOISE, pairedSums, pool, type NoiseSums, type Seeded } from './stats
 /** Candidate results folded in before the pooled candidate residuals are recomputed. @default 16 */
 export const POOL_REFRESH_RESULTS = 16;
 
+/**
+ * A stage's configured replicates by name, 1 for a name the ladder lacks: the
+ * scheduler and the verdict audit read replicates the same way, so the audit
+ * redoes the scheduler's arithmetic.
+ */
+export function replicatesByName(
+  stages: readonly { readonly name: string; readonly replicates: number }[],
+): (stage: string) => number {
+  return (name) => stages.find((s) => s.name === name)?.replicates ?? 1;
+}
+
 export class NoisePool {
   private candidateSums = new Map<string, NoiseSums>();
   private atFinished = -Infinity;

@@ -12,7 +12,7 @@ import type { Stage } from '../gen/arswarm/v1/trial_pb.js';
 import { ArswarmError, Code } from '../common/errors.js';
 import type { CandidateView } from './ledger/state.js';
 import { configLevels, type StageLevels } from './gate.js';
-import { NoisePool } from './noise-pool.js';
+import { NoisePool, replicatesByName } from './noise-pool.js';
 import { runnablePending } from './waiting.js';
 import { isTransportFailure } from './transport-failure.js';
 import type { SchedulerDeps, SchedulingContext } from './scheduling/context.js';
@@ -40,10 +40,7 @@ export class Scheduler {
 
   constructor(private readonly d: SchedulerDeps) {
     this.levels = configLevels(d.config);
-    this.noise = new NoisePool(
-      () => d.ledger.state,
-      (name) => d.factory.stages.find((s) => s.name === name)?.replicates ?? 1,
-    );
+    this.noise = new NoisePool(() => d.ledger.state, replicatesByName(d.factory.stages));
     this.ctx = {
       d,
       get state() {
