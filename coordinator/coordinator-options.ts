@@ -50,6 +50,40 @@ export interface CoordinatorOptions {
   scaler?: WorkerScaler | ((access: CoordinatorAccess) => WorkerScaler);
 }
 
+/** Scheduler tick. @default 250 ms */
+export const DEFAULT_TICK_MS = 250;
+
+/** CoordinatorOptions with every default filled in, once, at construction. */
+export interface ResolvedCoordinatorOptions extends Omit<
+  CoordinatorOptions,
+  'grpcHost' | 'grpcPort' | 'httpHost' | 'httpPort' | 'tickMs' | 'snapshots' | 'env' | 'log'
+> {
+  grpcHost: string;
+  grpcPort: number;
+  httpHost: string;
+  httpPort: number;
+  tickMs: number;
+  snapshots: SnapshotOptions;
+  env: NodeJS.ProcessEnv;
+  log: (msg: string) => void;
+}
+
+/** Fills the defaults: the API's hosts and ports from the parsed config, the rest from the constants above. */
+export function resolveCoordinatorOptions(o: CoordinatorOptions): ResolvedCoordinatorOptions {
+  const { config } = o;
+  return {
+    ...o,
+    grpcHost: o.grpcHost ?? config.api.grpc_host,
+    grpcPort: o.grpcPort ?? config.swarm.grpc_port,
+    httpHost: o.httpHost ?? config.api.http_host,
+    httpPort: o.httpPort ?? config.swarm.http_port,
+    tickMs: o.tickMs ?? DEFAULT_TICK_MS,
+    snapshots: o.snapshots ?? {},
+    env: o.env ?? process.env,
+    log: o.log ?? ((m) => console.error(`[coordinator] ${m}`)),
+  };
+}
+
 /** How clients and workers reach a started coordinator. */
 export interface CoordinatorAccess {
   readonly grpcPort: number;

@@ -13,7 +13,9 @@ import { loginOptions, natsConnectError } from '../common/nats-permissions.js';
 import { dedupeIds, names as makeNames, type Names } from '../common/subjects.js';
 import type { ControlApi } from './api/index.js';
 import {
+  resolveCoordinatorOptions,
   secretPaths,
+  type ResolvedCoordinatorOptions,
   type CoordinatorAccess,
   type CoordinatorOptions,
   type CoordinatorState,
@@ -95,9 +97,12 @@ export class Coordinator {
   /** Logs stage warnings and proposer exhaustion once per change. */
   private readonly notices: FleetNotices;
 
-  private constructor(private readonly o: CoordinatorOptions) {
+  private readonly o: ResolvedCoordinatorOptions;
+
+  private constructor(options: CoordinatorOptions) {
+    const o = (this.o = resolveCoordinatorOptions(options));
     this.names = makeNames(o.config.swarm.prefix);
-    this.log = o.log ?? ((m) => console.error(`[coordinator] ${m}`));
+    this.log = o.log;
     this.notices = new FleetNotices(this.log);
     this.settled = new Promise((r) => (this.settledResolve = r));
   }
@@ -140,7 +145,7 @@ export class Coordinator {
       this.jsm,
       this.names,
       config,
-      this.o.snapshots ?? {},
+      this.o.snapshots,
       this.log,
     );
     this.ledger = opened.ledger;
@@ -160,7 +165,7 @@ export class Coordinator {
       factory,
       workers: this.workers,
       extraProposers: this.o.proposers,
-      env: this.o.env ?? process.env,
+      env: this.o.env,
       exclusive: (fn) => this.exclusive(fn),
       publish: (t) => this.queues.publish(t),
       log: this.log,
@@ -191,16 +196,16 @@ export class Coordinator {
       tokensFile: this.o.tokensFile,
       ready: () => this.state === 'running',
       bundles: this.bundles,
-      grpcHost: this.o.grpcHost ?? config.api.grpc_host,
-      grpcPort: this.o.grpcPort ?? config.swarm.grpc_port,
-      httpHost: this.o.httpHost ?? config.api.http_host,
-      httpPort: this.o.httpPort ?? config.swarm.http_port,
+      grpcHost: this.o.grpcHost,
+      grpcPort: this.o.grpcPort,
+      httpHost: this.o.httpHost,
+      httpPort: this.o.httpPort,
     });
     ({ api: this.api, grpcPort: this.grpcPort, httpPort: this.httpPort } = this.servers);
     const scaler = this.o.scaler;
     this.workerScaler = typeof scaler === 'function' ? scaler(this.access()) : scaler;
     this.state = 'running';
-    startSnapshots(opened, this.o.snapshots ?? {});
+    startSnapshots(opened, this.o.snapshots);
     if (Stopper.wanted(config)) {
       this.stopper = new Stopper({
         config,
@@ -223,7 +228,7 @@ export class Coordinator {
       log: this.log,
     });
     void this.results.run();
-    this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 250);
+    this.timer = setInterval(() => void this.tick(), this.o.tickMs);
     this.log(
       `running: branch ${config.swarm.branch} at ${this.ledger.state.head.slice(0, 7)}, ${this.ledger.state.events} ledger events replayed, gRPC on ${this.grpcPort}, HTTP on ${this.httpPort}`,
     );
