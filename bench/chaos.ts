@@ -167,7 +167,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           recoveries.push(seconds);
           restarts++;
           // The restarted coordinator reconciled before serving: branch and ledger agree now.
-          for (const p of await branchAgreement(await ledgerEvents(conn, n), repo(), { ledgerMayLead: true }))
+          // The branch is read first (the start from the ledger names where its
+          // history begins), then the ledger: a merge the coordinator makes
+          // meanwhile is then in the ledger only, which ledgerMayLead allows (read
+          // the other way round, it was a false disagreement).
+          const start = (await ledgerEvents(conn, n)).find((e) => e.body.case === 'swarmStarted');
+          const commits =
+            start?.body.case === 'swarmStarted'
+              ? await repo().commitsSince(start.body.value.head)
+              : undefined;
+          const opts = { ledgerMayLead: true };
+          for (const p of await branchAgreement(await ledgerEvents(conn, n), repo(), opts, commits))
             problems.push(`after coordinator restart ${restarts}: ${p}`);
         },
       };
