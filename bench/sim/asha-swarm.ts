@@ -25,7 +25,7 @@ import { seedOf } from '../../coordinator/trial-factory.js';
 import { AshaLadder, rungsOf, type AshaRung } from './asha.js';
 import { speedUp } from './fast-repo.js';
 import { makeIntake } from './intake.js';
-import { SIM_EPOCH_MS, type SimMerge, type SimOptions, type SimOutcome } from './swarm.js';
+import { scoreMerges, SIM_EPOCH_MS, type MergeLogEntry, type SimOptions, type SimOutcome } from './swarm.js';
 
 /** Proposals asked for per free worker before it waits for the next event (a refusal returns none). */
 const PROPOSE_TRIES = 4;
@@ -60,13 +60,7 @@ export async function simulateAsha(o: AshaOptions): Promise<SimOutcome> {
   const running: Job[] = [];
   const trialsByStage: Record<string, number> = {};
   let baselineTrials = 0;
-  const mergeLog: {
-    atS: number;
-    candidateId: string;
-    previousHead: string;
-    commit: string;
-    busyS: number;
-  }[] = [];
+  const mergeLog: MergeLogEntry[] = [];
   const texts = new Map<string, string>();
   const repo = await TargetRepo.open({
     sourceDir: o.landscapeDir,
@@ -224,19 +218,9 @@ export async function simulateAsha(o: AshaOptions): Promise<SimOutcome> {
     for (const r of running) busyS += Math.max(0, Math.min(r.endS, endS) - r.startS);
 
     const trueAt = (commit: string) => textAt(commit).then((t) => o.oracle.trueMetric(t, o.topDepth));
-    const merges: SimMerge[] = [];
-    for (const m of mergeLog)
-      merges.push({
-        atS: m.atS,
-        candidateId: m.candidateId,
-        title: ledger.state.candidates.get(m.candidateId)?.candidate.title ?? '',
-        trueBefore: await trueAt(m.previousHead),
-        trueAfter: await trueAt(m.commit),
-        busyS: m.busyS,
-      });
+    const scored = await scoreMerges(mergeLog, ledger, trueAt);
     return {
-      startTrue: await trueAt(ledger.state.heads[0]!),
-      merges,
+      ...scored,
       trialsByStage,
       baselineTrials,
       busyS,
@@ -245,7 +229,7 @@ export async function simulateAsha(o: AshaOptions): Promise<SimOutcome> {
       stoppedTrials: 0,
       stopSavedS: 0,
       candidates: ledger.state.candidates.size,
-      outcomes: { promoted_to_top: ladder.size(top), merged: merges.length },
+      outcomes: { promoted_to_top: ladder.size(top), merged: scored.merges.length },
       verdicts: Object.fromEntries(rungs.map((r, k) => [`rung${k}_depth${r.depth}`, ladder.size(k)])),
       wallS: (performance.now() - wallStart) / 1000,
       repo: repoStats,

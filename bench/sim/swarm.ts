@@ -75,6 +75,34 @@ export interface SimMerge {
   busyS: number;
 }
 
+/** A merge as a simulation records it, before its true metrics are looked up. */
+export interface MergeLogEntry {
+  atS: number;
+  candidateId: string;
+  previousHead: string;
+  commit: string;
+  busyS: number;
+}
+
+/** The starting head's and every merge's true metric at the top depth (`trueAt` reads a commit's). */
+export async function scoreMerges(
+  mergeLog: readonly MergeLogEntry[],
+  ledger: Ledger,
+  trueAt: (commit: string) => Promise<number>,
+): Promise<{ startTrue: number; merges: SimMerge[] }> {
+  const merges: SimMerge[] = [];
+  for (const m of mergeLog)
+    merges.push({
+      atS: m.atS,
+      candidateId: m.candidateId,
+      title: ledger.state.candidates.get(m.candidateId)?.candidate.title ?? '',
+      trueBefore: await trueAt(m.previousHead),
+      trueAfter: await trueAt(m.commit),
+      busyS: m.busyS,
+    });
+  return { startTrue: await trueAt(ledger.state.heads[0]!), merges };
+}
+
 export interface SimOutcome {
   /** True metric of the starting head at the top depth. */
   startTrue: number;
@@ -144,13 +172,7 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
   const running: Running[] = [];
   const idle: number[] = Array.from({ length: o.workers }, (_, i) => o.workers - 1 - i);
   const fileCache = new Map<string, string>();
-  const mergeLog: {
-    atS: number;
-    candidateId: string;
-    previousHead: string;
-    commit: string;
-    busyS: number;
-  }[] = [];
+  const mergeLog: MergeLogEntry[] = [];
   const trialsByStage: Record<string, number> = {};
   let baselineTrials = 0;
   let busyS = 0;
@@ -373,19 +395,8 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
     for (const r of running) busyS += Math.max(0, Math.min(r.endS, endS) - r.startS);
 
     const top = (commit: string) => trainPyAt(commit).then((t) => o.oracle.trueMetric(t, o.topDepth));
-    const merges: SimMerge[] = [];
-    for (const m of mergeLog)
-      merges.push({
-        atS: m.atS,
-        candidateId: m.candidateId,
-        title: ledger.state.candidates.get(m.candidateId)?.candidate.title ?? '',
-        trueBefore: await top(m.previousHead),
-        trueAfter: await top(m.commit),
-        busyS: m.busyS,
-      });
     return {
-      startTrue: await top(ledger.state.heads[0]!),
-      merges,
+      ...(await scoreMerges(mergeLog, ledger, top)),
       trialsByStage,
       baselineTrials,
       busyS,
