@@ -6,6 +6,18 @@
 import { z } from 'zod';
 import { LLM_CLIENT_DEFAULTS } from './llm-client-defaults.js';
 
+/** The retry fields of every Messages API client's config (the claude proposer's and the auditor's). */
+export const llmRetryFields = {
+  /** Retries of one request on 429, 529, other 5xx and connection errors. @default 5 */
+  max_retries: z.number().int().min(0).max(20).default(LLM_CLIENT_DEFAULTS.maxRetries),
+  /** Longest wait before a retry, in seconds (a longer retry-after is cut to this). @default 60 */
+  max_retry_wait_seconds: z
+    .number()
+    .min(0)
+    .max(3600)
+    .default(LLM_CLIENT_DEFAULTS.maxRetryWaitMs / 1000),
+};
+
 /** Price of the auditor's model, dollars per million tokens. */
 const auditorPriceSchema = z
   .object({
@@ -41,14 +53,7 @@ export const auditorSchema = z
     instructions: z.string().max(20_000).default(''),
     /** Answers that fail validation before the audit counts as failed. @default 3 */
     max_attempts: z.number().int().min(1).max(10).default(3),
-    /** Retries of one request on 429, 529, other 5xx and connection errors. @default 5 */
-    max_retries: z.number().int().min(0).max(20).default(LLM_CLIENT_DEFAULTS.maxRetries),
-    /** Longest wait before a retry, seconds. @default 60 */
-    max_retry_wait_seconds: z
-      .number()
-      .min(0)
-      .max(3600)
-      .default(LLM_CLIENT_DEFAULTS.maxRetryWaitMs / 1000),
+    ...llmRetryFields,
     /** Wall-clock limit of one audit, seconds. @default 300 */
     timeout_seconds: z.number().int().min(1).max(86_400).default(300),
     budget: auditorBudgetSchema.default({ tokens: 0, dollars: 0 }),

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { LLM_CLIENT_DEFAULTS } from './llm-client-defaults.js';
-import { auditorSchema } from './auditor-config.js';
+import { auditorSchema, llmRetryFields } from './auditor-config.js';
 import { DEFAULT_PROGRESS_PATTERN } from './curve.js';
 import { DEFAULT_INTEGRITY, integritySchema } from './integrity-config.js';
 import { refineTargetRules } from './config-target-rules.js';
@@ -271,14 +271,7 @@ export const claudeProposerSchema = z
     max_attempts: z.number().int().min(1).max(20).default(3),
     /** Requests in one conversation before it counts as a failure. @default 12 */
     max_turns: z.number().int().min(1).max(100).default(12),
-    /** Retries of one request on 429, 529, other 5xx and connection errors. @default 5 */
-    max_retries: z.number().int().min(0).max(20).default(LLM_CLIENT_DEFAULTS.maxRetries),
-    /** Longest wait before a retry, in seconds (a longer retry-after is cut to this). @default 60 */
-    max_retry_wait_seconds: z
-      .number()
-      .min(0)
-      .max(3600)
-      .default(LLM_CLIENT_DEFAULTS.maxRetryWaitMs / 1000),
+    ...llmRetryFields,
     /** Wall-clock limit of one conversation, in seconds. @default 600 */
     timeout_seconds: z.number().int().min(1).max(86_400).default(600),
     /** Editable files up to this many bytes in total go into the first message; larger ones are read with read_file. @default 65536 */
