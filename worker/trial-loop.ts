@@ -64,15 +64,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long into a run the next trial's standby process is forked. */
 export const STANDBY_DELAY_MS = 1000;
 
-/**
- * How far into its stage's time budget a run is when the loop pulls the next
- * trial: at its exit the next one is in hand and the gap between two runs
- * has no pull in it. The trial pulled waits for the run's end (its ack timer
- * kept reset), for the last tenth of the budget and whatever the command does
- * after it (an evaluation).
- */
-export const NEXT_PULL_AT_BUDGET_FRACTION = 0.9;
-
 /** First pause after an infra failure of this worker's own; doubles per consecutive one. */
 export const INFRA_BACKOFF_BASE_MS = 1000;
 /** Longest pause between pulls after repeated infra failures. */
@@ -97,9 +88,6 @@ export class TrialLoop {
    */
   private reporting: Promise<void> | undefined;
   private reportingTrialId = '';
-  /** The next trial, pulled while the current one runs (NEXT_PULL_AT_BUDGET_FRACTION). */
-  private reserved: Promise<PulledMsg | null> | undefined;
-  private reservedWorking: NodeJS.Timeout | undefined;
 
   constructor(
     readonly workerId: string,
@@ -161,9 +149,7 @@ export class TrialLoop {
     try {
       await this.loop();
     } finally {
-      // A trial pulled ahead goes back at once; the last result goes out
-      // before the loop counts as ended (the worker drains NATS after).
-      (await this.takeReserved())?.nak();
+      // The last result goes out before the loop counts as ended (the worker drains NATS after).
       await this.reporting;
       this.launcher.close();
     }
@@ -175,7 +161,7 @@ export class TrialLoop {
       let msg: PulledMsg | null;
       const waitStart = performance.now();
       try {
-        msg = (await this.takeReserved()) ?? (await this.next());
+        msg = await this.next();
       } catch (err) {
         log('warn', 'pull failed', { workerId: this.workerId, error: ArswarmError.from(err).message });
         await sleep(500);
@@ -192,43 +178,12 @@ export class TrialLoop {
       // A worker whose own environment fails (disk full, code fetch) must not
       // drain the queue into infra results: it backs off, longer each time.
       if (status === TrialStatus.INFRA && !this.stopping) {
-        // Not held through the pause: another worker may run it now.
-        (await this.takeReserved())?.nak();
         this.infraStreak++;
         const ms = Math.min(INFRA_BACKOFF_BASE_MS * 2 ** (this.infraStreak - 1), INFRA_BACKOFF_MAX_MS);
         log('warn', 'infra failure: backing off before the next pull', { workerId: this.workerId, ms });
         await sleep(ms);
       } else if (status !== undefined) this.infraStreak = 0;
     }
-  }
-
-  /** In-progress acks of a held message, this often: well within the ack wait. */
-  private workingMs(): number {
-    const ackWaitMs = Number(this.deps.ladder.current?.ackWaitMs ?? 0n) || 30_000;
-    return Math.max(100, Math.min(ackWaitMs / 3, 10_000));
-  }
-
-  /** Pulls the next trial while the current one still runs (once; not while stopping). */
-  private reserve(): void {
-    if (this.reserved || this.stopping) return;
-    this.reserved = this.next().then(
-      (m) => {
-        if (m) this.reservedWorking = setInterval(() => m.working(), this.workingMs());
-        return m;
-      },
-      () => null,
-    );
-  }
-
-  /** The trial pulled ahead, if any (null: that pull found none); its in-progress acks are handle()'s from here. */
-  private async takeReserved(): Promise<PulledMsg | null | undefined> {
-    const p = this.reserved;
-    if (!p) return undefined;
-    this.reserved = undefined;
-    const m = await p;
-    clearInterval(this.reservedWorking);
-    this.reservedWorking = undefined;
-    return m;
   }
 
   private async next(): Promise<PulledMsg | null> {
@@ -277,9 +232,9 @@ export class TrialLoop {
     // A redelivery of the trial whose result is still going out: that one first (its work tree is this one's).
     if (this.reportingTrialId === trial.id) await this.reporting;
     const ladder = this.deps.ladder.current;
-    const working = setInterval(() => msg.working(), this.workingMs());
+    const ackWaitMs = Number(ladder?.ackWaitMs ?? 0n) || 30_000;
+    const working = setInterval(() => msg.working(), Math.max(100, Math.min(ackWaitMs / 3, 10_000)));
     let standby: NodeJS.Timeout | undefined;
-    let pullAhead: NodeJS.Timeout | undefined;
     this.current = trial;
     this.progress = 0;
     // Mid-slot stopping: live curve points out, stop requests in, for this trial only.
@@ -348,10 +303,6 @@ export class TrialLoop {
             // Not beside an isolated trial that owns its uid: the trial could tamper with it.
             if (!this.deps.ownsTrialUid)
               standby = setTimeout(() => !this.stopping && this.launcher.prepare(), STANDBY_DELAY_MS);
-            // Not after an infra failure of this worker's own: it pauses before its next trial.
-            const budgetMs = (trial.stage?.budgetSeconds ?? 0) * 1000;
-            if (budgetMs > 0 && this.infraStreak === 0)
-              pullAhead = setTimeout(() => this.reserve(), budgetMs * NEXT_PULL_AT_BUDGET_FRACTION);
           },
         });
       }
@@ -363,7 +314,6 @@ export class TrialLoop {
     } finally {
       curveOut.close();
       clearTimeout(standby);
-      clearTimeout(pullAhead);
       this.current = undefined;
       // Before the next trial may start: its pid file and its uid's processes are the next one's.
       await rm(this.pidFile, { force: true }).catch(() => undefined);
