@@ -244,6 +244,9 @@ export class Harness {
     }
   }
 
+  /** Workers spawned by spawnWorker, killed by stop() if still running. */
+  private readonly children: ChildProcess[] = [];
+
   /** Spawns `arswarm worker` as a child process (through the real CLI). */
   spawnWorker(
     id: string,
@@ -275,12 +278,16 @@ export class Harness {
       output: string[];
     };
     child.output = [];
+    this.children.push(child);
     child.stdout?.on('data', (d: Buffer) => child.output.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => child.output.push(d.toString()));
     return child;
   }
 
   async stop(): Promise<void> {
+    // Workers a test left running would outlive it, reconnecting forever.
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(this.children.map((c) => exited(c)));
     this.server?.forceShutdown();
     await this.nc?.close().catch(() => undefined);
     await this.nats?.stop();
