@@ -10,7 +10,7 @@ import { ArswarmError, Code } from '../../common/errors.js';
 import type { HistoryEntry } from '../../coordinator/journal.js';
 import { findKnobs } from '../../coordinator/proposers/knobs.js';
 import { withRegion } from '../../coordinator/proposers/optuna/hybrid.js';
-import { OptunaProposer } from '../../coordinator/proposers/optuna/index.js';
+import { objectiveOf, OptunaProposer } from '../../coordinator/proposers/optuna/index.js';
 import { buildProposers, ClaudeProposer } from '../../coordinator/proposers/index.js';
 import { inferSpace } from '../../coordinator/proposers/optuna/space.js';
 import type { Proposer } from '../../coordinator/proposers/proposer.js';
@@ -92,6 +92,40 @@ describe('optuna proposer', () => {
     expect(changed.length).toBeGreaterThan(0);
     expect(changed.some((l) => l.includes('SEED'))).toBe(false);
   }, 60_000);
+
+  it('tells a candidate stopped mid-slot as pruned, which TPE steers away from (a failure it would ignore)', async () => {
+    expect(objectiveOf({ ...entry('s', '', null), status: 'rejected', stopped: true }, 'screen')).toBe(
+      'pruned',
+    );
+    expect(objectiveOf(entry('c', '', null), 'screen')).toBeNull();
+    expect(objectiveOf({ ...entry('o', '', null), stage: 'confirm' }, 'screen')).toBeUndefined();
+    // Every setting with WIDTH above 24 is stopped mid-slot; told as pruned
+    // TPE samples there less often than told as a failure, which it leaves
+    // out of its model.
+    async function wide(pruned: boolean): Promise<number> {
+      const p = optuna();
+      const history: HistoryEntry[] = [];
+      const ctx = fakeContext({ files: { 'train.py': src }, history });
+      let n = 0;
+      for (let i = 0; i < 40; i++) {
+        const prop = await p.propose(ctx);
+        const { lr, width } = valuesOf(prop!.changes[0]!.content);
+        const e = entry(`c${i}`, prop!.diff!, objective(lr, width));
+        if (width > 24) {
+          if (i >= 20) n++;
+          history.push(
+            pruned
+              ? { ...e, status: 'rejected', stopped: true, stageMeans: {} }
+              : { ...e, status: 'crashed', stageMeans: {} },
+          );
+        } else history.push(e);
+      }
+      return n;
+    }
+    const asPruned = await wide(true);
+    const asFailed = await wide(false);
+    expect(asPruned).toBeLessThan(asFailed);
+  }, 120_000);
 
   it('runs CMA-ES too', async () => {
     const { history } = await search(optuna({ sampler: 'cmaes' }), 12);

@@ -52,12 +52,28 @@ export interface OptunaOptions {
   log?: (msg: string) => void;
 }
 
-/** What a history entry tells the optimizer: a value, a failure (null), or nothing yet (undefined). */
-export function objectiveOf(e: HistoryEntry, stage: string): number | null | undefined {
+/**
+ * What the optimizer learns of one setting: its value; `null`, a failure (a
+ * crash: optuna's FAIL, which TPE leaves out of its model); or `'pruned'`,
+ * stopped mid-slot because its curve was clearly worse than the baseline's
+ * (optuna's PRUNED, which TPE models as worse than every completed trial, so
+ * it samples less near it: told as a failure, it would keep sampling there).
+ */
+export type Objective = number | null | 'pruned';
+
+/** The wire form of an objective in tell/add/warm requests (optuna_server.py). */
+export function objectiveWire(o: Objective): { value: number | null; pruned?: true } {
+  return o === 'pruned' ? { value: null, pruned: true } : { value: o };
+}
+
+/** What a history entry tells the optimizer, or nothing yet (undefined). */
+export function objectiveOf(e: HistoryEntry, stage: string): Objective | undefined {
   const mean = e.stageMeans?.[stage];
   if (mean !== undefined) return mean;
+  if (e.stage !== stage) return undefined;
   // Stopped mid-slot there: its curve was clearly worse, and there is no full-slot value.
-  if ((e.status === 'crashed' || e.stopped) && e.stage === stage) return null;
+  if (e.stopped) return 'pruned';
+  if (e.status === 'crashed') return null;
   return undefined;
 }
 
@@ -70,8 +86,8 @@ export class OptunaProposer implements Proposer {
   private readonly told = new Set<string>();
   /** Asked trials waiting for their candidate's verdict, by diff key. */
   private readonly open = new Map<string, number>();
-  /** Measured settings (setting key -> value or null for a failure). */
-  private readonly known = new Map<string, number | null>();
+  /** Measured settings (setting key -> value, null for a failure, 'pruned' for a stop). */
+  private readonly known = new Map<string, Objective>();
   /** Parents' constant values, memoised. */
   private readonly parents = new Map<string, Map<string, string>>();
   private bestText = '';
@@ -129,14 +145,14 @@ export class OptunaProposer implements Proposer {
     }
     this.told.clear();
     this.open.clear();
-    const warm: { params: Record<string, number>; value: number | null }[] = [];
+    const warm: ({ params: Record<string, number> } & ReturnType<typeof objectiveWire>)[] = [];
     for (const e of history) {
       const value = this.relevant(e) ? objectiveOf(e, this.o.objectiveStage) : undefined;
       if (value === undefined) continue;
       const params = numeric(await this.settingOf(ctx, e), this.space);
       this.told.add(e.id);
       if (!params) continue;
-      warm.push({ params, value });
+      warm.push({ params, ...objectiveWire(value) });
       this.known.set(this.keyOf(params), value);
     }
     await this.client.request('init', {
@@ -170,8 +186,8 @@ export class OptunaProposer implements Proposer {
       const number = this.open.get(diffKey(e.parent, e.diff));
       if (number !== undefined) {
         this.open.delete(diffKey(e.parent, e.diff));
-        await this.client.request('tell', { number, value });
-      } else await this.client.request('add', { params, value });
+        await this.client.request('tell', { number, ...objectiveWire(value) });
+      } else await this.client.request('add', { params, ...objectiveWire(value) });
     }
   }
 
@@ -208,7 +224,7 @@ export class OptunaProposer implements Proposer {
       const seen = this.known.get(this.keyOf(values));
       if (seen !== undefined) {
         // Rounds to a measured setting: the optimizer learns its value and samples again.
-        await this.client.request('tell', { number, value: seen });
+        await this.client.request('tell', { number, ...objectiveWire(seen) });
         continue;
       }
       if (edits.length === 0) continue;

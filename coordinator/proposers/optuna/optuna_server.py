@@ -4,11 +4,12 @@ answer; an answer is {"id", "ok": true, ...} or {"id", "ok": false, "error"}.
 
 Requests ("op"):
   init  {sampler: tpe|cmaes, seed, direction, space: {name: {low, high, log, int}},
-         warm: [{params, value|null}]}  a fresh study; `warm` are trials already
-         measured (a restart's history, other proposers' changes)
+         warm: [{params, value|null, pruned?}]}  a fresh study; `warm` are trials
+         already measured (a restart's history, other proposers' changes)
   ask   {}                              -> {number, params}
-  tell  {number, value|null}            the verdict of an asked trial (null: it failed)
-  add   {params, value|null}            a trial measured elsewhere (no ask)
+  tell  {number, value|null, pruned?}   the verdict of an asked trial (null: it failed;
+                                        pruned: stopped mid-slot as clearly worse)
+  add   {params, value|null, pruned?}   a trial measured elsewhere (no ask)
   best  {k}                             -> {trials: [{params, value}]} best first
 
 Debian's python3-optuna (3.1) and python3-cmaes provide the samplers.
@@ -37,7 +38,7 @@ class Study:
                 self.dists[name] = IntDistribution(int(d["low"]), int(d["high"]), log=bool(d.get("log")))
             else:
                 self.dists[name] = FloatDistribution(float(d["low"]), float(d["high"]), log=bool(d.get("log")))
-        warm = [self.frozen(w["params"], w.get("value")) for w in req.get("warm", [])]
+        warm = [self.frozen(w["params"], w.get("value"), w.get("pruned")) for w in req.get("warm", [])]
         warm = [t for t in warm if t is not None]
         seed = int(req.get("seed", 1))
         if req.get("sampler") == "cmaes":
@@ -65,10 +66,13 @@ class Study:
             out[name] = int(round(v)) if isinstance(d, IntDistribution) else float(v)
         return out
 
-    def frozen(self, params, value):
+    def frozen(self, params, value, pruned=False):
         p = self.clip(params)
         if p is None:
             return None
+        if pruned:
+            # TPE ranks a pruned trial below every completed one.
+            return create_trial(params=p, distributions=self.dists, state=TrialState.PRUNED)
         if value is None:
             return create_trial(params=p, distributions=self.dists, state=TrialState.FAIL)
         return create_trial(params=p, distributions=self.dists, value=float(value))
@@ -77,15 +81,17 @@ class Study:
         t = self.study.ask(self.dists)
         return {"number": t.number, "params": t.params}
 
-    def tell(self, number, value):
-        if value is None:
+    def tell(self, number, value, pruned=False):
+        if pruned:
+            self.study.tell(number, state=TrialState.PRUNED)
+        elif value is None:
             self.study.tell(number, state=TrialState.FAIL)
         else:
             self.study.tell(number, float(value))
         return {}
 
-    def add(self, params, value):
-        t = self.frozen(params, value)
+    def add(self, params, value, pruned=False):
+        t = self.frozen(params, value, pruned)
         if t is not None:
             self.study.add_trial(t)
         return {"added": t is not None}
@@ -108,9 +114,9 @@ def answer(req, study):
     if op == "ask":
         return study, study.ask()
     if op == "tell":
-        return study, study.tell(int(req["number"]), req.get("value"))
+        return study, study.tell(int(req["number"]), req.get("value"), bool(req.get("pruned")))
     if op == "add":
-        return study, study.add(req["params"], req.get("value"))
+        return study, study.add(req["params"], req.get("value"), bool(req.get("pruned")))
     if op == "best":
         return study, study.best(req.get("k", 5))
     raise RuntimeError("unknown op %r" % op)
