@@ -6,81 +6,33 @@
  * evidence, so the replicate is queued again like an infra failure. Real
  * parts: the landscape target repo, the trial factory, an in-memory ledger.
  */
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { create } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CandidateSchema, CandidateState, VerdictKind } from '../gen/arswarm/v1/candidate_pb.js';
+import { CandidateState, VerdictKind } from '../gen/arswarm/v1/candidate_pb.js';
 import { TrialStatus, type Trial } from '../gen/arswarm/v1/trial_pb.js';
-import { loadConfig } from '../common/config-load.js';
-import type { Config } from '../common/config.js';
 import { dedupeIds } from '../common/subjects.js';
-import { Intake } from './intake/index.js';
-import { Ledger, memoryStore } from './ledger/ledger.js';
-import { Merger } from './merger.js';
-import { TargetRepo } from './repo.js';
-import { Scheduler } from './scheduler.js';
-import { TrialFactory } from './trial-factory.js';
-
-const ROOT = join(import.meta.dirname, '..');
+import {
+  landscapeCopy,
+  pausedLedger,
+  proposeEdit,
+  schedulerOf,
+  type LandscapeCopy,
+} from '../test/support/scheduler-fixture.js';
 
 describe('scheduler and mid-slot stops', () => {
-  let dir: string;
-  let config: Config;
-  let repo: TargetRepo;
-
+  let t: LandscapeCopy;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'arswarm-stops-'));
-    cpSync(join(ROOT, 'examples', 'landscape'), join(dir, 'target'), {
-      recursive: true,
-      filter: (p) => !p.includes('.arswarm'),
-    });
-    config = loadConfig(join(dir, 'target', 'arswarm.yaml')).config;
-    config.swarm = { ...config.swarm, merge_policy: 'auto', max_trials: 0 };
-    repo = await TargetRepo.open({
-      sourceDir: join(dir, 'target'),
-      stateDir: join(dir, 'state'),
-      branch: config.swarm.branch,
-      base: config.target.base,
-    });
+    t = await landscapeCopy('arswarm-stops-');
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => t.remove());
 
   it('rejects on a recorded stop and retries a STOPPED result without one', async () => {
-    const stages = config.stages.map((s) => s.name);
-    const ledger = await Ledger.open(memoryStore(), stages);
-    const head = await repo.head();
-    await ledger.append({ case: 'swarmStarted', value: { branch: config.swarm.branch, head } });
-    await ledger.append({ case: 'swarmPaused', value: { by: 'test', reason: 'these candidates only' } });
-    const train = (await repo.readFile(head, 'train.py'))!;
-    for (const [id, to] of [
-      ['c-stopped', 'WARMUP_STEPS = 50'],
-      ['c-rogue', 'WARMUP_STEPS = 20'],
-    ] as const) {
-      const diff = await repo.makeDiff(head, [
-        { path: 'train.py', content: train.replace('WARMUP_STEPS = 0', to) },
-      ]);
-      await ledger.append({
-        case: 'candidateProposed',
-        value: {
-          candidate: create(CandidateSchema, { id, parentCommit: head, diff, title: id, proposer: 'test' }),
-        },
-      });
-    }
+    const { config } = t;
+    const { ledger, head } = await pausedLedger(t, 'these candidates only');
+    await proposeEdit(t, ledger, head, 'c-stopped', 'WARMUP_STEPS = 0', 'WARMUP_STEPS = 50');
+    await proposeEdit(t, ledger, head, 'c-rogue', 'WARMUP_STEPS = 0', 'WARMUP_STEPS = 20');
     const queued: Trial[] = [];
-    const scheduler = new Scheduler({
-      config,
-      ledger,
-      factory: new TrialFactory(config, repo),
-      merger: new Merger(repo, config),
-      intake: new Intake(config, repo, ledger, [], () => undefined, { background: false }),
-      publish: async (t) => {
-        queued.push(t);
-      },
-      fleet: () => [{ gpuClass: 'cpu', memoryMb: 0, workers: 1 }],
-      workerCount: () => 1,
-      log: () => undefined,
+    const scheduler = schedulerOf(t, ledger, async (trial) => {
+      queued.push(trial);
     });
     await scheduler.tick();
     const first = (id: string) => queued.find((t) => t.candidateId === id)!;
