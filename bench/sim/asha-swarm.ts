@@ -18,14 +18,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
 import { applyTexts, parseDiff } from '../../common/diff/index.js';
-import { Ledger, memoryStore } from '../../coordinator/ledger/ledger.js';
 import { mergeMessage } from '../../coordinator/merger.js';
-import { TargetRepo } from '../../coordinator/repo.js';
 import { seedOf } from '../../coordinator/trial-factory.js';
 import { AshaLadder, rungsOf, type AshaRung } from './asha.js';
-import { speedUp } from './fast-repo.js';
 import { makeIntake } from './intake.js';
-import { scoreMerges, SIM_EPOCH_MS, type MergeLogEntry, type SimOptions, type SimOutcome } from './swarm.js';
+import { openSimTarget, scoreMerges, type MergeLogEntry, type SimOptions, type SimOutcome } from './swarm.js';
 
 /** Proposals asked for per free worker before it waits for the next event (a refusal returns none). */
 const PROPOSE_TRIES = 4;
@@ -62,24 +59,9 @@ export async function simulateAsha(o: AshaOptions): Promise<SimOutcome> {
   let baselineTrials = 0;
   const mergeLog: MergeLogEntry[] = [];
   const texts = new Map<string, string>();
-  const repo = await TargetRepo.open({
-    sourceDir: o.landscapeDir,
-    stateDir,
-    branch: config.swarm.branch,
-    base: config.target.base,
-  });
-  const repoStats = speedUp(repo, o.verifyDiffs ?? 10);
+  const { repo, repoStats, ledger } = await openSimTarget(o, config, stateDir, () => nowS);
   let closeIntake = async () => undefined as void;
   try {
-    const ledger = await Ledger.open(
-      memoryStore(),
-      config.stages.map((s) => s.name),
-    );
-    ledger.now = () => SIM_EPOCH_MS + Math.round(nowS * 1000);
-    await ledger.append({
-      case: 'swarmStarted',
-      value: { branch: config.swarm.branch, head: await repo.head(), configSha256: 'simulation' },
-    });
     const intake = makeIntake({ config, repo, ledger, workers: o.workers, knobsSeed: o.knobsSeed, log });
     closeIntake = () => intake.close();
 

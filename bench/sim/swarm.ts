@@ -75,6 +75,41 @@ export interface SimMerge {
   busyS: number;
 }
 
+/**
+ * The simulation's copy of the target (with in-memory diffs checked against
+ * git's) and its in-memory ledger, the swarm started on the repo's head at
+ * the simulated clock `nowS`.
+ */
+export async function openSimTarget(
+  o: Pick<SimOptions, 'landscapeDir' | 'verifyDiffs'>,
+  config: Config,
+  stateDir: string,
+  nowS: () => number,
+): Promise<{ repo: TargetRepo; repoStats: FastRepoStats; ledger: Ledger }> {
+  const repo = await TargetRepo.open({
+    sourceDir: o.landscapeDir,
+    stateDir,
+    branch: config.swarm.branch,
+    base: config.target.base,
+  });
+  const repoStats = speedUp(repo, o.verifyDiffs ?? 10);
+  try {
+    const ledger = await Ledger.open(
+      memoryStore(),
+      config.stages.map((s) => s.name),
+    );
+    ledger.now = () => SIM_EPOCH_MS + Math.round(nowS() * 1000);
+    await ledger.append({
+      case: 'swarmStarted',
+      value: { branch: config.swarm.branch, head: await repo.head(), configSha256: 'simulation' },
+    });
+    return { repo, repoStats, ledger };
+  } catch (err) {
+    await repo.close().catch(() => undefined);
+    throw err;
+  }
+}
+
 /** A merge as a simulation records it, before its true metrics are looked up. */
 export interface MergeLogEntry {
   atS: number;
@@ -182,24 +217,9 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
   const rules = new Map(config.stages.map((s) => [s.name, earlyStopRuleOf(s)]));
   const lowerIsBetter = config.target.progress.direction === 'minimize';
 
-  const repo = await TargetRepo.open({
-    sourceDir: o.landscapeDir,
-    stateDir,
-    branch: config.swarm.branch,
-    base: config.target.base,
-  });
-  const repoStats = speedUp(repo, o.verifyDiffs ?? 10);
+  const { repo, repoStats, ledger } = await openSimTarget(o, config, stateDir, () => nowS);
   let closeIntake = async () => undefined as void;
   try {
-    const ledger = await Ledger.open(
-      memoryStore(),
-      config.stages.map((s) => s.name),
-    );
-    ledger.now = () => SIM_EPOCH_MS + Math.round(nowS * 1000);
-    await ledger.append({
-      case: 'swarmStarted',
-      value: { branch: config.swarm.branch, head: await repo.head(), configSha256: 'simulation' },
-    });
     ledger.onEvent((ev) => {
       if (ev.body.case === 'merged')
         mergeLog.push({
