@@ -27,7 +27,7 @@ import { CONFIG_CASES } from './bad-input/configs.js';
 import { GRPC_CASES, rawCall, type ControlClient, type GrpcCaseContext } from './bad-input/grpc.js';
 import { GOOD_AFTER_LLM, LLM_CASES } from './bad-input/llm.js';
 import { PATCH_CASES } from './bad-input/patches.js';
-import { knobDiff, startControlSwarm, TOKENS, waitFor } from './support/control-swarm.js';
+import { editDiff, knobDiff, startControlSwarm, TOKENS, waitFor } from './support/control-swarm.js';
 import { BIN, ROOT, type LocalSwarm } from './support/local-swarm.js';
 import { startMessagesApiServer, type MessagesApiServer } from './support/messages-api-server.js';
 
@@ -251,10 +251,16 @@ describe('bad control requests (gRPC and the HTTP gateway)', () => {
 
   beforeAll(async () => {
     const refusedId = [...refused][0]!;
-    // A clearly worse idea: active while it is screened, then rejected; never in review.
+    // A valid patch whose screen run sleeps 20 s and then crashes (the
+    // swarm's other slots take well under a second): active while the cases
+    // run, never promoted, never in review.
     const { id: notInReviewId } = await clients.reviewer.submitCandidate({
-      diff: knobDiff(swarm.repoDir, 'LEARNING_RATE', '0.0000001'),
-      title: 'valid: a learning rate far too small',
+      diff: editDiff(swarm.repoDir, (t) => {
+        const at = '    constants = constants_of(globals())\n';
+        if (!t.includes(at)) throw new Error('train.py changed: no constants_of line');
+        return t.replace(at, `    time.sleep(20)\n    raise SystemExit(3)\n${at}`);
+      }),
+      title: 'valid: a slow start, then a crash',
     });
     ctx = {
       ...clients,

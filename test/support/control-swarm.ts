@@ -50,9 +50,17 @@ export function startControlSwarm(o: ControlSwarmOptions): Promise<LocalSwarm> {
  * WARMUP_STEPS 2 are clear improvements on the landscape at every depth.
  */
 export function knobDiff(repoDir: string, name: string, value: string): string {
+  return editDiff(repoDir, (before) => {
+    const after = before.replace(new RegExp(`^${name} = .*$`, 'm'), `${name} = ${value}`);
+    if (after === before) throw new Error(`no ${name} in train.py`);
+    return after;
+  });
+}
+
+/** A unified diff of train.py from an edit of its text. */
+export function editDiff(repoDir: string, edit: (text: string) => string): string {
   const before = readFileSync(join(repoDir, 'train.py'), 'utf8');
-  const after = before.replace(new RegExp(`^${name} = .*$`, 'm'), `${name} = ${value}`);
-  if (after === before) throw new Error(`no ${name} in train.py`);
+  const after = edit(before);
   const dir = mkdtempSync(join(tmpdir(), 'arswarm-diff-'));
   try {
     writeFileSync(join(dir, 'a'), before);
