@@ -17,12 +17,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VerdictKind } from '../../gen/arswarm/v1/candidate_pb.js';
-import { applyTexts, parseDiff } from '../../common/diff/index.js';
 import { mergeMessage } from '../../coordinator/merger.js';
 import { seedOf } from '../../coordinator/trial-factory.js';
 import { AshaLadder, rungsOf, type AshaRung } from './asha.js';
 import { makeIntake } from './intake.js';
-import { openSimTarget, scoreMerges, type MergeLogEntry, type SimOptions, type SimOutcome } from './swarm.js';
+import {
+  openSimTarget,
+  scoreMerges,
+  trainPyReader,
+  type MergeLogEntry,
+  type SimOptions,
+  type SimOutcome,
+} from './swarm.js';
 
 /** Proposals asked for per free worker before it waits for the next event (a refusal returns none). */
 const PROPOSE_TRIES = 4;
@@ -58,28 +64,19 @@ export async function simulateAsha(o: AshaOptions): Promise<SimOutcome> {
   const trialsByStage: Record<string, number> = {};
   let baselineTrials = 0;
   const mergeLog: MergeLogEntry[] = [];
-  const texts = new Map<string, string>();
   const { repo, repoStats, ledger } = await openSimTarget(o, config, stateDir, () => nowS);
   let closeIntake = async () => undefined as void;
   try {
     const intake = makeIntake({ config, repo, ledger, workers: o.workers, knobsSeed: o.knobsSeed, log });
     closeIntake = () => intake.close();
 
-    const textAt = async (commit: string): Promise<string> => {
-      let t = texts.get(commit);
-      if (t === undefined) {
-        t = await repo.readFile(commit, 'train.py');
-        if (t === undefined) throw new Error(`no train.py at ${commit}`);
-        texts.set(commit, t);
-      }
-      return t;
-    };
+    const trainPy = trainPyReader(repo);
+    const textAt = trainPy.at;
     // A configuration is its train.py as proposed: the parent's file plus the candidate's diff.
     const configText = async (id: string): Promise<string> => {
       if (!id) return textAt(ledger.state.head);
       const v = ledger.state.candidates.get(id)!;
-      const base = await textAt(v.parent);
-      return applyTexts(parseDiff(v.diff), new Map([['train.py', base]])).get('train.py') ?? base;
+      return trainPy.withDiff(v.parent, v.diff);
     };
 
     let headValue: number | undefined;

@@ -110,6 +110,31 @@ export async function openSimTarget(
   }
 }
 
+/** train.py at a commit (cached: a commit never changes), and with a candidate's diff applied. */
+export function trainPyReader(repo: TargetRepo): {
+  at(commit: string): Promise<string>;
+  withDiff(commit: string, diff: string): Promise<string>;
+} {
+  const cache = new Map<string, string>();
+  const at = async (commit: string): Promise<string> => {
+    let text = cache.get(commit);
+    if (text === undefined) {
+      text = await repo.readFile(commit, 'train.py');
+      if (text === undefined) throw new Error(`no train.py at ${commit}`);
+      cache.set(commit, text);
+    }
+    return text;
+  };
+  return {
+    at,
+    async withDiff(commit, diff) {
+      const base = await at(commit);
+      if (!diff) return base;
+      return applyTexts(parseDiff(diff), new Map([['train.py', base]])).get('train.py') ?? base;
+    },
+  };
+}
+
 /** A merge as a simulation records it, before its true metrics are looked up. */
 export interface MergeLogEntry {
   atS: number;
@@ -206,7 +231,6 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
   const queue = new TrialQueue();
   const running: Running[] = [];
   const idle: number[] = Array.from({ length: o.workers }, (_, i) => o.workers - 1 - i);
-  const fileCache = new Map<string, string>();
   const mergeLog: MergeLogEntry[] = [];
   const trialsByStage: Record<string, number> = {};
   let baselineTrials = 0;
@@ -245,20 +269,9 @@ export async function simulate(o: SimOptions): Promise<SimOutcome> {
       log,
     });
 
-    const trainPyAt = async (commit: string): Promise<string> => {
-      let text = fileCache.get(commit);
-      if (text === undefined) {
-        text = await repo.readFile(commit, 'train.py');
-        if (text === undefined) throw new Error(`no train.py at ${commit}`);
-        fileCache.set(commit, text);
-      }
-      return text;
-    };
-    const trainPyOf = async (t: Trial): Promise<string> => {
-      const base = await trainPyAt(t.parentCommit);
-      if (!t.diff) return base;
-      return applyTexts(parseDiff(t.diff), new Map([['train.py', base]])).get('train.py') ?? base;
-    };
+    const trainPy = trainPyReader(repo);
+    const trainPyAt = trainPy.at;
+    const trainPyOf = (t: Trial) => trainPy.withDiff(t.parentCommit, t.diff);
 
     const dispatch = () => {
       while (idle.length > 0 && queue.size > 0) {
