@@ -10,7 +10,6 @@
  * say so. An honest candidate beside it runs its whole slot. The verdicts
  * audit clean.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +18,7 @@ import type { Event } from '../gen/arswarm/v1/event_pb.js';
 import { TrialStatus } from '../gen/arswarm/v1/trial_pb.js';
 import { auditVerdicts } from '../coordinator/audit-verdicts.js';
 import { knobDiff, TOKENS, waitFor } from './support/control-swarm.js';
-import { BIN, ROOT, startLocalSwarm, type LocalSwarm } from './support/local-swarm.js';
+import { ROOT, runCli, startLocalSwarm, type LocalSwarm } from './support/local-swarm.js';
 import type { Role } from '../common/config.js';
 
 const SLOT_MS = 10_000;
@@ -28,23 +27,7 @@ describe('mid-slot stopping on a real swarm', () => {
   let swarm: LocalSwarm;
   const logs: string[] = [];
 
-  const cli = (args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((ok) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        {
-          timeout: 60_000,
-          env: {
-            ...process.env,
-            ARSWARM_ADDR: `127.0.0.1:${swarm.coordinator.grpcPort}`,
-            ARSWARM_TOKEN: TOKENS.viewer,
-          },
-        },
-        (err, stdout, stderr) =>
-          ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const cli = (args: string[]) => runCli(swarm, args, TOKENS.viewer);
 
   beforeAll(async () => {
     swarm = await startLocalSwarm({

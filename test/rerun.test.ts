@@ -6,32 +6,15 @@
  * noise is seeded); the ladder's counts, samples and trial budget are the
  * same before and after. A viewer may not rerun.
  */
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrialStatus } from '../gen/arswarm/v1/trial_pb.js';
 import { startControlSwarm, TOKENS, waitFor } from './support/control-swarm.js';
-import { BIN, type LocalSwarm } from './support/local-swarm.js';
+import { runCli, type LocalSwarm } from './support/local-swarm.js';
 
 describe('arswarm rerun', () => {
   let swarm: LocalSwarm;
 
-  const cli = (args: string[], token: string) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((ok) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        {
-          timeout: 60_000,
-          env: {
-            ...process.env,
-            ARSWARM_ADDR: `127.0.0.1:${swarm.coordinator.grpcPort}`,
-            ARSWARM_TOKEN: token,
-          },
-        },
-        (err, stdout, stderr) =>
-          ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const cli = (args: string[], token: string) => runCli(swarm, args, token);
 
   /** What the ladder counts: any change here would mean the rerun leaked into it. */
   const counts = (gpuClass: string) => {

@@ -3,7 +3,7 @@
  * free port with a temp store, the coordinator in this process, and worker
  * child processes started through the real `arswarm worker` command.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -174,4 +174,30 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
     },
   };
   return swarm;
+}
+
+/** What one `arswarm` CLI run printed, and its exit code. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `arswarm` CLI against a swarm's gRPC port with a token (ARSWARM_ADDR / ARSWARM_TOKEN). */
+export function runCli(swarm: LocalSwarm, args: readonly string[], token: string): Promise<CliRun> {
+  return new Promise((ok) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          ARSWARM_ADDR: `127.0.0.1:${swarm.coordinator.grpcPort}`,
+          ARSWARM_TOKEN: token,
+        },
+      },
+      (err, stdout, stderr) => ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
