@@ -24,7 +24,7 @@ import type { Event } from '../gen/arswarm/v1/event_pb.js';
 import { audit, branchAgreement, replay, TargetRepo } from '../coordinator/index.js';
 import { loadConfig } from '../common/config-load.js';
 import type { Config } from '../common/config.js';
-import { freePort, startNatsServer } from '../common/nats-server.js';
+import { startNatsServer } from '../common/nats-server.js';
 import { names, type Names } from '../common/subjects.js';
 import { canHit, FAULT_KINDS, inject, type FaultKind } from './chaos/faults.js';
 import { SwarmProcs } from './chaos/swarm-procs.js';
@@ -69,14 +69,14 @@ async function ledgerEvents(nc: NatsConnection, n: Names): Promise<Event[]> {
   return events;
 }
 
-function chaosConfig(dir: string, o: ChaosOptions, grpcPort: number): { cfg: Config; path: string } {
+function chaosConfig(dir: string, o: ChaosOptions): { cfg: Config; path: string } {
   const path = join(dir, 'target', 'arswarm.yaml');
   const cfg = loadConfig(path).config;
   cfg.target.env.ARSWARM_TIME_SCALE = String(o.timeScale);
   cfg.swarm = {
     ...cfg.swarm,
     prefix: 'chaos',
-    grpc_port: grpcPort,
+    grpc_port: 0,
     http_port: 0,
     max_trials: o.trials,
     merge_policy: 'auto',
@@ -96,11 +96,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     recursive: true,
     filter: (p) => !p.includes('.arswarm'),
   });
-  const grpcPort = await freePort();
-  const { cfg, path: configPath } = chaosConfig(dir, o, grpcPort);
+  const { cfg, path: configPath } = chaosConfig(dir, o);
   const n = names(cfg.swarm.prefix);
   const nats = await startNatsServer({ storeDir: join(dir, 'nats') });
-  const procs = await SwarmProcs.create(dir, nats, configPath, grpcPort, cfg.swarm.prefix, log);
+  const procs = await SwarmProcs.create(dir, nats, configPath, cfg.swarm.prefix, log);
   const counts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   const recoveries: number[] = [];
   const problems: string[] = [];

@@ -49,6 +49,18 @@ describe('ProgressBatcher', () => {
     expect(b.sent).toBe(3);
   });
 
+  it('waits out the rest of the interval when its timer fires early', () => {
+    b.add([pt(1)]);
+    now += 400.5;
+    b.add([pt(2)]);
+    // The timer (599.5 ms, rounded up to 600) fires while the clock still reads 999.9.
+    now += 599.4;
+    vi.advanceTimersByTime(600);
+    expect(sent).toHaveLength(1);
+    advance(1);
+    expect(sent).toEqual([[pt(1)], [pt(2)]]);
+  });
+
   it('sends nothing for no points, and survives a failing send', () => {
     const failing = new ProgressBatcher(
       () => {

@@ -41,14 +41,21 @@ export class ProgressBatcher {
     // Bounded memory whatever the run prints between two messages.
     if (this.pending.length > 4 * MAX_POINTS_PER_MESSAGE)
       this.pending = thin(this.pending, MAX_POINTS_PER_MESSAGE);
-    if (this.timer) return;
+    if (!this.timer) this.flushOrWait();
+  }
+
+  /**
+   * Sends now if the interval is up, else waits for the rest of it. A timer
+   * may fire up to a millisecond early (Node truncates fractional delays),
+   * so the elapsed time is checked again when it fires.
+   */
+  private flushOrWait(): void {
     const wait = this.lastSentAt + this.intervalMs - this.now();
-    if (wait <= 0) this.flush();
-    else
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.flush();
-      }, wait);
+    if (wait <= 0) return this.flush();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.closed) this.flushOrWait();
+    }, Math.ceil(wait));
   }
 
   /** The run ended: sends what is pending; later points are dropped. */

@@ -1,9 +1,13 @@
 /**
  * The processes of a chaos run: a nats-server whose store survives restarts,
- * the coordinator as a child process on a fixed gRPC port, and workers that
+ * the coordinator as a child process, and workers that
  * reach NATS and the CodeService through their own TCP proxies (to cut or
  * stall) and may keep their work dir on a small tmpfs (to fill). The control
  * client reaches the coordinator's gRPC port through a proxy of its own.
+ *
+ * The coordinator binds a free gRPC port at every start (swarm.grpc_port 0)
+ * and the proxies follow the port it logs: a fixed port could be taken, by
+ * another process's outgoing connection, while the coordinator is down.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -61,16 +65,22 @@ export function fillDisk(dir: string): string {
   return path;
 }
 
+/** How much of the coordinator's stderr a failed start quotes. */
+const STDERR_TAIL = 4000;
+
 export class SwarmProcs {
   coordinator?: ChildProcess;
   readonly workers = new Map<string, ChaosWorker>();
   private _client?: ReturnType<typeof createClient<(typeof ControlService)['method']>>;
+  /** The running coordinator's gRPC port (0 until it logs one). */
+  private grpcPort = 0;
+  /** The end of the current coordinator's stderr. */
+  private stderrTail = '';
 
   private constructor(
     readonly dir: string,
     readonly nats: NatsServer,
     readonly configPath: string,
-    readonly grpcPort: number,
     readonly prefix: string,
     /** Between the control client and the coordinator's gRPC port. */
     readonly controlProxy: TcpProxy,
@@ -81,12 +91,11 @@ export class SwarmProcs {
     dir: string,
     nats: NatsServer,
     configPath: string,
-    grpcPort: number,
     prefix: string,
     log: (m: string) => void,
   ): Promise<SwarmProcs> {
-    const control = await startTcpProxy(grpcPort);
-    return new SwarmProcs(dir, nats, configPath, grpcPort, prefix, control, log);
+    const control = await startTcpProxy(0);
+    return new SwarmProcs(dir, nats, configPath, prefix, control, log);
   }
 
   /** A control client (through the control proxy) with the coordinator's generated admin token. */
@@ -119,10 +128,22 @@ export class SwarmProcs {
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    this.grpcPort = 0;
+    this.stderrTail = '';
     this.coordinator.stderr?.on('data', (d: Buffer) => {
       const s = d.toString();
+      this.stderrTail = (this.stderrTail + s).slice(-STDERR_TAIL);
+      const port = /gRPC on (\d+)/.exec(this.stderrTail)?.[1];
+      if (port && Number(port) !== this.grpcPort) this.follow(Number(port));
       if (/failed|error|arswarm:/i.test(s)) this.log(`[coordinator] ${s.trim().slice(0, 300)}`);
     });
+  }
+
+  /** Points every proxy in front of the coordinator at its new port. */
+  private follow(port: number): void {
+    this.grpcPort = port;
+    this.controlProxy.retarget(port);
+    for (const w of this.workers.values()) w.codeProxy.retarget(port);
   }
 
   async killCoordinator(): Promise<void> {
@@ -147,8 +168,13 @@ export class SwarmProcs {
   /** Seconds until the restarted coordinator answers GetStatus. */
   async waitServing(timeoutMs = 60_000): Promise<number> {
     const t0 = Date.now();
+    const c = this.coordinator;
     while (Date.now() - t0 < timeoutMs) {
-      if (!existsSync(join(this.dir, 'state', GENERATED_TOKEN_FILE))) {
+      if (c && (c.exitCode !== null || c.signalCode !== null))
+        throw new Error(
+          `coordinator exited (${c.exitCode ?? c.signalCode}) before serving; its stderr ended:\n${this.stderrTail}`,
+        );
+      if (this.grpcPort === 0 || !existsSync(join(this.dir, 'state', GENERATED_TOKEN_FILE))) {
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
@@ -161,7 +187,9 @@ export class SwarmProcs {
         return (Date.now() - t0) / 1000;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error('coordinator did not serve again');
+    throw new Error(
+      `coordinator did not serve within ${timeoutMs / 1000} s; its stderr ended:\n${this.stderrTail}`,
+    );
   }
 
   async startWorker(id: string, tmpfsMb: number): Promise<ChaosWorker> {

@@ -7,6 +7,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface TcpProxy {
   readonly port: number;
+  /** Sends new connections to another port (a restarted upstream on a new port). */
+  retarget(port: number): void;
   /** Drops every open connection (the client reconnects). */
   cut(): void;
   /** Stops forwarding bytes for `ms`, both ways, then resumes. */
@@ -17,8 +19,9 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let stalledUntil = 0;
+  let target = targetPort;
   const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, targetHost);
+    const upstream = connect(target, targetHost);
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     const forward = (from: Socket, to: Socket) =>
@@ -54,6 +57,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   };
   return {
     port,
+    retarget(p) {
+      target = p;
+    },
     cut,
     stall(ms) {
       stalledUntil = Date.now() + ms;
