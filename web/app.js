@@ -25,6 +25,9 @@ const state = {
   timer: undefined,
   busy: false,
   again: false,
+  /** The review queue last loaded, re-rendered at once when the role changes. */
+  /** @type {import('./api.js').ListReviewResponse | undefined} */
+  review: undefined,
 };
 
 /** @param {HTMLElement} el @param {Node | string | (Node | string)[]} content */
@@ -81,18 +84,8 @@ async function refresh() {
     );
     show($('workers'), workersTable(status.workers || []));
     $('worker-count').textContent = String((status.workers || []).length);
-    const items = review.items || [];
-    $('review-count').textContent = String(items.length);
-    show(
-      $('review'),
-      items.length
-        ? items.map((item) => reviewCard(item, { canDecide: can(state.role, 'reviewer'), decide }))
-        : h(
-            'p',
-            { class: 'muted' },
-            `nothing waits for review (merge policy: ${review.mergePolicy || 'review'})`,
-          ),
-    );
+    state.review = review;
+    renderReview();
     show($('journal'), journalTable(list.candidates || []));
     renderAdmin(status);
   } catch (err) {
@@ -106,6 +99,24 @@ async function refresh() {
       schedule();
     }
   }
+}
+
+/** The review cards, their buttons as the current role allows. */
+function renderReview() {
+  const review = state.review;
+  if (!review) return; // not loaded yet
+  const items = review.items || [];
+  $('review-count').textContent = String(items.length);
+  show(
+    $('review'),
+    items.length
+      ? items.map((item) => reviewCard(item, { canDecide: can(state.role, 'reviewer'), decide }))
+      : h(
+          'p',
+          { class: 'muted' },
+          `nothing waits for review (merge policy: ${review.mergePolicy || 'review'})`,
+        ),
+  );
 }
 
 /** Coalesces bursts of events into one refresh. */
@@ -164,9 +175,12 @@ async function connect() {
     const me = await state.api.call('WhoAmI');
     // protobuf JSON omits empty fields: a token without a name or role has neither key.
     state.role = me.role ?? '';
+    // The cards on the page were drawn for the previous token: their buttons follow the new role now.
+    renderReview();
     $('whoami').textContent = `${me.name ?? ''} · ${me.role ?? ''}`;
   } catch (err) {
     state.role = '';
+    renderReview();
     $('whoami').textContent = '';
     banner(
       err instanceof ApiError && err.code === 'Unauthenticated'
