@@ -5,7 +5,7 @@
  * real worker processes (`arswarm worker`) against a real coordinator and
  * nats-server, on a fake trainer that sleeps `slot-s` seconds and prints the
  * autoresearch block with its own start and end times (ms since the epoch,
- * read with `date` inside the command). Candidates come from the knobs
+ * read from bash's clock inside the command, no process forked for them). Candidates come from the knobs
  * proposer, so code fetches after merges, patches, integrity checks,
  * results and acks all happen as in a real run. Over a window that opens
  * once every worker is running, each worker's time inside the command is
@@ -35,9 +35,11 @@ const KNOBS = 60;
 /** The fake trainer: knobs the proposer can turn, a sleep, the metric block with its own clock readings. */
 function trainer(): string {
   return [
-    '#!/bin/sh',
+    '#!/bin/bash',
     '# Fake trainer of `npm run bench -- dutycycle`: sleeps one slot, prints the autoresearch block.',
-    'start=$(date +%s%3N)',
+    // The clock is bash's own (no `date` process at either end: the bench's
+    // measuring must not add forks to the gap it measures); ms since the epoch.
+    't=${EPOCHREALTIME/[.,]/}; start=${t%???}',
     // Enough constants that the knobs proposer never runs out of ideas during a run.
     ...Array.from({ length: KNOBS }, (_, i) => `K${String(i).padStart(2, '0')}=0.${i + 10}`),
     'sleep "$SLOT_S"',
@@ -45,7 +47,7 @@ function trainer(): string {
     'echo "---"',
     'echo "val_bpb: $metric"',
     'echo "train_start_ms: $start"',
-    'echo "train_end_ms: $(date +%s%3N)"',
+    't=${EPOCHREALTIME/[.,]/}; echo "train_end_ms: ${t%???}"',
     '',
   ].join('\n');
 }
@@ -82,7 +84,7 @@ export async function run(args: string[]): Promise<BenchReport> {
         editable: ['train.sh'],
         locked: ['prepare.sh'],
         protected: ['^echo ', '^start=', '^sleep '],
-        command: 'sh train.sh',
+        command: 'bash train.sh',
         metric: { name: 'val_bpb', direction: 'minimize' },
         env: { SLOT_S: String(slotS) },
       },
@@ -274,7 +276,7 @@ export async function run(args: string[]): Promise<BenchReport> {
         workers,
         slot_s: slotS,
         window_s: windowS,
-        trainer: 'sh: sleep SLOT_S, then the metric block with its own start/end clock readings',
+        trainer: "bash: sleep SLOT_S, then the metric block with its own start/end readings of bash's clock",
         proposer: 'knobs',
         load_avg_1m_before: round(loadBefore, 1),
         load_avg_1m_after: round(loadavg()[0]!, 1),
