@@ -2,6 +2,7 @@
  * Process-group helpers: signalling a whole group, and reading its members and
  * resident memory from /proc (Linux).
  */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 /** Sends a signal to every process of a group; false when none is left. */
@@ -27,7 +28,16 @@ export interface GroupSample {
 
 const PAGE_BYTES = 4096;
 
-/** Scans /proc for processes whose process group is pgid (zombies excluded). */
+/** /proc entries read between two turns of the event loop. */
+const SCAN_BATCH = 256;
+
+/**
+ * Scans /proc for processes whose process group is pgid (zombies excluded).
+ * Each stat file is read synchronously, a batch at a time with the loop
+ * running between batches: a few µs per file, where an async read is four
+ * thread-pool round trips (open, fstat, read, close), and this runs every
+ * second on every GPU loop of the host.
+ */
 export async function groupMembers(pgid: number): Promise<GroupSample> {
   const pids = new Set<number>();
   let pages = 0;
@@ -37,23 +47,24 @@ export async function groupMembers(pgid: number): Promise<GroupSample> {
   } catch {
     return { pids, rssMb: 0 };
   }
-  await Promise.all(
-    entries.map(async (e) => {
-      if (!/^\d+$/.test(e)) return;
+  for (let at = 0; at < entries.length; at += SCAN_BATCH) {
+    if (at > 0) await new Promise((ok) => setImmediate(ok));
+    for (const e of entries.slice(at, at + SCAN_BATCH)) {
+      if (!/^\d+$/.test(e)) continue;
       let stat: string;
       try {
-        stat = await readFile(`/proc/${e}/stat`, 'utf8');
+        stat = readFileSync(`/proc/${e}/stat`, 'utf8');
       } catch {
-        return;
+        continue; // gone meanwhile
       }
       // The command name may hold spaces and parentheses: fields start after the last ')'.
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // f[0] = state (field 3), f[2] = pgrp (field 5), f[21] = rss in pages (field 24).
-      if (Number(f[2]) !== pgid || f[0] === 'Z' || f[0] === 'X') return;
+      if (Number(f[2]) !== pgid || f[0] === 'Z' || f[0] === 'X') continue;
       pids.add(Number(e));
       pages += Number(f[21]) || 0;
-    }),
-  );
+    }
+  }
   return { pids, rssMb: (pages * PAGE_BYTES) / (1024 * 1024) };
 }
 

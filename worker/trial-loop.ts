@@ -88,6 +88,11 @@ export class TrialLoop {
    */
   private reporting: Promise<void> | undefined;
   private reportingTrialId = '';
+  /**
+   * The next trial, pulled once the running one's process exited (its GPU is
+   * free then), while its output is checked and its result goes out.
+   */
+  private pulledAhead: Promise<PulledMsg | null> | undefined;
 
   constructor(
     readonly workerId: string,
@@ -149,6 +154,8 @@ export class TrialLoop {
     try {
       await this.loop();
     } finally {
+      // A trial pulled ahead goes back to the queue at once (not after its ack wait).
+      await this.release();
       // The last result goes out before the loop counts as ended (the worker drains NATS after).
       await this.reporting;
       this.launcher.close();
@@ -160,8 +167,10 @@ export class TrialLoop {
     while (!this.stopping) {
       let msg: PulledMsg | null;
       const waitStart = performance.now();
+      const ahead = this.pulledAhead;
+      this.pulledAhead = undefined;
       try {
-        msg = await this.next();
+        msg = await (ahead ?? this.next());
       } catch (err) {
         log('warn', 'pull failed', { workerId: this.workerId, error: ArswarmError.from(err).message });
         await sleep(500);
@@ -181,9 +190,32 @@ export class TrialLoop {
         this.infraStreak++;
         const ms = Math.min(INFRA_BACKOFF_BASE_MS * 2 ** (this.infraStreak - 1), INFRA_BACKOFF_MAX_MS);
         log('warn', 'infra failure: backing off before the next pull', { workerId: this.workerId, ms });
+        // Not held through the pause: another worker may run it now.
+        await this.release();
         await sleep(ms);
       } else if (status !== undefined) this.infraStreak = 0;
     }
+  }
+
+  /**
+   * The run's process exited: the GPU is free, so the next trial is pulled
+   * now, while this one's hashes, output and result are dealt with (a few
+   * ms of holding a trial, not the slot's end that pulling during the run
+   * would hold it for; docs/decisions.md).
+   */
+  private pullAhead(): void {
+    if (this.stopping || this.pulledAhead) return;
+    const p = this.next();
+    p.catch(() => undefined); // awaited (and its error handled) by the loop
+    this.pulledAhead = p;
+  }
+
+  /** Hands a trial pulled ahead back to its queue. */
+  private async release(): Promise<void> {
+    const ahead = this.pulledAhead;
+    this.pulledAhead = undefined;
+    const m = await ahead?.catch(() => null);
+    m?.nak();
   }
 
   private async next(): Promise<PulledMsg | null> {
@@ -294,7 +326,10 @@ export class TrialLoop {
           onProgress: (p) => (this.progress = p),
           onCurvePoints: (points) => curveOut.add(points),
           stopSignal: stops.signal,
-          onExit: () => stops.exited(),
+          onExit: () => {
+            stops.exited();
+            this.pullAhead();
+          },
           onSpawn: (pgid) => {
             stops.open();
             void writeFile(this.pidFile, JSON.stringify({ pgid, trialId: trial.id })).catch(() => undefined);

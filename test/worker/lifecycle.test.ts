@@ -53,11 +53,19 @@ describe('worker lifecycle', () => {
       h.trial({ target: { env: { MODE: 'sleep', SLEEP_S: '1.5', PID_FILE: pidFile } } }),
     );
     await runningPids(pidFile);
+    // Queued behind it: a draining worker neither runs it nor holds it (no pull when its run exits).
+    const next = await h.queue(h.trial({ target: { env: { MODE: 'ok' } } }));
     w.kill('SIGTERM');
     expect(await exited(w)).toBe(0);
     const r = (await h.waitResults([id], 40_000)).get(id)!;
     expect(r.status).toBe(TrialStatus.OK);
+    expect(await pending()).toEqual({ waiting: 1, unacked: 0 });
+    // Another worker takes it at once, not after an ack wait.
+    const after = spawn('after-drain');
+    expect((await h.waitResults([next], 40_000)).get(next)!.status).toBe(TrialStatus.OK);
     expect(await pending()).toEqual({ waiting: 0, unacked: 0 });
+    after.kill('SIGTERM');
+    expect(await exited(after)).toBe(0);
   }, 90_000);
 
   it('SIGTERM past the drain deadline kills the run and hands the trial back as infra', async () => {
