@@ -132,22 +132,19 @@ export class Coordinator {
     this.js = jetstream(this.nc);
     this.jsm = await jetstreamManager(this.nc);
     this.kv = await ensureSwarmStreams(this.nc, this.jsm, this.names, config.swarm.stream_replicas);
-    // The repo first: its git processes fork faster before the replay has grown the heap.
-    this.repo = await TargetRepo.open({
-      sourceDir: this.o.repoDir,
-      stateDir: this.o.stateDir,
-      branch: config.swarm.branch,
-      base: config.target.base,
-      exclude: secretPaths(this.o),
-    });
-    const opened = await openJetStreamLedger(
-      this.js,
-      this.jsm,
-      this.names,
-      config,
-      this.o.snapshots,
-      this.log,
-    );
+    // The repo's git processes run while the ledger loads (they are forked
+    // before the loaded state has grown the heap, and use the other core).
+    const [repo, opened] = await Promise.all([
+      TargetRepo.open({
+        sourceDir: this.o.repoDir,
+        stateDir: this.o.stateDir,
+        branch: config.swarm.branch,
+        base: config.target.base,
+        exclude: secretPaths(this.o),
+      }),
+      openJetStreamLedger(this.js, this.jsm, this.names, config, this.o.snapshots, this.log),
+    ]);
+    this.repo = repo;
     this.ledger = opened.ledger;
     this.snapshotter = opened.snapshotter;
     // After a crash between a merge commit and its event, the ledger and the shared branch agree again.
@@ -173,7 +170,12 @@ export class Coordinator {
     this.intake = parts.intake;
     this.audit = parts.audit;
     this.scheduler = parts.scheduler;
-    keepJournalCurrent(join(this.o.stateDir, 'journal.md'), this.ledger, config, this.log);
+    const writeJournal = keepJournalCurrent(
+      join(this.o.stateDir, 'journal.md'),
+      this.ledger,
+      config,
+      this.log,
+    );
     if (config.swarm.push_remote) {
       const pusher = new Pusher(this.repo, config.swarm.push_remote, this.log);
       this.pusher = pusher;
@@ -205,6 +207,7 @@ export class Coordinator {
     const scaler = this.o.scaler;
     this.workerScaler = typeof scaler === 'function' ? scaler(this.access()) : scaler;
     this.state = 'running';
+    writeJournal();
     startSnapshots(opened, this.o.snapshots);
     if (Stopper.wanted(config)) {
       this.stopper = new Stopper({

@@ -100,14 +100,11 @@ export function jetStreamSnapshots(js: JetStreamClient, jsm: JetStreamManager, n
         .catch(() => null);
       if (!last) return undefined;
       const manifest = JSON.parse(new TextDecoder().decode(last.data)) as SnapshotManifest;
-      const chunks = await readChunks(js, names, manifest);
-      const data = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-      let at = 0;
-      for (const c of chunks) {
-        data.set(c, at);
-        at += c.length;
-      }
-      if (data.length !== manifest.bytes || sha256Hex(data) !== manifest.sha256)
+      // Hashed as the chunks arrive (in order), while the server sends the next ones.
+      const hash = createHash('sha256');
+      const chunks = await readChunks(js, names, manifest, (c) => hash.update(c));
+      const data = Buffer.concat(chunks);
+      if (data.length !== manifest.bytes || hash.digest('hex') !== manifest.sha256)
         throw new ArswarmError(
           Code.DataLoss,
           `snapshot at ${manifest.seq}: its bytes do not match the manifest`,
@@ -122,7 +119,12 @@ export function jetStreamSnapshots(js: JetStreamClient, jsm: JetStreamManager, n
  * first (a get per chunk moves base64 JSON: seconds at 100 MB, and parallel
  * gets time out).
  */
-async function readChunks(js: JetStreamClient, names: Names, m: SnapshotManifest): Promise<Uint8Array[]> {
+async function readChunks(
+  js: JetStreamClient,
+  names: Names,
+  m: SnapshotManifest,
+  onChunk: (c: Uint8Array) => void,
+): Promise<Uint8Array[]> {
   const want = new Map(m.chunkSeqs.map((seq, i) => [seq, i]));
   const last = Math.max(...m.chunkSeqs);
   const out: (Uint8Array | undefined)[] = m.chunkSeqs.map(() => undefined);
@@ -140,7 +142,10 @@ async function readChunks(js: JetStreamClient, names: Names, m: SnapshotManifest
       const i = want.get(msg.seq);
       if (i !== undefined) {
         if (msg.subject !== names.snapshotChunks(m.seq)) throw missing(msg.seq);
+        // A chunk out of order (never, from one ordered consumer) means the stream is not what the manifest says.
+        if (i !== got) throw missing(m.chunkSeqs[got]!);
         out[i] = msg.data;
+        onChunk(msg.data);
         got++;
       }
       if (got === m.chunkSeqs.length || msg.seq >= last || msg.info.pending === 0) break;

@@ -79,6 +79,22 @@ describe('ledger snapshots', () => {
     ).toBe(true);
   });
 
+  it('is pure ASCII, and gives back every non-ASCII character (Δ, σ, an emoji) as it was', () => {
+    const s = replayed(events.slice(0, 200));
+    const v = [...s.candidates.values()][0]!;
+    const title = 'Δ lr 3e-4 → 6e-4, σ ≤ 0.001 😀';
+    v.candidate = { ...v.candidate, title, hypothesis: 'naïve \u2028 line sep' };
+    const bytes = serializeState(s);
+    expect(bytes.every((b) => b < 0x80)).toBe(true);
+    const back = deserializeState(bytes, STAGES)!;
+    expect(back.candidates.get(v.candidate.id)!.candidate.title).toBe(title);
+    expect(back.candidates.get(v.candidate.id)!.candidate.hypothesis).toBe('naïve \u2028 line sep');
+    // A snapshot written before the escaping (raw UTF-8) still reads.
+    const raw = new TextEncoder().encode(JSON.stringify(JSON.parse(new TextDecoder().decode(bytes))));
+    expect(raw.some((b) => b >= 0x80)).toBe(true);
+    expect(deserializeState(raw, STAGES)!.candidates.get(v.candidate.id)!.candidate.title).toBe(title);
+  });
+
   it('refuses a snapshot of another layout or ladder', () => {
     const bytes = serializeState(full);
     expect(deserializeState(bytes, ['screen', 'scale'])).toBeUndefined();
