@@ -354,7 +354,8 @@ export function deserializeState(bytes: Uint8Array, stageNames: readonly string[
     if (target >= 0) t.target = targets[target];
     const tv: TrialView = { trial: t };
     if (started) tv.started = started;
-    if (result) tv.result = { ...result, trial: t };
+    // The parsed object is this view's own: completed in place, not copied (100k copies at 100k trials).
+    if (result) tv.result = Object.assign(result, { trial: t });
     if (resultSeq !== null) tv.resultSeq = resultSeq;
     s.trials.set(t.id, tv);
     // The same indexes LedgerState.index keeps.
@@ -376,7 +377,7 @@ export function deserializeState(bytes: Uint8Array, stageNames: readonly string[
   for (const [trial, started, result, resultSeq] of view.reruns) {
     const rv: TrialView = { trial };
     if (started) rv.started = started;
-    if (result) rv.result = { ...result, trial };
+    if (result) rv.result = Object.assign(result, { trial });
     if (resultSeq !== null) rv.resultSeq = resultSeq;
     s.reruns.set(trial.id, rv);
   }
