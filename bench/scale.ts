@@ -2,7 +2,7 @@
  * `npm run bench -- scale [--workers 1000] [--trial-s 4] [--duration-s 60] [--warmup-s 20]
  *   [--ledger-trials 100000] [--restarts 1] [--log-tail-bytes 0] [--connections N] [--depth N]
  *   [--no-fetch] [--settle]
- *   [--profile DIR] [--node-flags "FLAGS"]`
+ *   [--profile DIR] [--node-flags=FLAGS]`
  *
  * The real coordinator (a child process) and a real nats-server with many
  * simulated workers (bench/scale/sim-workers.ts: the worker protocol, no
