@@ -35,6 +35,9 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
+/** The page follows the coordinator's live stream (a 400 ms debounce, then four calls): slow under load. */
+const POLL = { timeout: 20_000, interval: 100 };
+
 describe('dashboard', () => {
   let swarm: LocalSwarm;
   let browser: BrowserContext;
@@ -89,10 +92,10 @@ describe('dashboard', () => {
 
   it('asks for a token and refuses a wrong one', async () => {
     await page.goto(url);
-    await expect.poll(() => page.textContent('#banner')).toContain('enter a token');
+    await expect.poll(() => page.textContent('#banner'), POLL).toContain('enter a token');
     await page.fill('#token', 'wrong-token-0000000000');
     await page.click('#token-form button');
-    await expect.poll(() => page.textContent('#banner')).toMatch(/token/);
+    await expect.poll(() => page.textContent('#banner'), POLL).toMatch(/token/);
     expect(await page.textContent('#live')).toBe('signed out');
   });
 
@@ -103,7 +106,7 @@ describe('dashboard', () => {
     expect(await page.evaluate(() => window.location.hash)).toBe('');
     expect(await page.evaluate(() => window.localStorage.getItem('arswarm.token'))).toBe(TOKENS.reviewer);
     expect(await page.textContent('#whoami')).toBe('reviewer · reviewer');
-    await expect.poll(() => page.textContent('#live')).toBe('live');
+    await expect.poll(() => page.textContent('#live'), POLL).toBe('live');
     expect(await page.locator('#charts svg.chart').count()).toBe(3);
     expect(await page.locator('figure[data-stage="screen"] circle.pt').count()).toBeGreaterThanOrEqual(5);
     expect(await page.locator('figure[data-stage="screen"] path.step').count()).toBe(1);
@@ -139,7 +142,7 @@ describe('dashboard', () => {
     });
     // The live stream refreshes the page: the card is gone and the journal shows the merge.
     await page.waitForSelector(`article[data-candidate="${ids[0]}"]`, { state: 'detached' });
-    await expect.poll(() => page.textContent('[data-testid="merges"] b')).toBe('1');
+    await expect.poll(() => page.textContent('[data-testid="merges"] b'), POLL).toBe('1');
     expect(await page.locator('#journal .badge.merged').count()).toBe(1);
     expect(await page.locator('figure[data-stage="scale"] circle.pt.kept').count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, 'dashboard-merged.png'), fullPage: true });
@@ -148,7 +151,7 @@ describe('dashboard', () => {
   it('lets a viewer see but not decide', async () => {
     await page.fill('#token', TOKENS.viewer);
     await page.click('#token-form button');
-    await expect.poll(() => page.textContent('#whoami')).toBe('viewer · viewer');
+    await expect.poll(() => page.textContent('#whoami'), POLL).toBe('viewer · viewer');
     const card = page.locator(`article[data-candidate="${ids[1]}"]`);
     await card.waitFor();
     expect(await card.locator('button.approve').isDisabled()).toBe(true);
