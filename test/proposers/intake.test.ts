@@ -115,7 +115,8 @@ describe('intake with the proposal pool', () => {
     const { intake, ledger } = await setup([p]);
     const t0 = performance.now();
     expect(await intake.proposeOne()).toBeNull();
-    expect(performance.now() - t0).toBeLessThan(100);
+    // Well under the proposer's 400 ms: it did not wait for it (the margin is for a loaded CI machine).
+    expect(performance.now() - t0).toBeLessThan(300);
     await until(() => intake.pool.stats().buffered >= 2, 5000, 'two buffered proposals');
     const id = await intake.proposeOne();
     expect(id).toBe('c00001');
