@@ -133,7 +133,8 @@ export class SwarmProcs {
     this.coordinator.stderr?.on('data', (d: Buffer) => {
       const s = d.toString();
       this.stderrTail = (this.stderrTail + s).slice(-STDERR_TAIL);
-      const port = /gRPC on (\d+)/.exec(this.stderrTail)?.[1];
+      // Up to its comma: a chunk may end inside the number.
+      const port = /gRPC on (\d+),/.exec(this.stderrTail)?.[1];
       if (port && Number(port) !== this.grpcPort) this.follow(Number(port));
       if (/failed|error|arswarm:/i.test(s)) this.log(`[coordinator] ${s.trim().slice(0, 300)}`);
     });
